@@ -1,0 +1,194 @@
+"""Predictions: the seam between any model and the audit, and the one place that validates it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from audit.errors import AuditError
+
+#: Rows of ``probs`` must sum to 1 within this absolute tolerance.
+ROW_SUM_TOLERANCE = 1e-3
+#: Probabilities may stray this far outside [0, 1] (float rounding) before they are rejected.
+RANGE_TOLERANCE = 1e-6
+
+MSG_EMPTY = "no predictions (N = 0); an audit needs at least one sample"
+MSG_LOGITS = (
+    "values look like logits, not probabilities (rows do not sum to 1 and some values lie outside "
+    "[0, 1]); apply softmax before auditing"
+)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """True labels and predicted class probabilities of one model on one evaluation set.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,)
+        True class index of each sample, integers in ``[0, n_classes)``.
+    probs : ndarray of shape (n_samples, n_classes)
+        Predicted probability of each class; each row sums to 1 within ``ROW_SUM_TOLERANCE``.
+    class_names : tuple of str, length n_classes
+        Distinct class names, in the column order of ``probs``.
+    sample_ids : ndarray of shape (n_samples,), optional
+        Unique identifiers (strings), used to match samples against a baseline.
+    groups : mapping of str to ndarray of shape (n_samples,)
+        Group columns (sensitive features or slices), values as strings.
+    images : ndarray of shape (n_samples, height, width, channels), optional
+        The images (uint8) where they are at hand: used for image-property slices and the gallery.
+
+    Use :func:`make_predictions` to build one: it converts and validates the inputs.
+    """
+
+    labels: np.ndarray
+    probs: np.ndarray
+    class_names: tuple[str, ...]
+    sample_ids: np.ndarray | None = None
+    groups: Mapping[str, np.ndarray] = field(default_factory=dict)
+    images: np.ndarray | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.probs.shape[1])
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Arg-max class; ties go to the lowest class index (numpy's ``argmax`` rule)."""
+        return self.probs.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Top-label confidence, the largest probability of each row."""
+        return self.probs.max(axis=1)
+
+
+def make_predictions(
+    labels,
+    probs,
+    class_names=None,
+    *,
+    sample_ids=None,
+    groups: Mapping[str, object] | None = None,
+    images=None,
+    source: str | None = None,
+) -> Predictions:
+    """Validate and convert raw arrays into :class:`Predictions`.
+
+    ``source`` names the file the arrays came from; every error names it. Raises
+    :class:`~audit.errors.AuditError` with one clear message for any invalid input.
+    """
+
+    def fail(message: str, hint: str | None = None):
+        raise AuditError(message, path=source, hint=hint)
+
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        fail(f"probabilities must be a 2-D array (n_samples, n_classes); got shape {probs.shape}")
+    if not (np.issubdtype(probs.dtype, np.floating) or np.issubdtype(probs.dtype, np.integer)):
+        fail(f"probabilities must be numbers; got dtype {probs.dtype}")
+    n, k = probs.shape
+    if n == 0:
+        fail(MSG_EMPTY)
+    if k < 2:
+        fail(f"need at least 2 classes; got {k} probability column(s)")
+    probs = probs.astype(np.float64, copy=False)
+    bad = ~np.isfinite(probs)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        fail(f"probabilities contain NaN or infinity ({int(bad.sum())} value(s), first in row {row})")
+    row_sums = probs.sum(axis=1)
+    off = np.abs(row_sums - 1.0) > ROW_SUM_TOLERANCE
+    out_of_range = (probs < -RANGE_TOLERANCE) | (probs > 1 + RANGE_TOLERANCE)
+    if off.any() and out_of_range.any():
+        fail(MSG_LOGITS)
+    if out_of_range.any():
+        row = int(np.argwhere(out_of_range)[0][0])
+        fail(f"probabilities must lie in [0, 1]; row {row} has {probs[row][out_of_range[row]][0]!r}")
+    if off.any():
+        row = int(np.argmax(off))
+        fail(
+            f"probability rows must sum to 1 (tolerance {ROW_SUM_TOLERANCE}); "
+            f"{int(off.sum())} row(s) do not, first row {row} sums to {row_sums[row]:.6g}"
+        )
+    probs = np.clip(probs, 0.0, 1.0)
+
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        fail(f"labels must be a 1-D array; got shape {labels.shape}")
+    if labels.shape[0] != n:
+        fail(f"labels and probabilities disagree on N: {labels.shape[0]} labels, {n} probability rows")
+    if np.issubdtype(labels.dtype, np.floating):
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            fail("labels must be integers; got non-integer values")
+        labels = labels.astype(np.int64)
+    elif not np.issubdtype(labels.dtype, np.integer):
+        fail(f"labels must be integers; got dtype {labels.dtype}")
+    labels = labels.astype(np.int64, copy=False)
+    if labels.min() < 0 or labels.max() >= k:
+        badv = labels[(labels < 0) | (labels >= k)][0]
+        fail(f"labels must lie in [0, {k - 1}] (one per probability column); got {int(badv)}")
+
+    if class_names is None:
+        class_names = tuple(f"class_{i}" for i in range(k))
+    else:
+        class_names = tuple(str(c) for c in np.asarray(class_names, dtype=object).ravel())
+        if len(class_names) != k:
+            fail(f"{len(class_names)} class names for {k} probability columns")
+        if len(set(class_names)) != k:
+            dupes = sorted({c for c in class_names if class_names.count(c) > 1})
+            fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
+
+    if sample_ids is not None:
+        sample_ids = np.asarray(sample_ids).astype(str)
+        if sample_ids.shape != (n,):
+            fail(f"sample_ids must have shape ({n},); got {sample_ids.shape}")
+        uniq, counts = np.unique(sample_ids, return_counts=True)
+        if (counts > 1).any():
+            fail(f"sample ids must be unique; {uniq[counts > 1][0]!r} appears {counts.max()} times")
+
+    clean_groups: dict[str, np.ndarray] = {}
+    for name, values in (groups or {}).items():
+        values = np.asarray(values)
+        if values.shape != (n,):
+            fail(f"group column {name!r} must have shape ({n},); got {values.shape}")
+        missing = _missing_mask(values)
+        if missing.any():
+            fail(
+                f"group column {name!r} has {int(missing.sum())} missing value(s), first in row "
+                f"{int(np.argmax(missing))}",
+                hint="fill them with an explicit value such as 'unknown'",
+            )
+        clean_groups[str(name)] = values.astype(str)
+
+    if images is not None:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[0] != n:
+            fail(f"images must have shape (N={n}, height, width, channels); got {images.shape}")
+
+    return Predictions(
+        labels=labels,
+        probs=probs,
+        class_names=class_names,
+        sample_ids=sample_ids,
+        groups=clean_groups,
+        images=images,
+    )
+
+
+def _missing_mask(values: np.ndarray) -> np.ndarray:
+    if np.issubdtype(values.dtype, np.floating):
+        return np.isnan(values)
+    if values.dtype == object:
+        return np.array([v is None or (isinstance(v, float) and v != v) or v == "" for v in values])
+    if values.dtype.kind in "US":
+        return values == ""
+    return np.zeros(values.shape, dtype=bool)
