@@ -1,0 +1,192 @@
+"""``audit run``: predictions (from a file, or from the saved seed model) -> result -> verdict -> files."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import click
+
+from audit import __version__
+from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "cifar10-seed"
+DEFAULT_REPORTS = REPO_ROOT / "reports"
+VERSIONED = ("numpy", "pandas", "scikit-learn", "fairlearn", "scipy", "jinja2", "tensorflow", "keras")
+
+
+def _versions(with_tf: bool) -> dict:
+    out = {"python": platform.python_version(), "audit": __version__}
+    for name in VERSIONED:
+        if name in ("tensorflow", "keras") and not with_tf:
+            continue
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@click.command("run")
+@click.option("--predictions", "predictions", metavar="FILE|GLOB",
+              help="Audit this predictions file (.npz, .csv, .parquet; a quoted glob merges shards) "
+                   "instead of the saved seed model.")
+@click.option("--group-col", "group_cols", multiple=True, metavar="NAME",
+              help="Group column to measure disparity over (repeatable).")
+@click.option("--calibration-set", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Predictions held out from the audit set, to fit the temperature on "
+                   "(default: a seeded 2-fold cross-fit on the audit set).")
+@click.option("--model", "model_dir", type=click.Path(), metavar="DIR",
+              help=f"Saved model folder from `audit train` (default: models/cifar10-seed).")
+@click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's downloader).")
+@click.option("--checklist", type=click.Path(dir_okay=False), metavar="FILE", help="Ethics checklist answers (TOML).")
+@click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Release policy (TOML). With it, exit 1 when a rule fails; without it the verdict "
+                   "against the default policy is informational.")
+@click.option("--baseline", type=click.Path(), metavar="PATH",
+              help="A previous audit.json, or previous predictions on the same test set (matched by sample id).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Output folder (default: reports/<run name>/).")
+@click.option("--name", "run_name", metavar="NAME", help="Run name (default: the model or file name).")
+@click.option("--no-images", is_flag=True, help="Leave image thumbnails out of the report (e.g. for faces).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Seed of the bootstrap and the cross-fit.")
+@click.option("--bootstrap", "n_bootstrap", default=200, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap resamples for the ECE interval (0 turns it off).")
+@click.option("--reproducible", is_flag=True, help="Leave out the timestamp: same inputs give byte-identical audit.json.")
+@click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Inference batch size.")
+def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
+        run_name, no_images, seed, n_bootstrap, reproducible, batch_size):
+    """Audit a model and write audit.json, report.html, summary.md and junit.xml.
+
+    \b
+    Examples:
+      audit run                                   # the seed model (trained first if missing)
+      audit run --predictions preds.npz --group-col region --policy audit-policy.toml
+      audit run --predictions 'shards/*.parquet' --checklist audit-checklist.toml
+    """
+    from audit.engine import build_result, summarize
+    from audit.sources import expand_sources, sha256_file
+
+    provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": not no_images,
+                                     "group_cols": list(group_cols)}}
+    if predictions:
+        if model_dir or data:
+            raise click.UsageError("--predictions audits a file; --model and --data are for the saved model")
+        pred, calibration, cal_source, name = _from_file(predictions, group_cols, calibration_set)
+        sources = expand_sources(predictions)
+        provenance["predictions_sha256"] = {str(p): sha256_file(p) for p in sources}
+        provenance["model_sha256"] = None
+        provenance["data_sha256"] = None
+        run_info = {"name": run_name or name, "model_name": name, "source": "predictions", "seed": seed}
+        with_tf = False
+    else:
+        if group_cols or calibration_set:
+            raise click.UsageError("--group-col and --calibration-set apply to --predictions files")
+        pred, calibration, cal_source, name, model_prov = _from_model(model_dir, data, no_images, batch_size)
+        provenance.update(model_prov)
+        provenance["predictions_sha256"] = None
+        run_info = {"name": run_name or name, "model_name": name, "source": "model", "seed": seed}
+        with_tf = True
+    provenance["versions"] = _versions(with_tf)
+
+    result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
+                          n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
+                          provenance=provenance)
+    if not reproducible:
+        result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+    code = finish(result, checklist=checklist, policy=policy, baseline=baseline, current_pred=pred,
+                  out_dir=Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"]))
+    click.echo(summarize(result))
+    click.get_current_context().exit(code)
+
+
+def finish(result: dict, *, checklist, policy, baseline, current_pred, out_dir: Path) -> int:
+    """Add checklist, baseline and verdict to ``result``, write every file, return the exit code."""
+    from audit.checklist import checklist_section, load_checklist
+    from audit.outputs import dump_json, write_outputs
+    from audit.policy import default_policy, load_policy
+    from audit.render.html import render_html
+    from audit.render.junit import render_junit
+    from audit.render.markdown import render_markdown
+    from audit.verdict import evaluate
+
+    result["checklist"] = checklist_section(load_checklist(checklist) if checklist else None)
+    if baseline:
+        from audit.baseline import compare
+        result["baseline"] = compare(result, baseline, current_pred=current_pred)
+    else:
+        result["baseline"] = None
+    pol = load_policy(policy) if policy else default_policy()
+    result["gate"] = evaluate(result, pol, informational=policy is None)
+    files = {
+        "audit.json": dump_json(result),
+        "report.html": render_html(result),
+        "summary.md": render_markdown(result),
+        "junit.xml": render_junit(result["gate"]),
+    }
+    written = write_outputs(out_dir, files)
+    click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+    if policy and not result["gate"]["passed"]:
+        return EXIT_GATE_FAILED
+    return EXIT_OK
+
+
+def _safe_name(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".-")
+    return keep or "audit"
+
+
+def _from_file(spec, group_cols, calibration_set):
+    from audit.sources import expand_sources, load_predictions
+
+    sources = expand_sources(spec)
+    if len(sources) == 1:
+        pred = load_predictions(sources[0], group_cols=group_cols)
+        name = sources[0].stem
+    else:
+        from audit.sources import load_shards
+        pred = load_shards(sources, group_cols=group_cols)
+        name = sources[0].parent.name or "shards"
+    calibration, cal_source = None, None
+    if calibration_set:
+        calibration = load_predictions(calibration_set, group_cols=())
+        if calibration.class_names != pred.class_names:
+            raise AuditError(
+                f"calibration set classes {list(calibration.class_names)} differ from the audit set's "
+                f"{list(pred.class_names)}", path=calibration_set)
+        cal_source = f"calibration set {calibration_set}"
+    return pred, calibration, cal_source, name
+
+
+def _from_model(model_dir, data, no_images, batch_size):
+    from model.artifacts import load_model, read_manifest
+    from model.data import load_cifar10, resolve_data_path
+    from model.predict import cifar10_predictions
+
+    model_dir = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    dataset = load_cifar10(resolve_data_path(data))
+    if not (model_dir / "manifest.json").exists():
+        if model_dir.exists() and any(model_dir.iterdir()):
+            raise AuditError("not a saved model folder (no manifest.json)", path=model_dir,
+                             hint="point --model at the folder `audit train` wrote")
+        click.echo(f"audit: no saved model in {model_dir}; training the seed network first "
+                   "(20 epochs, about 6 minutes on 2 cores)", err=True)
+        from model.train import train
+        train(dataset, out_dir=model_dir)
+    manifest = read_manifest(model_dir)
+    model = load_model(model_dir)
+    pred = cifar10_predictions(model, dataset, split="test", images=not no_images, batch_size=batch_size)
+    calibration = cifar10_predictions(model, dataset, split="validation", manifest=manifest,
+                                      images=False, batch_size=batch_size)
+    prov = {
+        "model_sha256": manifest.get("artifacts", {}),
+        "data_sha256": dataset.files,
+        "model_dir": str(model_dir),
+        "training": {k: manifest.get(k) for k in ("seed", "epochs", "test_accuracy", "test_loss") if k in manifest},
+    }
+    return pred, calibration, "validation split of the training run", model_dir.name, prov
