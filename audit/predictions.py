@@ -153,7 +153,7 @@ def make_predictions(
             fail(f"sample_ids must have shape ({n},); got {sample_ids.shape}")
         uniq, counts = np.unique(sample_ids, return_counts=True)
         if (counts > 1).any():
-            fail(f"sample ids must be unique; {uniq[counts > 1][0]!r} appears {counts.max()} times")
+            fail(f"sample ids must be unique; {str(uniq[counts > 1][0])!r} appears {int(counts.max())} times")
 
     clean_groups: dict[str, np.ndarray] = {}
     for name, values in (groups or {}).items():

@@ -1,0 +1,68 @@
+"""make_predictions: the one place that validates what any model hands to the audit."""
+
+import re
+
+import numpy as np
+import pytest
+
+from audit.errors import AuditError
+from audit.predictions import MSG_EMPTY, MSG_LOGITS, make_predictions
+
+P = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
+Y = np.array([0, 1, 1])
+
+
+def test_valid_inputs_are_converted():
+    pred = make_predictions(Y, P, ["cat", "dog", "bird"], sample_ids=[1, 2, 3], groups={"g": ["a", "b", "a"]})
+    assert pred.n_samples == 3 and pred.n_classes == 3
+    assert pred.class_names == ("cat", "dog", "bird")
+    assert pred.labels.dtype == np.int64 and pred.probs.dtype == np.float64
+    assert list(pred.sample_ids) == ["1", "2", "3"]
+    np.testing.assert_array_equal(pred.predicted, [0, 1, 2])
+    np.testing.assert_allclose(pred.confidence, [0.7, 0.8, 0.4])
+
+
+def test_argmax_ties_go_to_the_lowest_index():
+    pred = make_predictions([0, 0], [[0.5, 0.5], [0.25, 0.75]])
+    np.testing.assert_array_equal(pred.predicted, [0, 1])
+
+
+def test_default_class_names_and_float_integer_labels():
+    pred = make_predictions(np.array([0.0, 1.0]), [[0.9, 0.1], [0.2, 0.8]])
+    assert pred.class_names == ("class_0", "class_1")
+    assert pred.labels.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "labels, probs, names, kwargs, match",
+    [
+        ([], np.zeros((0, 3)), None, {}, re.escape(MSG_EMPTY)),
+        (Y, P[:, :1] * 0 + 1, None, {}, "at least 2 classes"),
+        (Y, P.ravel(), None, {}, "2-D array"),
+        (Y, np.where(P == 0.7, np.nan, P), None, {}, "NaN or infinity"),
+        (Y, np.where(P == 0.7, np.inf, P), None, {}, "NaN or infinity"),
+        (Y, np.log(P) * 3, None, {}, "logits"),
+        (Y, P * 0.5, None, {}, "sum to 1"),
+        (Y, np.array([[1.1, -0.1, 0.0], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]), None, {}, r"lie in \[0, 1\]"),
+        ([0, 1], P, None, {}, "disagree on N"),
+        ([0, 1, 3], P, None, {}, r"lie in \[0, 2\].*got 3"),
+        ([0, 1, -1], P, None, {}, "got -1"),
+        ([0, 1, 0.5], P, None, {}, "must be integers"),
+        (["a", "b", "c"], P, None, {}, "must be integers"),
+        (Y, P, ["a", "b"], {}, "2 class names for 3"),
+        (Y, P, ["a", "b", "a"], {}, "repeated: a"),
+        (Y, P, None, {"sample_ids": ["x", "y", "x"]}, "'x' appears 2 times"),
+        (Y, P, None, {"groups": {"g": ["a", None, "b"]}}, "missing value"),
+        (Y, P, None, {"groups": {"g": np.array([1.0, np.nan, 2.0])}}, "missing value"),
+        (Y, P, None, {"groups": {"g": ["a", "b"]}}, "shape"),
+    ],
+)
+def test_bad_inputs_give_one_clear_error_naming_the_source(labels, probs, names, kwargs, match):
+    with pytest.raises(AuditError, match=match) as info:
+        make_predictions(labels, probs, names, source="preds.npz", **kwargs)
+    assert str(info.value).startswith("preds.npz: ")
+    assert "\n" not in str(info.value)
+
+
+def test_logits_message_says_what_to_do():
+    assert "softmax" in MSG_LOGITS
