@@ -1,0 +1,141 @@
+"""Turn the arrays read from any predictions file into validated :class:`Predictions`.
+
+Format readers only find the arrays; the checks live in :func:`audit.predictions.make_predictions`,
+plus the two things only a file can get wrong: class names that disagree, labels given as names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from audit.errors import AuditError
+from audit.predictions import Predictions, make_predictions
+
+MSG_NAMES_DIFFER = "class names {found} differ from the expected {expected}"
+MSG_LABEL_NOT_A_CLASS = "label {value!r} in row {row} is not a class name; class names: {names}"
+MSG_LABEL_NAMES_UNKNOWN = "labels are class names but the file gives no class names"
+MSG_MISSING_LABELS = "labels have {count} missing value(s), first in row {row}"
+MSG_MISSING_IDS = "sample ids have {count} missing value(s), first in row {row}"
+
+
+@dataclass
+class RawArrays:
+    """Arrays as a reader found them, before validation; shapes as in :class:`Predictions`."""
+
+    labels: np.ndarray
+    probs: np.ndarray
+    class_names: tuple[str, ...] | None = None
+    sample_ids: np.ndarray | None = None
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def assemble(
+    raw: RawArrays, *, source: str, class_names: Sequence[str] | None = None, first_row: int = 0
+) -> Predictions:
+    """Validate ``raw`` through :func:`make_predictions`; every error names ``source``.
+
+    Parameters
+    ----------
+    raw : RawArrays
+        The arrays a reader found.
+    source : str
+        The file they came from.
+    class_names : sequence of str, optional
+        Class names the caller expects; if the file has its own they must be equal.
+    first_row : int, default 0
+        Row of the file where this chunk starts; errors in a later chunk say where it starts.
+    """
+    try:
+        names = _reconcile_names(raw.class_names, class_names, source)
+        labels = _labels_as_indices(raw.labels, names, source, first_row)
+        sample_ids = raw.sample_ids
+        if sample_ids is not None:
+            missing = _missing(sample_ids)
+            if missing.any():
+                raise AuditError(
+                    MSG_MISSING_IDS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
+                    path=source,
+                )
+        return make_predictions(
+            labels, raw.probs, names, sample_ids=sample_ids, groups=raw.groups, source=source
+        )
+    except AuditError as exc:
+        if first_row == 0 or "(in the chunk" in exc.message:
+            raise
+        raise AuditError(
+            f"{exc.message} (in the chunk starting at data row {first_row}; row numbers above count "
+            "from it)",
+            path=exc.path,
+            hint=exc.hint,
+        ) from None
+
+
+def _reconcile_names(found, expected, source: str) -> tuple[str, ...] | None:
+    if expected is not None:
+        expected = tuple(str(c) for c in expected)
+    if found is not None:
+        found = tuple(str(c) for c in found)
+    if found is not None and expected is not None and found != expected:
+        raise AuditError(MSG_NAMES_DIFFER.format(found=list(found), expected=list(expected)), path=source)
+    return found if found is not None else expected
+
+
+def _labels_as_indices(labels, names, source: str, first_row: int):
+    """Map labels given as class-name strings to class indices; numbers pass through."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "fO" and labels.ndim == 1:
+        missing = _missing(labels)
+        if missing.any():
+            raise AuditError(
+                MSG_MISSING_LABELS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
+                path=source,
+            )
+    if labels.dtype.kind not in "OUS":
+        return labels
+    if names is None:
+        raise AuditError(MSG_LABEL_NAMES_UNKNOWN, path=source, hint="store class_names, or give integer labels")
+    labels = labels.astype(str)
+    index = {name: i for i, name in enumerate(names)}
+    out = np.empty(labels.shape, dtype=np.int64)
+    for row, value in enumerate(labels.ravel()):
+        position = index.get(value)
+        if position is None:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise AuditError(
+                MSG_LABEL_NOT_A_CLASS.format(value=value, row=first_row + row, names=shown),
+                path=source,
+                hint="labels are integer class indices or exactly one of the class names",
+            )
+        out.ravel()[row] = position
+    return out
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    """True where a value is None, NaN or the empty string."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind in "US":
+        return values == values.dtype.type()
+    if values.dtype.kind == "O":
+        return np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and v == "") for v in values.ravel()),
+            dtype=bool,
+            count=values.size,
+        ).reshape(values.shape)
+    return np.zeros(values.shape, dtype=bool)
+
+
+def concat_raw(parts: Sequence[Predictions]) -> RawArrays:
+    """Concatenate validated chunks (same classes and group columns) back into raw arrays."""
+    first = parts[0]
+    return RawArrays(
+        labels=np.concatenate([p.labels for p in parts]),
+        probs=np.concatenate([p.probs for p in parts]),
+        class_names=first.class_names,
+        sample_ids=None if first.sample_ids is None else np.concatenate([p.sample_ids for p in parts]),
+        groups={name: np.concatenate([p.groups[name] for p in parts]) for name in first.groups},
+    )
