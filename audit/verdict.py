@@ -1,0 +1,359 @@
+"""The release verdict: every policy rule checked once against an audit result, with value, threshold, reason.
+
+Conventions (also in docs/ci.md): a value exactly at its threshold passes (within ``TOLERANCE``); a value
+the audit could not define (null) or a section the rule needs but the result lacks fails the rule (the
+gate fails closed). A rule is *skipped* (and counts as passed) only where it cannot apply: no baseline was
+given and the policy does not require one, or the result has no grouping the disparity rules select.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from audit.policy import Policy
+
+#: Values within this distance of a threshold count as at the threshold (float rounding, e.g. 0.7 - 0.67).
+TOLERANCE = 1e-9
+
+#: Statuses that need a justification in the item's evidence.
+NEEDS_JUSTIFICATION = ("no", "not applicable")
+ANSWERED = ("yes", "no", "not applicable")
+
+MSG_UNDEFINED = "{what} is undefined (null or missing in the result); failing closed"
+
+
+def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
+    """Check every enabled rule of ``policy`` against ``result`` and return the ``gate`` section.
+
+    Parameters
+    ----------
+    result : dict
+        An audit result as described in docs/audit-json.md (what ``audit.json`` holds). Not modified.
+    policy : Policy
+        The release policy; ``policy.source`` is recorded as ``policy_source``.
+    informational : bool
+        True when no policy was given and the default policy is shown for information only (the caller
+        then exits 0 whatever the verdict).
+
+    Returns
+    -------
+    dict
+        ``{policy_source, informational, passed, rules[]}``; each rule is ``{name, value, threshold,
+        passed, skipped, reason}``. ``passed`` is True when every rule passed or was skipped.
+    """
+    rules: list[dict] = []
+    if policy.accuracy.enabled:
+        rules.append(_min_accuracy(result, policy))
+    if policy.class_error.enabled:
+        rules.extend(_class_error(result, policy))
+    if policy.calibration.enabled:
+        rules.append(_max_ece(result, policy))
+    if policy.disparity.enabled:
+        rules.extend(_disparity(result, policy))
+    if policy.checklist.enabled:
+        rules.append(_checklist(result, policy))
+    if policy.baseline.enabled:
+        rules.extend(_baseline(result, policy))
+    return {
+        "policy_source": policy.source,
+        "informational": bool(informational),
+        "passed": all(rule["passed"] for rule in rules),
+        "rules": rules,
+    }
+
+
+def format_table(gate: dict) -> str:
+    """The rules as a plain-text table (one line each) followed by the overall verdict line."""
+    rows = [("", "RULE", "VALUE", "THRESHOLD", "REASON")]
+    for rule in gate["rules"]:
+        status = "SKIP" if rule.get("skipped") else ("PASS" if rule["passed"] else "FAIL")
+        rows.append((status, rule["name"], _cell(rule["value"]), _cell(rule["threshold"]), rule["reason"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n" + verdict_line(gate)
+
+
+def verdict_line(gate: dict) -> str:
+    """One line: PASSED or FAILED with counts, marked informational where it is."""
+    rules = gate["rules"]
+    failed = sum(not r["passed"] for r in rules)
+    skipped = sum(bool(r.get("skipped")) for r in rules)
+    word = "PASSED" if gate["passed"] else "FAILED"
+    text = f"gate {word}: {len(rules) - failed - skipped} passed, {failed} failed, {skipped} skipped"
+    text += f" (policy: {gate.get('policy_source') or 'default'})"
+    if gate.get("informational"):
+        text += " [informational: no --policy given, exit code not affected]"
+    return text
+
+
+# --- rules --------------------------------------------------------------------------------------------
+
+
+def _min_accuracy(result: dict, policy: Policy) -> dict:
+    rule = policy.accuracy
+    overall = _get(result, "overall") or {}
+    if rule.use == "ci_lower":
+        value, what = _end(overall.get("accuracy_ci"), 0), "accuracy CI lower bound"
+    else:
+        value, what = _num(overall.get("accuracy")), "accuracy"
+    return _at_least("min_accuracy", what, value, rule.min)
+
+
+def _class_error(result: dict, policy: Policy) -> list[dict]:
+    rule = policy.class_error
+    per_class = _get(result, "per_class")
+    if not isinstance(per_class, list) or not per_class:
+        return [_fail("max_class_error_rate", None, rule.max, MSG_UNDEFINED.format(what="per_class"))]
+    names = [str(entry.get("class")) for entry in per_class if isinstance(entry, dict)]
+    out = []
+    for entry in per_class:
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("class"))
+        if rule.use == "point":
+            value, what = _num(entry.get("error_rate")), f"error rate of {name!r}"
+        elif rule.use == "ci_upper":
+            value, what = _end(entry.get("error_rate_ci"), 1), f"error rate CI upper bound of {name!r}"
+        else:
+            value, what = _end(entry.get("error_rate_ci"), 0), f"error rate CI lower bound of {name!r}"
+        out.append(_at_most(f"max_class_error_rate[{name}]", what, value, rule.threshold_for(name)))
+    for name, threshold in rule.overrides:
+        if name not in names:
+            out.append(_fail(f"max_class_error_rate[{name}]", None, threshold,
+                             f"policy override names class {name!r}, which is not a class of this model"
+                             + _suggest(name, names)))
+    return out
+
+
+def _max_ece(result: dict, policy: Policy) -> dict:
+    rule = policy.calibration
+    calibration = _get(result, "calibration") or {}
+    if rule.scaling == "after":
+        value = _num((calibration.get("after_scaling") or {}).get("ece"))
+        what = "ECE after temperature scaling"
+    else:
+        value, what = _num(calibration.get("ece")), "ECE before temperature scaling"
+    return _at_most("max_ece", what, value, rule.max_ece)
+
+
+def _disparity(result: dict, policy: Policy) -> list[dict]:
+    rule = policy.disparity
+    entries = [e for e in (_get(result, "disparity") or []) if isinstance(e, dict)]
+    by_name = {str(e.get("name")): e for e in entries}
+    if rule.groupings:
+        selected = []
+        for name in rule.groupings:
+            selected.append((name, by_name.get(name)))
+    else:
+        selected = [(str(e.get("name")), e) for e in entries if rule.include_proxies or not e.get("proxy")]
+        if not selected:
+            why = "no groupings in the result" if not entries else \
+                "only image-property proxies in the result, and the policy excludes proxies"
+            return [_skip("disparity", f"skipped: {why}")]
+    out = []
+    for name, entry in selected:
+        if entry is None:
+            missing = (f"grouping {name!r} named in the policy is not in the result"
+                       + _suggest(name, list(by_name)))
+        for check in rule.checks:
+            if check == "difference":
+                rname, threshold = f"max_disparity_difference[{name}]", rule.max_difference
+                if entry is None:
+                    out.append(_fail(rname, None, threshold, missing))
+                    continue
+                out.append(_at_most(rname, f"accuracy difference between groups of {name!r}",
+                                    _num(entry.get("difference")), threshold))
+            elif check == "ratio":
+                rname, threshold = f"min_disparity_ratio[{name}]", rule.min_ratio
+                if entry is None:
+                    out.append(_fail(rname, None, threshold, missing))
+                    continue
+                out.append(_at_least(rname, f"accuracy ratio worst/best group of {name!r}",
+                                     _num(entry.get("ratio")), threshold))
+            else:
+                rname, threshold = f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy
+                if entry is None:
+                    out.append(_fail(rname, None, threshold, missing))
+                    continue
+                group, value = _worst_group(entry)
+                what = f"worst-group accuracy of {name!r}" + (f" (group {group!r})" if group else "")
+                out.append(_at_least(rname, what, value, threshold))
+    return out
+
+
+def _checklist(result: dict, policy: Policy) -> dict:
+    rule = policy.checklist
+    name = "checklist_complete"
+    section = _get(result, "checklist")
+    items = section.get("items") if isinstance(section, dict) else None
+    if not isinstance(items, list) or not items:
+        return _fail(name, None, 0, "no checklist in the result (give --checklist FILE); failing closed")
+    items = [i for i in items if isinstance(i, dict)]
+    ids = [str(i.get("id")) for i in items]
+    categories = sorted({str(i.get("category")) for i in items})
+    problems = []
+    for wanted in rule.required_items:
+        if wanted not in ids:
+            problems.append(f"required item {wanted!r} is not in the checklist{_suggest(wanted, ids)}")
+    for wanted in rule.required_categories:
+        if wanted not in categories:
+            problems.append(f"required category {wanted!r} is not in the checklist{_suggest(wanted, categories)}")
+    everything = not rule.required_items and not rule.required_categories
+    for item in items:
+        if not (everything or item.get("id") in rule.required_items
+                or item.get("category") in rule.required_categories):
+            continue
+        status = item.get("status")
+        if status not in ANSWERED:
+            problems.append(f"{item.get('id')} is {status or 'unanswered'}")
+        elif status in NEEDS_JUSTIFICATION and not str(item.get("evidence") or "").strip():
+            problems.append(f"{item.get('id')} is {status!r} without a justification")
+    if not problems:
+        n = len(items) if everything else sum(
+            1 for i in items if i.get("id") in rule.required_items or i.get("category") in rule.required_categories)
+        return _rule(name, 0, 0, True, f"all {n} required checklist items answered")
+    shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+    return _rule(name, len(problems), 0, False, f"{len(problems)} checklist problem(s): {shown}")
+
+
+def _baseline(result: dict, policy: Policy) -> list[dict]:
+    rule = policy.baseline
+    section = _get(result, "baseline")
+    if section is None:
+        if rule.require_baseline:
+            return [_fail("baseline_no_regression", None, -rule.max_drop,
+                          "no baseline given and the policy requires one (run with --baseline PATH)")]
+        return [_skip("baseline_no_regression", "skipped: no baseline given (run with --baseline PATH)")]
+    if not isinstance(section, dict):
+        return [_fail("baseline_no_regression", None, -rule.max_drop, MSG_UNDEFINED.format(what="baseline"))]
+    out = []
+    if rule.overall:
+        overall = section.get("overall") or {}
+        out.append(_no_regression("baseline_no_regression", "accuracy", overall.get("accuracy_before"),
+                                  overall.get("accuracy_after"), overall.get("delta"),
+                                  overall.get("mcnemar"), rule.max_drop, rule.alpha))
+    per_class = section.get("per_class")
+    if not isinstance(per_class, list):
+        out.append(_fail("baseline_no_regression[per_class]", None, -rule.max_drop,
+                         MSG_UNDEFINED.format(what="baseline per-class deltas")))
+        return out
+    for entry in per_class:
+        if not isinstance(entry, dict):
+            continue
+        cls = str(entry.get("class"))
+        out.append(_no_regression(f"baseline_no_regression[{cls}]", f"recall of {cls!r}",
+                                  entry.get("recall_before"), entry.get("recall_after"), entry.get("delta"),
+                                  entry.get("mcnemar"), rule.max_drop, rule.alpha))
+    return out
+
+
+def _no_regression(name, what, before, after, delta, mcnemar, max_drop, alpha) -> dict:
+    threshold = -max_drop
+    delta = _num(delta)
+    if delta is None:
+        return _fail(name, None, threshold, MSG_UNDEFINED.format(what=f"change in {what}"))
+    change = f"{what} {_fmt(_num(before))} → {_fmt(_num(after))} (Δ {_signed(delta)})"
+    if delta >= threshold - TOLERANCE:
+        return _rule(name, delta, threshold, True, f"{change}: loss within {_fmt_t(max_drop)}")
+    p = _num(mcnemar.get("p_value")) if isinstance(mcnemar, dict) else None
+    if p is None:
+        return _rule(name, delta, threshold, False,
+                     f"{change}: loss above {_fmt_t(max_drop)}, no sample-level test (failing closed)")
+    if p >= alpha:
+        return _rule(name, delta, threshold, True,
+                     f"{change}: loss above {_fmt_t(max_drop)} but not significant, McNemar p = {p:.3g} ≥ {alpha:g}")
+    return _rule(name, delta, threshold, False,
+                 f"{change}: loss above {_fmt_t(max_drop)}, McNemar p = {p:.3g} < {alpha:g}")
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _rule(name: str, value, threshold, passed: bool, reason: str, skipped: bool = False) -> dict:
+    return {"name": name, "value": value, "threshold": threshold, "passed": bool(passed),
+            "skipped": bool(skipped), "reason": reason}
+
+
+def _fail(name: str, value, threshold, reason: str) -> dict:
+    return _rule(name, value, threshold, False, reason)
+
+
+def _skip(name: str, reason: str) -> dict:
+    return _rule(name, None, None, True, reason, skipped=True)
+
+
+def _at_least(name: str, what: str, value: float | None, threshold: float) -> dict:
+    if value is None:
+        return _fail(name, None, threshold, MSG_UNDEFINED.format(what=what))
+    passed = value >= threshold - TOLERANCE
+    op = "≥" if passed else "<"
+    return _rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
+
+
+def _at_most(name: str, what: str, value: float | None, threshold: float) -> dict:
+    if value is None:
+        return _fail(name, None, threshold, MSG_UNDEFINED.format(what=what))
+    passed = value <= threshold + TOLERANCE
+    op = "≤" if passed else ">"
+    return _rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
+
+
+def _worst_group(entry: dict) -> tuple[str | None, float | None]:
+    groups = entry.get("groups")
+    if not isinstance(groups, list) or not groups:
+        return None, None
+    values = [(_num(g.get("accuracy")) if isinstance(g, dict) else None, g) for g in groups]
+    if any(v is None for v, _ in values):
+        return None, None
+    value, group = min(values, key=lambda pair: pair[0])
+    return str(group.get("group")), value
+
+
+def _get(result: dict, key: str) -> Any:
+    return result.get(key) if isinstance(result, dict) else None
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for null, missing, non-numbers and NaN (all undefined)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _end(interval: Any, index: int) -> float | None:
+    if isinstance(interval, (list, tuple)) and len(interval) == 2:
+        return _num(interval[index])
+    return None
+
+
+def _fmt(value: float | None, threshold: float | None = None) -> str:
+    """Three decimals, more where three would make a failing value look equal to its threshold."""
+    if value is None:
+        return "null"
+    text = f"{value:.3f}"
+    if threshold is not None and abs(value - threshold) > TOLERANCE and text == f"{threshold:.3f}":
+        text = f"{value:.6g}"
+    return text
+
+
+def _fmt_t(threshold: float) -> str:
+    return f"{threshold:.2f}" if round(threshold, 2) == threshold else f"{threshold:g}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
