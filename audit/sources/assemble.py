@@ -105,7 +105,7 @@ def _labels_as_indices(labels, names, source: str, first_row: int):
         if position is None:
             shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
             raise AuditError(
-                MSG_LABEL_NOT_A_CLASS.format(value=value, row=first_row + row, names=shown),
+                MSG_LABEL_NOT_A_CLASS.format(value=str(value), row=first_row + row, names=shown),
                 path=source,
                 hint="labels are integer class indices or exactly one of the class names",
             )

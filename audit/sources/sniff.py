@@ -85,6 +85,8 @@ def sniff(path: str | Path) -> Content:
         return Content("tar", "a tar archive")
     text = _as_text(head)
     if text is None:
+        if _looks_like_8bit_text(head):
+            return Content("text-not-utf8", "text that is not UTF-8 encoded (save it as UTF-8)")
         return Content("binary", "binary data of an unknown format")
     first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     return Content("text", f"text starting {first_line[:60]!r}")
@@ -98,3 +100,11 @@ def _as_text(head: bytes) -> str | None:
         return codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return None
+
+
+def _looks_like_8bit_text(head: bytes) -> bool:
+    """True for text in a legacy 8-bit encoding: no NUL and almost no control bytes."""
+    if b"\x00" in head:
+        return False
+    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
+    return controls <= len(head) // 100

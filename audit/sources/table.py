@@ -104,19 +104,20 @@ def read_csv_header(path: str | Path) -> list[str]:
 
 
 def iter_csv(path: str | Path, layout: Layout, chunk_rows: int | None) -> Iterator[tuple[int, RawArrays]]:
-    """Yield ``(first_row, chunk)`` from a CSV file, ``chunk_rows`` rows at a time (None: whole file)."""
+    """Yield ``(first_row, chunk)`` from a CSV file, ``chunk_rows`` rows at a time (None: whole file).
+
+    Every column is parsed (pandas' ``usecols`` would silently drop the extra fields of a malformed row).
+    """
     text_columns = [c for c in (layout.sample_id, *layout.groups.values()) if c]
     na_values = {c: list(NUMERIC_NA) for c in (LABEL_COLUMN, *layout.prob_columns)}
     na_values.update({c: [""] for c in text_columns})
     try:
         reader = pd.read_csv(
             path,
-            usecols=layout.columns,
             dtype={c: str for c in text_columns},
             keep_default_na=False,
             na_values=na_values,
             encoding="utf-8-sig",
-            float_precision="round_trip",
             chunksize=chunk_rows,
         )
         frames = reader if chunk_rows else [reader]
