@@ -1,0 +1,476 @@
+"""The audit engine: Predictions in, the JSON-ready audit result out (docs/audit-json.md), in memory
+or streamed over chunks and shards through one mergeable accumulator.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from audit import __version__
+from audit.errors import AuditError
+from audit.metrics.calibration import NLL_CLIP, SKETCH_BINS, CalibrationAccumulator, adaptive_ece
+from audit.metrics.classification import (
+    confusion_rows,
+    normalized_confusion,
+    overall_metrics,
+    per_class_metrics,
+)
+from audit.metrics.confusion import ConfusionAccumulator, top_label
+from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
+from audit.metrics.temperature import apply_temperature, cross_fit_temperature, fit_temperature
+
+SCHEMA_VERSION = "1"
+#: Per fold, at most this many samples (a seeded bottom-k sample) fit T in the streaming cross-fit.
+STREAM_FIT_CAP = 200_000
+MSG_STREAM_CROSSFIT = (
+    "the streaming cross-fit of the temperature reads the data twice; pass a callable that returns "
+    "a fresh iterator of chunks, a calibration set, or a fixed temperature"
+)
+GROUP_NOTE = "accuracy by value of the group column {name!r}, as given in the input"
+
+
+def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]:
+    """One sentence per metric stating its convention."""
+    ace = (
+        f"top-label adaptive ECE: samples sorted by confidence split into {n_bins} equal-count bins "
+        "(sizes differ by at most one, as numpy.array_split); exact, computed on the whole array, "
+        "not mergeable"
+        if adaptive_exact else
+        f"top-label adaptive ECE with {n_bins} equal-count bins, approximated from a mergeable "
+        f"{SKETCH_BINS}-bin confidence histogram (bins exact to within 1/{SKETCH_BINS} in confidence)"
+    )
+    return {
+        "accuracy_ci": "95% Wilson score interval",
+        "argmax_ties": "ties in the arg-max go to the lowest class index",
+        "balanced_accuracy": "mean recall over the classes present in the labels (scikit-learn)",
+        "macro_f1": ("mean of the defined per-class F1 values; F1 of a class absent from both labels "
+                     "and predictions is undefined and left out (scikit-learn f1_score, "
+                     "average='macro', labels=range(K), zero_division=nan)"),
+        "precision": "correct k / predicted k; undefined (null) when k is never predicted",
+        "recall": "correct k / support of k; undefined (null) for a class absent from the labels",
+        "error_rate": "1 − recall with a 95% Wilson interval on errors / support; null without support",
+        "mean_confidence": "mean top-label confidence over the samples whose TRUE class is k",
+        "confusion_matrix": "counts, rows = true class, columns = predicted class",
+        "top_confusions": "10 largest off-diagonal cells by count, ties by row then column",
+        "ece": (f"top-label ECE, {n_bins} equal-width bins (lo, hi], confidence 1.0 in the last bin "
+                "and 0 in the first (Guo et al. 2017); Σ (n_b/N)|acc_b − conf_b|"),
+        "ece_ci": ("seeded bootstrap 95% percentile interval: multinomial resampling of the "
+                   "(bin, correct) cell counts, cell confidence sums drawn with their empirical "
+                   "mean and variance"),
+        "mce": "largest |acc_b − conf_b| over non-empty bins",
+        "classwise_ece": (f"mean over classes k of the {n_bins}-bin equal-width ECE of p_k "
+                          "against 1[y = k]"),
+        "adaptive_ece": ace,
+        "brier": "mean over samples of Σ_k (p_k − 1[y = k])² (range 0 to 2)",
+        "nll": f"mean of −ln(clip(p_true, {NLL_CLIP:g}, 1))",
+        "temperature": ("T > 0 minimising the NLL of softmax(ln p / T), bounded Brent search on ln T "
+                        "in [0.05, 20]; fitted on data other than the audited samples"),
+        "disparity": ("accuracy per group by fairlearn MetricFrame; difference = max − min, ratio = "
+                      "min / max, *_to_overall as MetricFrame(method='to_overall')"),
+        "per_class_gaps": ("one-vs-rest TPR and FPR per class and group, max − min over groups "
+                           "that define the rate"),
+    }
+
+
+def _chunk_groups(chunk) -> Mapping[str, np.ndarray]:
+    return getattr(chunk, "groups", None) or {}
+
+
+class AuditAccumulator:
+    """Every mergeable statistic of an audit: confusion counts, calibration sums (before and after
+    temperature scaling), per-group cells and the most confident mistakes.
+
+    Parameters
+    ----------
+    class_names : sequence of str, length K
+    group_names : sequence of str
+        Group columns to expect in each chunk's ``groups``.
+    n_bins : int, default 15
+    temperature : float, optional
+        When given, every chunk is also scaled by it for the after-scaling metrics.
+    max_mistakes : int, default 24
+
+    Notes
+    -----
+    ``update(chunk)`` takes anything with ``labels`` (n,), ``probs`` (n, K) and optionally ``groups``
+    and ``sample_ids``. ``merge`` appends another accumulator's samples after this one's: mistake
+    indices are positions in that concatenation. Adaptive ECE comes from a histogram sketch here (exact
+    only in :func:`build_result`); the bootstrap works from merged cell statistics.
+    """
+
+    def __init__(self, class_names, *, group_names=(), n_bins: int = 15,
+                 temperature: float | None = None, max_mistakes: int = 24):
+        self.class_names = tuple(str(c) for c in class_names)
+        k = len(self.class_names)
+        self.n_bins = int(n_bins)
+        self.temperature = temperature
+        self.max_mistakes = int(max_mistakes)
+        self.confusion = ConfusionAccumulator(k)
+        self.calibration = CalibrationAccumulator(n_bins, k)
+        self.scaled = CalibrationAccumulator(n_bins, k)
+        self.groups = {str(g): GroupCellAccumulator(k) for g in group_names}
+        self.n = 0
+        self._mistakes = {"index": np.zeros(0, np.int64), "sample_id": np.zeros(0, object),
+                          "true": np.zeros(0, np.int64), "predicted": np.zeros(0, np.int64),
+                          "confidence": np.zeros(0)}
+
+    def update(self, chunk, *, scaled_probs: np.ndarray | None = None) -> "AuditAccumulator":
+        """Add one chunk; ``scaled_probs`` (n, K) are its temperature-scaled probabilities if known."""
+        labels = np.asarray(chunk.labels, dtype=np.int64)
+        probs = np.asarray(chunk.probs, dtype=np.float64)
+        if probs.shape[1] != len(self.class_names):
+            raise AuditError(f"a chunk has {probs.shape[1]} probability columns; expected "
+                             f"{len(self.class_names)} (one per class)")
+        predicted, confidence = top_label(probs)
+        self.confusion.update(labels, probs, predicted=predicted, confidence=confidence)
+        self.calibration.update(labels, probs, predicted=predicted, confidence=confidence)
+        groups = _chunk_groups(chunk)
+        for name, acc in self.groups.items():
+            if name not in groups:
+                raise AuditError(f"a chunk lacks the group column {name!r}; it has {sorted(groups)}")
+            acc.update(labels, predicted, groups[name])
+        if scaled_probs is None and self.temperature is not None:
+            scaled_probs = apply_temperature(probs, self.temperature)
+        if scaled_probs is not None:
+            self.scaled.update(labels, scaled_probs)
+        self._add_mistakes(labels, predicted, confidence, getattr(chunk, "sample_ids", None))
+        self.n += labels.shape[0]
+        return self
+
+    def update_scaled(self, labels, scaled_probs) -> "AuditAccumulator":
+        """Add temperature-scaled probabilities only (the second pass of a streaming cross-fit)."""
+        self.scaled.update(labels, scaled_probs)
+        return self
+
+    def _add_mistakes(self, labels, predicted, confidence, sample_ids) -> None:
+        wrong = np.flatnonzero(predicted != labels)
+        if self.max_mistakes <= 0 or wrong.size == 0:
+            return
+        if wrong.size > self.max_mistakes:
+            keep = np.lexsort((wrong, -confidence[wrong]))[: self.max_mistakes]
+            wrong = wrong[keep]
+        ids = (np.asarray(sample_ids)[wrong].astype(object) if sample_ids is not None
+               else np.full(wrong.size, None, dtype=object))
+        self._merge_mistakes({"index": wrong + self.n, "sample_id": ids, "true": labels[wrong],
+                              "predicted": predicted[wrong], "confidence": confidence[wrong]})
+
+    def _merge_mistakes(self, new: dict) -> None:
+        both = {k: np.concatenate([self._mistakes[k], new[k]]) for k in self._mistakes}
+        order = np.lexsort((both["index"], -both["confidence"]))[: self.max_mistakes]
+        self._mistakes = {k: v[order] for k, v in both.items()}
+
+    def merge(self, other: "AuditAccumulator") -> "AuditAccumulator":
+        """Append another accumulator's samples (in place) and return self."""
+        if other.class_names != self.class_names:
+            raise AuditError(f"cannot merge audits of different classes: {list(self.class_names)} "
+                             f"and {list(other.class_names)}")
+        if set(other.groups) != set(self.groups):
+            raise AuditError(f"cannot merge audits over different group columns: "
+                             f"{sorted(self.groups)} and {sorted(other.groups)}")
+        self.confusion.merge(other.confusion)
+        self.calibration.merge(other.calibration)
+        self.scaled.merge(other.scaled)
+        for name, acc in self.groups.items():
+            acc.merge(other.groups[name])
+        shifted = dict(other._mistakes, index=other._mistakes["index"] + self.n)
+        self._merge_mistakes(shifted)
+        self.n += other.n
+        return self
+
+    def mistakes(self) -> list[dict]:
+        """Most confident mistakes, highest confidence first (ties by index), without thumbnails."""
+        m = self._mistakes
+        return [{"index": int(m["index"][i]),
+                 "sample_id": None if m["sample_id"][i] is None else str(m["sample_id"][i]),
+                 "true": self.class_names[int(m["true"][i])],
+                 "predicted": self.class_names[int(m["predicted"][i])],
+                 "confidence": float(m["confidence"][i]), "thumbnail": None}
+                for i in range(len(m["index"]))]
+
+    def finalize(self, *, n_bootstrap: int = 200, seed: int = 0, temperature: float | None = None,
+                 temperature_fit: dict | None = None, adaptive: float | None = None,
+                 adaptive_scaled: float | None = None) -> dict:
+        """The metric sections of the result: overall, per_class, confusion matrices, top
+        confusions, calibration (with after_scaling when scaled data was added), disparity over
+        the group columns, mistakes. ``adaptive*`` override the sketch with exact values."""
+        counts = self.confusion.counts
+        conf_sum = self.confusion.confidence_sum
+        cal = self.calibration.result(n_bootstrap=n_bootstrap, seed=seed, adaptive=adaptive)
+        after = None
+        if self.scaled.n:
+            after = self.scaled.result(n_bootstrap=n_bootstrap, seed=seed, adaptive=adaptive_scaled)
+        t = self.temperature if temperature is None else temperature
+        calibration = {
+            "n_bins": self.n_bins, "binning": "equal-width (lo, hi]",
+            "ece": cal["ece"], "ece_ci": cal["ece_ci"], "mce": cal["mce"],
+            "classwise_ece": cal["classwise_ece"], "adaptive_ece": cal["adaptive_ece"],
+            "adaptive_binning": (f"equal-count, {self.n_bins} bins over sorted top-label confidence"
+                                 + ("" if adaptive is not None else
+                                    f" (from a {SKETCH_BINS}-bin histogram sketch)")),
+            "brier": cal["brier"], "nll": cal["nll"], "nll_clip": NLL_CLIP, "bins": cal["bins"],
+            "temperature": None if t is None else float(t),
+            "temperature_fit": temperature_fit,
+            "after_scaling": after,
+        }
+        return {
+            "class_names": list(self.class_names),
+            "overall": overall_metrics(counts, conf_sum if self.confusion.has_confidence else None),
+            "per_class": per_class_metrics(counts, self.class_names,
+                                           conf_sum if self.confusion.has_confidence else None),
+            "confusion_matrix": counts.tolist(),
+            "confusion_matrix_normalized": normalized_confusion(counts),
+            "top_confusions": confusion_rows(counts, self.class_names),
+            "calibration": calibration,
+            "disparity": [disparity_entry(acc.cells, self.class_names, name=name,
+                                          note=GROUP_NOTE.format(name=name))
+                          for name, acc in self.groups.items() if acc.cells],
+            "mistakes": self.mistakes(),
+        }
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for dist in ("numpy", "scipy", "scikit-learn", "fairlearn", "pandas", "pillow"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _envelope(class_names, *, run, provenance, settings, n_bins, adaptive_exact) -> dict:
+    prov = {"model_sha256": None, "data_sha256": None, "predictions_sha256": None}
+    prov.update(provenance or {})
+    prov["versions"] = {**_versions(), **(prov.get("versions") or {})}
+    prov["settings"] = {**settings, **(prov.get("settings") or {})}
+    base_run = {"name": None, "model_name": None, "source": "predictions", "seed": settings.get("seed")}
+    base_run.update(run or {})
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "audit", "version": __version__},
+        "run": base_run,
+        "provenance": prov,
+        "conventions": conventions(n_bins, adaptive_exact),
+    }
+
+
+def _fit_temperature_for(pred, calibration, calibration_source, seed):
+    """Scaled audit probabilities, T and the temperature_fit record."""
+    if calibration is not None:
+        t = fit_temperature(calibration.labels, calibration.probs)
+        return apply_temperature(pred.probs, t), t, {
+            "method": "NLL minimisation, bounded Brent on ln T",
+            "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
+    if pred.n_samples < 2:
+        return pred.probs, 1.0, {"method": "not fitted: fewer than 2 samples, T = 1",
+                                 "source": None, "n": int(pred.n_samples)}
+    scaled, (t_a, t_b) = cross_fit_temperature(pred.labels, pred.probs, seed=seed)
+    return scaled, float(np.sqrt(t_a * t_b)), {
+        "method": ("2-fold cross-fit: seeded random halves, each scaled by the T fitted on the other; "
+                   "temperature = geometric mean of the two"),
+        "source": "cross-fit", "n": int(pred.n_samples), "fold_temperatures": [t_a, t_b]}
+
+
+def build_result(pred, *, calibration=None, calibration_source: str | None = None, n_bins: int = 15,
+                 seed: int = 0, n_bootstrap: int = 200, images: bool = True, max_mistakes: int = 24,
+                 run: dict | None = None, provenance: dict | None = None) -> dict:
+    """The JSON-ready audit result of ``pred`` (every key of docs/audit-json.md except checklist,
+    gate and baseline, which later stages add).
+
+    Parameters
+    ----------
+    pred : Predictions
+    calibration : Predictions, optional
+        Data other than the audit set to fit the temperature on; without it a seeded 2-fold
+        cross-fit on the audit set is used.
+    calibration_source : str, optional
+        Where ``calibration`` came from, for ``temperature_fit.source``.
+    n_bins, seed, n_bootstrap, images, max_mistakes : settings (seed drives the bootstrap and the
+        cross-fit split; images=False leaves thumbnails out).
+    run, provenance : dict, optional
+        Merged over the defaults of the ``run`` and ``provenance`` sections.
+
+    Returns
+    -------
+    dict, serialisable with ``json.dumps(..., allow_nan=False)``
+    """
+    scaled, t, fit = _fit_temperature_for(pred, calibration, calibration_source, seed)
+    acc = AuditAccumulator(pred.class_names, group_names=list(pred.groups), n_bins=n_bins,
+                           max_mistakes=max_mistakes)
+    acc.update(pred, scaled_probs=scaled)
+    predicted, confidence = top_label(pred.probs)
+    s_pred, s_conf = top_label(scaled)
+    body = acc.finalize(
+        n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
+        adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
+        adaptive_scaled=adaptive_ece(s_conf, s_pred == pred.labels, n_bins))
+    if pred.images is not None:
+        from audit.slices import image_slices
+
+        for sl in image_slices(pred.images):
+            cells = GroupCellAccumulator(pred.n_classes).update(pred.labels, predicted, sl["labels"]).cells
+            q1, q2 = sl["cut_points"]
+            note = f"{sl['note']}; cut points {q1:.4g} and {q2:.4g} (low ≤ {q1:.4g} < mid ≤ {q2:.4g} < high)"
+            entry = disparity_entry(cells, pred.class_names, name=sl["name"], kind="image property",
+                                    proxy=True, note=note)
+            entry["cut_points"] = [q1, q2]
+            body["disparity"].append(entry)
+        if images:
+            from audit.thumbnails import png_data_uri
+
+            for m in body["mistakes"]:
+                m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)
+    settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": bool(images),
+                "max_mistakes": max_mistakes}
+    result = _envelope(pred.class_names, run=run, provenance=provenance, settings=settings,
+                       n_bins=n_bins, adaptive_exact=True)
+    result.update(body)
+    return result
+
+
+class _FoldSample:
+    """A seeded bottom-k sample (smallest random keys) of one fold's rows: bounded and mergeable."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.keys = np.zeros(0)
+        self.labels = np.zeros(0, np.int64)
+        self.probs = None
+
+    def add(self, keys, labels, probs) -> None:
+        self.keys = np.concatenate([self.keys, keys])
+        self.labels = np.concatenate([self.labels, labels])
+        self.probs = probs.astype(np.float64) if self.probs is None else np.concatenate([self.probs, probs])
+        if self.keys.size > 2 * self.cap:
+            self._trim()
+
+    def _trim(self) -> None:
+        if self.keys.size > self.cap:
+            keep = np.argpartition(self.keys, self.cap)[: self.cap]
+            self.keys, self.labels, self.probs = self.keys[keep], self.labels[keep], self.probs[keep]
+
+    def fit(self) -> float:
+        self._trim()
+        return fit_temperature(self.labels, self.probs)
+
+
+def _fold_split(seed: int, chunk_no: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([seed, chunk_no])
+    return rng.random(n) < 0.5, rng.random(n)
+
+
+def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_names,
+                           group_names=(), calibration=None, calibration_source: str | None = None,
+                           temperature: float | None = None, n_bins: int = 15, seed: int = 0,
+                           n_bootstrap: int = 200, max_mistakes: int = 24,
+                           fit_cap: int = STREAM_FIT_CAP, run: dict | None = None,
+                           provenance: dict | None = None) -> dict:
+    """The audit result of predictions read chunk by chunk; memory bounded by the chunk size.
+
+    Parameters
+    ----------
+    chunks : iterable of Predictions-like chunks, or a callable returning a fresh such iterable
+        Each chunk has ``labels`` (n,), ``probs`` (n, K) and optionally ``groups`` and ``sample_ids``.
+    class_names : sequence of str
+    group_names : sequence of str
+        Group columns each chunk carries.
+    calibration : Predictions, optional
+        Fit T on it (one pass). Else ``temperature`` if given (one pass). Else a 2-fold cross-fit that
+        reads ``chunks`` twice (it must be a callable): rows go to fold A or B at random (seeded per
+        chunk number, so the split depends on the chunking), T_A and T_B are fitted on a seeded
+        sample of at most ``fit_cap`` rows of each fold, and each fold is scaled by the other's T.
+
+    Notes
+    -----
+    Everything but the adaptive ECE equals :func:`build_result` on the concatenated data with the
+    same temperature; the adaptive ECE comes from a histogram sketch (see ``conventions``). No image
+    slices or thumbnails: images are not streamed.
+    """
+    fit = None
+    if calibration is not None:
+        temperature = fit_temperature(calibration.labels, calibration.probs)
+        fit = {"method": "NLL minimisation, bounded Brent on ln T",
+               "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
+    elif temperature is not None:
+        fit = {"method": "given", "source": "given", "n": None}
+    acc = AuditAccumulator(class_names, group_names=group_names, n_bins=n_bins,
+                           temperature=temperature, max_mistakes=max_mistakes)
+    if temperature is not None:
+        for chunk in (chunks() if callable(chunks) else chunks):
+            acc.update(chunk)
+    else:
+        if not callable(chunks):
+            raise AuditError(MSG_STREAM_CROSSFIT)
+        folds = (_FoldSample(fit_cap), _FoldSample(fit_cap))
+        for no, chunk in enumerate(chunks()):
+            acc.update(chunk)
+            in_a, keys = _fold_split(seed, no, len(chunk.labels))
+            labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs)
+            folds[0].add(keys[in_a], labels[in_a], probs[in_a])
+            folds[1].add(keys[~in_a], labels[~in_a], probs[~in_a])
+        t_a, t_b = folds[0].fit(), folds[1].fit()
+        for no, chunk in enumerate(chunks()):
+            labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs, dtype=np.float64)
+            in_a, _ = _fold_split(seed, no, labels.shape[0])
+            scaled = np.empty_like(probs)
+            scaled[in_a] = apply_temperature(probs[in_a], t_b)
+            scaled[~in_a] = apply_temperature(probs[~in_a], t_a)
+            acc.update_scaled(labels, scaled)
+        temperature = float(np.sqrt(t_a * t_b))
+        fit = {"method": ("2-fold cross-fit over the stream: rows split at random (seeded per chunk), "
+                          f"T of each fold fitted on a seeded sample of at most {fit_cap} rows, each "
+                          "fold scaled by the other's T; temperature = geometric mean"),
+               "source": "cross-fit", "n": int(acc.n), "fold_temperatures": [t_a, t_b]}
+    if acc.n == 0:
+        raise AuditError("no predictions (N = 0); an audit needs at least one sample")
+    body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=temperature,
+                        temperature_fit=fit)
+    settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": False,
+                "max_mistakes": max_mistakes, "streaming": True}
+    result = _envelope(class_names, run=run, provenance=provenance, settings=settings,
+                       n_bins=n_bins, adaptive_exact=False)
+    result.update(body)
+    return result
+
+
+def summarize(result: dict) -> str:
+    """A short human summary (about ten lines) of an audit result for the terminal."""
+
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    def num(x, fmt=".4f"):
+        return "n/a" if x is None else format(x, fmt)
+
+    o = result["overall"]
+    lo, hi = o["accuracy_ci"] or (None, None)
+    lines = [f"audit of {result.get('run', {}).get('name') or 'predictions'}: N = {o['n']}, "
+             f"{len(result['class_names'])} classes",
+             f"  accuracy          {pct(o['accuracy'])}  (95% CI {pct(lo)}–{pct(hi)})",
+             f"  balanced accuracy {pct(o['balanced_accuracy'])}   macro F1 {num(o['macro_f1'], '.3f')}"]
+    rated = [r for r in result["per_class"] if r["error_rate"] is not None]
+    if rated:
+        worst = max(rated, key=lambda r: r["error_rate"])
+        lines.append(f"  worst class       {worst['class']}: error rate {pct(worst['error_rate'])} "
+                     f"(n = {worst['support']})")
+    absent = [r["class"] for r in result["per_class"] if r["error_rate"] is None]
+    if absent:
+        lines.append(f"  no samples of     {', '.join(absent)} (error rate undefined)")
+    c = result["calibration"]
+    after = c.get("after_scaling") or {}
+    lines.append(f"  ECE               {num(c['ece'])} before, {num(after.get('ece'))} after "
+                 f"temperature T = {num(c['temperature'], '.3f')} "
+                 f"({(c.get('temperature_fit') or {}).get('source') or 'not fitted'})")
+    lines.append(f"  NLL / Brier       {num(c['nll'])} / {num(c['brier'])}")
+    gaps = [d for d in result.get("disparity", []) if d.get("difference") is not None]
+    if gaps:
+        d = max(gaps, key=lambda d: d["difference"])
+        lines.append(f"  largest disparity {d['name']}{' (proxy)' if d['proxy'] else ''}: accuracy gap "
+                     f"{pct(d['difference'])}, worst group {d['worst_group']}")
+    else:
+        lines.append("  disparity         no groups given")
+    return "\n".join(lines)
