@@ -1,0 +1,49 @@
+"""``audit train``: train the seed CIFAR-10 network as the notebook does and save every artefact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+EPILOG = """\b
+Examples:
+  audit train --data ../shared/datasets/cifar-10-binary.tar.gz
+  AUDIT_DATA=~/data/cifar-10-batches-bin audit train --epochs 5 --out models/try5
+  audit train --data cifar-10-binary.tar.gz --epochs 1 --limit 500 --out /tmp/quick
+
+\b
+Without --data and AUDIT_DATA the images are downloaded by keras.datasets.cifar10 (needs internet).
+Archives are extracted once into the cache ($AUDIT_CACHE, else $XDG_CACHE_HOME/audit, else ~/.cache/audit).
+Writes cifar10_architecture.json, cifar10.weights.h5, cifar10.keras, history.json,
+validation_indices.npy and manifest.json (sha256 of every file, settings, versions, timings, scores).
+"""
+
+
+@click.command("train", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", "data_path", metavar="PATH", default=None,
+              help="CIFAR-10 binary folder or .tar.gz [default: $AUDIT_DATA, else download via Keras]")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Training epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Batch size.")
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True,
+              help="Seed for the shuffle, the weights and dropout.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Train on a random N of the training images (20% of them held out for validation) "
+                   "and test on the first min(N, 10000) test images: for quick runs.")
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Model folder [default: models/cifar10-seed in the repository]")
+def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit: int | None,
+          out_dir: Path | None) -> None:
+    """Train and save the seed CIFAR-10 network, exactly as the seed notebook trains it.
+
+    Prints the model summary, a progress bar per epoch and the test loss and accuracy as the
+    notebook does.
+    """
+    from model.artifacts import check_out_dir, default_model_dir
+    from model.data import load_cifar10, resolve_data_path
+    from model.train import train as run_training
+
+    out_dir = check_out_dir(out_dir or default_model_dir())
+    data = load_cifar10(resolve_data_path(data_path))
+    result = run_training(data, epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, out_dir=out_dir)
+    click.echo(f"Saved model to {result.out_dir}")

@@ -1,0 +1,342 @@
+"""Save a trained model folder (the notebook's files, the ``.keras`` model, history, manifest) and load it back safely.
+
+A folder is written to a temporary sibling and renamed into place, so a failed run leaves nothing
+half-written and never destroys the previous model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from audit.atomic import write_text
+from audit.errors import AuditError
+from audit.predictions import ROW_SUM_TOLERANCE
+
+ARCHITECTURE_FILE = "cifar10_architecture.json"
+WEIGHTS_FILE = "cifar10.weights.h5"
+KERAS_FILE = "cifar10.keras"
+HISTORY_FILE = "history.json"
+VALIDATION_FILE = "validation_indices.npy"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "audit-model/1"
+#: The input every CIFAR-10 model must accept.
+CIFAR_INPUT_SHAPE = (None, 32, 32, 3)
+
+MSG_MODEL_MISSING = "model not found"
+MSG_NOT_KERAS_ZIP = "corrupt model file: a .keras file is a zip archive and this one is not"
+MSG_CORRUPT_MODEL = "corrupt model file ({reason})"
+MSG_CORRUPT_WEIGHTS = "corrupt or mismatched weights file ({reason})"
+MSG_LAMBDA = (
+    "refused: the model contains a Lambda layer ({name!r}); Keras safe mode does not load Lambda layers "
+    "because loading one runs Python code stored in the file (arbitrary code execution)"
+)
+HINT_LAMBDA = "rebuild the model without Lambda layers, or audit a predictions file exported from it"
+MSG_INPUT_SHAPE = "model input shape is {shape}; CIFAR-10 images need (None, 32, 32, 3)"
+MSG_NOT_PROBS = (
+    "model outputs are not probabilities: on a probe batch {problem} (last layer activation: {activation})"
+)
+HINT_NOT_PROBS = "end the model with a softmax layer"
+MSG_OUT_NOT_MODEL_DIR = "output folder exists, is not empty and holds no {manifest}; refusing to replace it"
+MSG_BAD_MANIFEST = "unreadable manifest ({reason})"
+MSG_NO_VALIDATION = "the model folder records no validation indices ({file} missing)"
+
+
+def default_model_dir() -> Path:
+    """``<repo>/models/cifar10-seed`` in a source checkout, else ``./models/cifar10-seed``."""
+    repo = Path(__file__).resolve().parents[1]
+    base = repo if (repo / "pyproject.toml").is_file() else Path.cwd()
+    return base / "models" / "cifar10-seed"
+
+
+def sha256_of(path: str | Path) -> str:
+    """sha256 (hex) of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Fail early (before training) if ``out_dir`` cannot receive a model folder.
+
+    It may be new, empty, or a previous model folder (one holding ``manifest.json``); anything else
+    is refused so that no user files are replaced.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise AuditError("output path exists and is not a folder", path=out_dir)
+        if any(out_dir.iterdir()) and not (out_dir / MANIFEST_FILE).is_file():
+            raise AuditError(MSG_OUT_NOT_MODEL_DIR.format(manifest=MANIFEST_FILE), path=out_dir,
+                             hint="choose a new folder with --out")
+    return out_dir
+
+
+def save_artifacts(
+    model,
+    out_dir: str | Path,
+    *,
+    history: list[dict[str, Any]],
+    validation_indices: np.ndarray,
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
+    """Write every artefact of a trained model into ``out_dir`` and return the full manifest.
+
+    Parameters
+    ----------
+    model : keras.Model
+    out_dir : path
+        Created, or replaced if it is a previous model folder.
+    history : list of dict
+        One dict per epoch (epoch, loss, accuracy, val_loss, val_accuracy, seconds).
+    validation_indices : ndarray of shape (n_validation,), int
+        Indices into the original training arrays of the images held out for validation.
+    manifest : dict
+        Hyper-parameters, dataset, versions, timings and scores; ``artifacts`` (name -> sha256) is
+        added here.
+    """
+    out_dir = check_out_dir(out_dir)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    except OSError as exc:
+        raise AuditError(f"cannot write here: {exc.strerror or exc}", path=out_dir.parent) from exc
+    try:
+        write_text(stage / ARCHITECTURE_FILE, model.to_json())
+        model.save_weights(stage / WEIGHTS_FILE, overwrite=True)
+        model.save(stage / KERAS_FILE, overwrite=True)
+        write_text(stage / HISTORY_FILE, json.dumps(history, indent=2) + "\n")
+        np.save(stage / VALIDATION_FILE, np.asarray(validation_indices, dtype=np.int64), allow_pickle=False)
+        names = (ARCHITECTURE_FILE, WEIGHTS_FILE, KERAS_FILE, HISTORY_FILE, VALIDATION_FILE)
+        manifest = {**manifest, "artifacts": {name: sha256_of(stage / name) for name in names}}
+        write_text(stage / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        _apply_umask(stage)
+        _swap_in(stage, out_dir)
+    except OSError as exc:
+        raise AuditError(f"cannot write the model folder: {exc.strerror or exc}", path=out_dir) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(stage)
+    return manifest
+
+
+def _apply_umask(folder: Path) -> None:
+    # mkdtemp/mkstemp create private (0700/0600) entries; give the model folder ordinary permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for file in folder.iterdir():
+        file.chmod(0o666 & ~umask)
+
+
+def _swap_in(stage: Path, out_dir: Path) -> None:
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+        os.replace(out_dir, old / out_dir.name)
+    try:
+        os.replace(stage, out_dir)
+    except OSError:
+        if old is not None:  # put the previous model back
+            os.replace(old / out_dir.name, out_dir)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(model_dir: str | Path) -> dict[str, Any]:
+    """The parsed ``manifest.json`` of a model folder."""
+    path = _folder_of(model_dir) / MANIFEST_FILE
+    if not path.is_file():
+        raise AuditError(MSG_MODEL_MISSING + f" ({MANIFEST_FILE} missing)", path=path.parent)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AuditError(MSG_BAD_MANIFEST.format(reason=exc), path=path) from exc
+    if not isinstance(manifest, dict):
+        raise AuditError(MSG_BAD_MANIFEST.format(reason="not a JSON object"), path=path)
+    return manifest
+
+
+def load_validation_indices(model_dir: str | Path) -> np.ndarray:
+    """The recorded validation indices (into the original training arrays), shape (n_validation,)."""
+    path = _folder_of(model_dir) / VALIDATION_FILE
+    if not path.is_file():
+        raise AuditError(MSG_NO_VALIDATION.format(file=VALIDATION_FILE), path=path.parent)
+    try:
+        indices = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise AuditError(f"unreadable validation indices ({exc})", path=path) from exc
+    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+        raise AuditError(f"validation indices must be a 1-D integer array; got {indices.dtype} {indices.shape}",
+                         path=path)
+    return indices
+
+
+def load_model(model_dir_or_file: str | Path, *, via: str = "keras", check: bool = True):
+    """Load a saved model with Keras safe mode on, and check that it fits CIFAR-10.
+
+    Parameters
+    ----------
+    model_dir_or_file : path
+        A folder written by ``audit train``, a ``.keras`` file, or an architecture ``.json`` (its
+        ``*.weights.h5`` beside it).
+    via : {"keras", "json"}
+        Load the full ``.keras`` model, or rebuild from the architecture JSON and load the weights.
+        Both give identical predictions.
+    check : bool, default True
+        Check the input shape (None, 32, 32, 3) and that outputs are probabilities.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; ready for ``predict``.
+    """
+    if via not in ("keras", "json"):
+        raise AuditError(f"via must be 'keras' or 'json'; got {via!r}")
+    path = Path(model_dir_or_file)
+    if not path.exists():
+        raise AuditError(MSG_MODEL_MISSING, path=path, hint="train one with `audit train` or pass its folder")
+    if via == "json" or path.suffix == ".json":
+        model, source = _load_from_json(path)
+    else:
+        model, source = _load_from_keras(path)
+    if check:
+        check_model(model, source=source)
+    return model
+
+
+def _load_from_keras(path: Path):
+    from model.quiet import import_keras, quiet_stderr
+
+    file = path / KERAS_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise AuditError(MSG_MODEL_MISSING + f" ({KERAS_FILE} missing)", path=path)
+    if not zipfile.is_zipfile(file):
+        raise AuditError(MSG_NOT_KERAS_ZIP, path=file)
+    try:
+        with zipfile.ZipFile(file) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise AuditError(MSG_CORRUPT_MODEL.format(reason=f"no readable config.json: {exc}"), path=file) from exc
+    _refuse_lambda(config, file)
+    keras = import_keras()
+    try:
+        with quiet_stderr():
+            model = keras.models.load_model(file, compile=False, safe_mode=True)
+    except Exception as exc:  # keras raises ValueError, OSError, TypeError... for a damaged file
+        if "Lambda" in str(exc) and "safe_mode" in str(exc):
+            raise AuditError(MSG_LAMBDA.format(name="Lambda"), path=file, hint=HINT_LAMBDA) from exc
+        raise AuditError(MSG_CORRUPT_MODEL.format(reason=_first_line(exc)), path=file) from exc
+    return model, file
+
+
+def _load_from_json(path: Path):
+    from model.quiet import import_keras, quiet_stderr
+
+    if path.is_dir():
+        arch, weights = path / ARCHITECTURE_FILE, path / WEIGHTS_FILE
+    else:
+        arch = path
+        weights = path.parent / WEIGHTS_FILE
+        if not weights.is_file():
+            candidates = sorted(path.parent.glob("*.weights.h5"))
+            weights = candidates[0] if len(candidates) == 1 else weights
+    for needed in (arch, weights):
+        if not needed.is_file():
+            raise AuditError(MSG_MODEL_MISSING + f" ({needed.name} missing)", path=needed.parent)
+    try:
+        text = arch.read_text(encoding="utf-8")
+        config = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AuditError(MSG_CORRUPT_MODEL.format(reason=f"architecture is not JSON: {_first_line(exc)}"),
+                         path=arch) from exc
+    _refuse_lambda(config, arch)
+    keras = import_keras()
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    try:
+        with quiet_stderr(), SafeModeScope(True):
+            model = keras.models.model_from_json(text)
+    except Exception as exc:
+        raise AuditError(MSG_CORRUPT_MODEL.format(reason=_first_line(exc)), path=arch) from exc
+    try:
+        with quiet_stderr():
+            model.load_weights(weights)
+    except Exception as exc:
+        raise AuditError(MSG_CORRUPT_WEIGHTS.format(reason=_first_line(exc)), path=weights) from exc
+    return model, arch
+
+
+def _refuse_lambda(config: Any, source: Path) -> None:
+    for node in _walk(config):
+        if node.get("class_name") in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+            name = (node.get("config") or {}).get("name", node["class_name"])
+            raise AuditError(MSG_LAMBDA.format(name=name), path=source, hint=HINT_LAMBDA)
+
+
+def _walk(node: Any) -> Iterable[dict]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def check_model(model, *, source: str | Path | None = None, probe_size: int = 8) -> None:
+    """Refuse a model whose input is not (None, 32, 32, 3) or whose outputs are not probabilities.
+
+    The probabilities check runs the model on a seeded probe batch of random images: every output
+    row must be finite, within [0, 1] and sum to 1 (tolerance ``ROW_SUM_TOLERANCE``).
+    """
+    shape = getattr(model, "input_shape", None)
+    if shape is None or tuple(shape) != CIFAR_INPUT_SHAPE:
+        raise AuditError(MSG_INPUT_SHAPE.format(shape=shape), path=source)
+    out_shape = getattr(model, "output_shape", None)
+    if out_shape is None or len(out_shape) != 2:
+        raise AuditError(f"model output shape is {out_shape}; expected (None, n_classes)", path=source)
+    probe = np.random.default_rng(0).integers(0, 256, size=(probe_size, 32, 32, 3)).astype(np.float32) / 255
+    out = np.asarray(model.predict_on_batch(probe), dtype=np.float64)
+    problem = None
+    if not np.all(np.isfinite(out)):
+        problem = "they contain NaN or infinity"
+    elif out.min() < -1e-6 or out.max() > 1 + 1e-6:
+        problem = f"values range over [{out.min():.4g}, {out.max():.4g}], outside [0, 1]"
+    elif np.any(np.abs(out.sum(axis=1) - 1) > ROW_SUM_TOLERANCE):
+        sums = out.sum(axis=1)
+        worst = sums[np.argmax(np.abs(sums - 1))]
+        problem = f"rows sum to {worst:.4g}, not 1"
+    if problem:
+        activation = _last_activation(model)
+        raise AuditError(MSG_NOT_PROBS.format(problem=problem, activation=activation), path=source,
+                         hint=HINT_NOT_PROBS)
+
+
+def _last_activation(model) -> str:
+    layer = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None) or str(activation or "unknown")
+
+
+def _folder_of(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

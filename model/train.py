@@ -1,0 +1,252 @@
+"""Train the seed network exactly as the notebook does (seeded, shuffled, validation indices recorded) and save it."""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audit.errors import AuditError
+from model.artifacts import check_out_dir, default_model_dir, save_artifacts
+from model.data import Cifar10
+from model.network import make_model
+from model.quiet import import_keras, quiet_stderr
+
+NB_CLASSES = 10
+LOSS = "categorical_crossentropy"
+MSG_TOO_FEW = (
+    "{n} training image(s) with validation_split={split} leave {train} for training and {val} for "
+    "validation; both need at least one"
+)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained network.
+    history : list of dict
+        Per epoch: epoch (1-based), loss, accuracy, val_loss, val_accuracy, seconds.
+    test_loss, test_accuracy : float
+        ``model.evaluate`` on the test images, as the notebook prints them.
+    validation_indices : ndarray of shape (n_validation,), int64
+        Indices into the original training arrays of the held-out validation images.
+    out_dir : Path
+        The model folder written.
+    manifest : dict
+        The contents of ``manifest.json``.
+    """
+
+    model: Any
+    history: list[dict[str, Any]]
+    test_loss: float
+    test_accuracy: float
+    validation_indices: np.ndarray
+    out_dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def seconds_per_epoch(self) -> list[float]:
+        return [row["seconds"] for row in self.history]
+
+
+def split_order(n_train: int, *, seed: int, limit: int | None, validation_split: float) -> tuple[np.ndarray, int]:
+    """The shuffled training order and where Keras's ``validation_split`` cuts it.
+
+    Returns ``(order, split_at)``: ``order`` (shape (n,), indices into the original training arrays,
+    n = min(limit, n_train)) is a seeded permutation; Keras trains on ``order[:split_at]`` and
+    validates on ``order[split_at:]`` (it takes the *last* ``validation_split`` of the arrays, cut at
+    ``floor(n * (1 - validation_split))``).
+    """
+    order = np.random.default_rng(seed).permutation(n_train)
+    if limit is not None:
+        order = order[:limit]
+    n = order.shape[0]
+    split_at = int(math.floor(n * (1.0 - validation_split)))  # keras array_slicing.train_validation_split
+    if split_at <= 0 or split_at >= n:
+        raise AuditError(MSG_TOO_FEW.format(n=n, split=validation_split, train=split_at, val=n - split_at),
+                         hint="raise --limit")
+    return order, split_at
+
+
+def train(
+    data: Cifar10,
+    *,
+    epochs: int = 20,
+    batch_size: int = 128,
+    seed: int = 42,
+    limit: int | None = None,
+    validation_split: float = 0.2,
+    out_dir: str | Path | None = None,
+    verbose: int = 1,
+) -> TrainResult:
+    """Train the seed network on ``data`` as the notebook does and save every artefact.
+
+    Inputs are scaled to [0, 1] float32, labels one-hot; categorical cross-entropy, RMSprop with
+    Keras defaults, accuracy metric, ``model.fit(..., validation_split=validation_split)``. The
+    training set is first put in a seeded random order (``validation_split`` takes the last part),
+    and the validation images' original indices are recorded.
+
+    Parameters
+    ----------
+    data : Cifar10
+    epochs, batch_size : int, default 20 and 128
+    seed : int, default 42
+        Seeds Python, numpy and TensorFlow (``keras.utils.set_random_seed``) and the shuffle.
+    limit : int, optional
+        Train on a seeded random ``limit`` of the training images (validation split included) and
+        evaluate on the first ``min(limit, n_test)`` test images: for quick runs and tests.
+    validation_split : float, default 0.2
+    out_dir : path, optional
+        Model folder; default ``models/cifar10-seed`` in the repository.
+    verbose : int, default 1
+        Keras verbosity: 1 prints the progress bar per epoch, 0 nothing (the summary and test
+        score are printed when ``verbose`` > 0).
+
+    Returns
+    -------
+    TrainResult
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("limit", limit)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+            raise AuditError(f"{name} must be an integer >= 1; got {value!r}")
+    if not 0.0 < validation_split < 1.0:
+        raise AuditError(f"validation_split must lie in (0, 1); got {validation_split!r}")
+    out_dir = check_out_dir(default_model_dir() if out_dir is None else out_dir)
+    order, split_at = split_order(len(data.y_train), seed=seed, limit=limit, validation_split=validation_split)
+    n_test = len(data.y_test) if limit is None else min(limit, len(data.y_test))
+
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    x_train = data.x_train[order].astype("float32")
+    x_train /= 255
+    x_test = data.x_test[:n_test].astype("float32")
+    x_test /= 255
+    y_train = keras.utils.to_categorical(data.y_train[order], NB_CLASSES)
+    y_test = keras.utils.to_categorical(data.y_test[:n_test], NB_CLASSES)
+    say = print if verbose else (lambda *a, **k: None)
+    say("X_train shape:", x_train.shape)
+    say(x_train.shape[0], "train samples")
+    say(x_test.shape[0], "test samples")
+
+    model = make_model(x_train.shape[1:], NB_CLASSES)
+    if verbose:
+        model.summary()
+    optimizer = keras.optimizers.RMSprop()
+    model.compile(loss=LOSS, optimizer=optimizer, metrics=["accuracy"])
+    timer = _epoch_timer(keras)
+    with quiet_stderr():
+        fitted = model.fit(
+            x_train, y_train, batch_size=batch_size, epochs=epochs,
+            validation_split=validation_split, verbose=verbose, callbacks=[timer],
+        )
+        score = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=verbose)
+    say("Test score:", score[0])
+    say("Test accuracy:", score[1])
+
+    history = [
+        {"epoch": i + 1, **{k: float(v[i]) for k, v in fitted.history.items()}, "seconds": timer.seconds[i]}
+        for i in range(len(timer.seconds))
+    ]
+    validation_indices = order[split_at:].astype(np.int64)
+    manifest = _manifest(
+        keras, model, data, optimizer,
+        epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, validation_split=validation_split,
+        n_train=split_at, n_validation=len(validation_indices), n_test=n_test,
+        history=history, test_loss=float(score[0]), test_accuracy=float(score[1]),
+    )
+    manifest = save_artifacts(model, out_dir, history=history, validation_indices=validation_indices,
+                              manifest=manifest)
+    return TrainResult(model=model, history=history, test_loss=float(score[0]),
+                       test_accuracy=float(score[1]), validation_indices=validation_indices,
+                       out_dir=Path(out_dir), manifest=manifest)
+
+
+def _epoch_timer(keras):
+    class EpochTimer(keras.callbacks.Callback):
+        """Wall seconds per epoch (training and validation); no per-batch hooks, so no extra syncs."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that change the trained weights."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _manifest(keras, model, data: Cifar10, optimizer, *, epochs, batch_size, seed, limit, validation_split,
+              n_train, n_validation, n_test, history, test_loss, test_accuracy) -> dict[str, Any]:
+    import tensorflow as tf
+
+    seconds = [row["seconds"] for row in history]
+    opt_config = {k: v for k, v in optimizer.get_config().items() if isinstance(v, (int, float, str, bool))}
+    return {
+        "format": "audit-model/1",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": {
+            "name": model.name,
+            "params": int(model.count_params()),
+            "input_shape": list(model.input_shape[1:]),
+            "num_classes": NB_CLASSES,
+        },
+        "dataset": {
+            "source": data.source,
+            "archive_sha256": data.archive_sha256,
+            "files": dict(data.files),
+            "class_names": list(data.class_names),
+            "n_train": n_train,
+            "n_validation": n_validation,
+            "n_test": n_test,
+        },
+        "hyperparameters": {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "validation_split": validation_split,
+            "loss": LOSS,
+            "metrics": ["accuracy"],
+            "optimizer": opt_config,
+            "input_scaling": "uint8 / 255 as float32",
+        },
+        "seed": seed,
+        "limit": limit,
+        "shuffle": "numpy.random.default_rng(seed).permutation(n_train_images)[:limit]; "
+                   "validation = the last validation_split of it (Keras validation_split)",
+        "validation_indices": {
+            "file": "validation_indices.npy",
+            "count": n_validation,
+            "indexes": "rows of the original training arrays (data_batch_1..5 in order)",
+        },
+        "versions": library_versions(),
+        "devices": [d.device_type for d in tf.config.list_logical_devices()],
+        "seconds_per_epoch": seconds,
+        "mean_seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
+        "test": {"loss": test_loss, "accuracy": test_accuracy, "n": n_test},
+    }
