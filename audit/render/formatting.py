@@ -1,0 +1,77 @@
+"""How every renderer writes a number: one function per kind of quantity, and "undefined" for null.
+
+Proportions are percentages with one decimal (0.6612 -> "66.1%"), differences of proportions are
+percentage points, ratios and scores (Brier, NLL, T) are plain decimals. None, NaN and infinity are
+never printed as such: they read "undefined".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+UNDEFINED = "undefined"
+
+
+def is_number(x: Any) -> bool:
+    """True for a finite int or float (bool excluded)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def undefined(reason: str | None = None) -> str:
+    """The text shown for a number that is not defined, with its reason where known."""
+    return f"{UNDEFINED} ({reason})" if reason else UNDEFINED
+
+
+def pct(x: Any, digits: int = 1, reason: str | None = None) -> str:
+    """A proportion as a percentage: 0.6612 -> '66.1%'."""
+    return f"{100 * x:.{digits}f}%" if is_number(x) else undefined(reason)
+
+
+def pp(x: Any, digits: int = 1, reason: str | None = None) -> str:
+    """A difference of proportions in signed percentage points: -0.031 -> '−3.1 pp'."""
+    if not is_number(x):
+        return undefined(reason)
+    text = f"{100 * x:+.{digits}f} pp"
+    return text.replace("-", "\u2212")
+
+
+def gap(x: Any, digits: int = 1, reason: str | None = None) -> str:
+    """An unsigned gap between proportions in percentage points: 0.031 -> '3.1 pp'."""
+    return f"{100 * x:.{digits}f} pp" if is_number(x) else undefined(reason)
+
+
+def dec(x: Any, digits: int = 3, reason: str | None = None) -> str:
+    """A plain decimal (ratios, Brier score, NLL, temperature): 0.85312 -> '0.853'."""
+    return f"{x:.{digits}f}" if is_number(x) else undefined(reason)
+
+
+def count(x: Any, reason: str | None = None) -> str:
+    """An integer count with thousands separators: 10000 -> '10,000'."""
+    if is_number(x) and float(x).is_integer():
+        return f"{int(x):,}"
+    return undefined(reason)
+
+
+def ci(interval: Any, digits: int = 1, reason: str | None = None) -> str:
+    """A [low, high] interval of proportions: '[64.2%, 68.0%]'."""
+    if isinstance(interval, (list, tuple)) and len(interval) == 2 and all(is_number(v) for v in interval):
+        return f"[{pct(interval[0], digits)}, {pct(interval[1], digits)}]"
+    return undefined(reason)
+
+
+def value(x: Any) -> str:
+    """A value of unknown kind (gate rule values and thresholds, settings): as the user wrote it."""
+    if x is None:
+        return UNDEFINED
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}" if abs(x) >= 10_000 else str(x)
+    if isinstance(x, float):
+        return f"{x:.4g}" if math.isfinite(x) else UNDEFINED
+    if isinstance(x, (list, tuple)):
+        return ", ".join(value(v) for v in x) if x else "none"
+    if isinstance(x, dict):
+        return ", ".join(f"{k}: {value(v)}" for k, v in x.items()) if x else "none"
+    return str(x)
