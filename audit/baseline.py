@@ -34,8 +34,8 @@ def compare(result: dict, baseline_source: str | Path, *, current_pred: Predicti
     result : dict
         The current audit result (``class_names``, ``overall``, ``per_class``).
     baseline_source : str or Path
-        A previous ``audit.json`` (recognised by content: a JSON object) or a predictions file that
-        :func:`audit.sources.load_predictions` reads.
+        A previous ``audit.json`` (recognised by content: a JSON object) or a predictions file (or glob)
+        that :func:`audit.sources.load_predictions` reads.
     current_pred : Predictions or None
         The audited predictions; required for a predictions baseline.
 
@@ -61,7 +61,8 @@ def compare(result: dict, baseline_source: str | Path, *, current_pred: Predicti
         raise AuditError(MSG_NEEDS_CURRENT, path=path)
     from audit.sources import load_predictions
 
-    return compare_predictions(current_pred, load_predictions(path), source=str(path))
+    baseline = load_predictions(path, class_names=current_pred.class_names)
+    return compare_predictions(current_pred, baseline, source=str(path))
 
 
 def compare_audit_json(result: dict, baseline: dict, *, source: str) -> dict:
@@ -175,10 +176,8 @@ def _looks_like_json(path: Path) -> bool:
     try:
         with open(path, "rb") as fh:
             head = fh.read(64)
-    except FileNotFoundError:
-        raise AuditError("baseline file not found", path=path) from None
-    except IsADirectoryError:
-        return False
+    except (FileNotFoundError, IsADirectoryError):
+        return False  # a glob pattern or a folder of .npy files: load_predictions reports what is wrong
     except OSError as exc:
         raise AuditError(f"cannot read the baseline: {exc.strerror or exc}", path=path) from None
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
