@@ -1,0 +1,98 @@
+"""summary.md: a short Markdown summary of the audit for a CI job summary or a pull-request comment.
+
+Every string that comes from the user (class names, group values, model name, rule names) is
+escaped for both Markdown and HTML, since GitHub renders inline HTML in Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from audit.render import formatting as f
+from audit.render.html import largest_disparity, normalise, worst_classes
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def md(text: Any) -> str:
+    """Escape a user string for GitHub Markdown: HTML entities first, then Markdown punctuation."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    s = s.replace("\r", " ").replace("\n", " ")
+    return _SPECIAL.sub(r"\\\1", s)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    """Render summary.md from an audit result (schema version 1).
+
+    Parameters
+    ----------
+    result : dict
+        The audit result, as written to audit.json.
+
+    Returns
+    -------
+    str
+        Markdown: verdict (when a gate was evaluated), headline numbers, worst classes, calibration,
+        disparity and checklist status.
+    """
+    r = normalise(result)
+    run, ov, cal, gate, cl = r["run"], r["overall"], r["calibration"], r["gate"], r["checklist"]
+    name = run.get("model_name") or run.get("name") or "model"
+    lines = [f"## Audit of {md(name)}", ""]
+    if gate:
+        word = "✅ **Release gate passed**" if gate.get("passed") else "❌ **Release gate failed**"
+        rules = gate.get("rules") or []
+        failing = [rule for rule in rules if not rule.get("passed")]
+        note = " (informational: no policy given)" if gate.get("informational") else ""
+        lines += [f"{word}: {len(failing)} of {len(rules)} rules failed{note}.", ""]
+        if failing:
+            lines += _table(["Failed rule", "Measured", "Threshold", "Reason"],
+                            [[md(x.get("name")), md(f.value(x.get("value"))), md(f.value(x.get("threshold"))),
+                              md(x.get("reason") or "")] for x in failing])
+            lines.append("")
+    lines += [
+        f"- **Accuracy** {f.pct(ov.get('accuracy'))} (95% CI {f.ci(ov.get('accuracy_ci'))}) on "
+        f"{f.count(ov.get('n'))} samples; balanced accuracy {f.pct(ov.get('balanced_accuracy'))}, "
+        f"macro F1 {f.pct(ov.get('macro_f1'))}",
+    ]
+    if cal:
+        after = cal.get("after_scaling") or {}
+        lines.append(f"- **Calibration** ECE {f.pct(cal.get('ece'), 2)} (95% CI {f.ci(cal.get('ece_ci'), 2)}); "
+                     f"after temperature scaling (T = {f.dec(cal.get('temperature'), 3)}) "
+                     f"{f.pct(after.get('ece'), 2)}")
+    largest = largest_disparity(r)
+    if largest:
+        proxy = " (image-property proxy)" if largest.get("proxy") else ""
+        lines.append(f"- **Largest disparity** {f.gap(largest.get('difference'))} accuracy gap by "
+                     f"{md(largest.get('name'))}{proxy}; worst group {md(largest.get('worst_group'))}")
+    if cl:
+        lines.append(f"- **Ethics checklist** {f.count(cl.get('n_open'))} of {len(cl.get('items') or [])} "
+                     f"items open" + ("" if cl.get("source") else " (no answers file given)"))
+    worst = worst_classes(r)
+    if worst:
+        lines += ["", "### Worst classes", ""]
+        lines += _table(["Class", "Error rate", "95% CI", "Support"],
+                        [[md(w["class"]), f.pct(w["error_rate"]), f.ci(w.get("error_rate_ci")),
+                          f.count(w.get("support"))] for w in worst])
+    undefined = [row["class"] for row in r["per_class"] if not f.is_number(row.get("error_rate"))]
+    if undefined:
+        lines += ["", f"Error rate undefined (no samples): {', '.join(md(c) for c in undefined)}."]
+    if r["disparity"]:
+        lines += ["", "### Disparity", ""]
+        lines += _table(["Grouping", "Kind", "Difference", "Ratio", "Worst group"],
+                        [[md(d.get("name")), md(d.get("kind", "")) + (" (proxy)" if d.get("proxy") else ""),
+                          f.gap(d.get("difference")), f.dec(d.get("ratio"), 3), md(d.get("worst_group"))]
+                         for d in r["disparity"]])
+    baseline = r["baseline"]
+    if baseline:
+        lines += ["", f"**Baseline** {md(baseline.get('source'))}: overall accuracy change "
+                      f"{f.pp(baseline.get('overall_delta'))}."]
+    lines += ["", "_Full report: report.html (offline, self-contained)._", ""]
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""Tests of report.html, read back with BeautifulSoup: sections, table cells, CSP, escaping, absent sections."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from sample_result import HOSTILE, sample_result
+
+from audit.errors import AuditError
+from audit.render import formatting as f
+from audit.render.html import CSP, render_html
+
+SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration", "Disparity between groups",
+            "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Provenance"]
+MODEL_CARD = ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
+              "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"]
+
+
+def soup_of(result) -> BeautifulSoup:
+    return BeautifulSoup(render_html(result), "html.parser")
+
+
+def test_sections_in_order(result):
+    soup = soup_of(result)
+    assert [h.get_text(strip=True) for h in soup.find_all("h2")] == SECTIONS
+    card = soup.find(id="model-card")
+    assert [dt.get_text(strip=True) for dt in card.find_all("dt")] == MODEL_CARD
+    assert "To be written by the team." in card.get_text()
+
+
+def test_csp_forbids_network_and_script(result):
+    soup = soup_of(result)
+    meta = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})
+    assert meta is not None and meta["content"] == CSP
+    policy = dict(p.strip().split(" ", 1) for p in CSP.split(";") if p.strip())
+    assert policy["default-src"] == "'none'"
+    assert policy["img-src"] == "data:"
+    assert "script-src" not in policy  # falls back to default-src 'none'
+    assert soup.find("meta", attrs={"charset": True}) is soup.head.find("meta")  # CSP after charset only
+
+
+def test_self_contained(result):
+    html = render_html(result)
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("script") is None and soup.find("link") is None and soup.find("iframe") is None
+    for img in soup.find_all("img"):
+        assert img["src"].startswith("data:image/png;base64,")
+    assert len(soup.find_all("img")) == 24
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)
+    assert "@import" not in html and "url(http" not in html
+    assert not re.search(r"\bon[a-z]+=", html)
+
+
+def test_per_class_cells_equal_result(result):
+    rows = soup_of(result).find(id="per-class-table").tbody.find_all("tr")
+    assert len(rows) == len(result["per_class"])
+    for tr, row in zip(rows, result["per_class"]):
+        cells = [c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
+        reason = "no samples" if row["support"] == 0 else None
+        assert cells[0] == row["class"]
+        assert cells[1] == f.count(row["support"])
+        assert cells[2] == f.count(row["n_predicted"])
+        assert cells[3] == f.pct(row["error_rate"], 1, reason)
+        assert cells[4] == f.ci(row["error_rate_ci"], 1, reason)
+        assert cells[5] == f.pct(row["precision"])
+        assert cells[6] == f.pct(row["recall"], 1, reason)
+
+
+def test_undefined_never_nan_or_none(result):
+    text = soup_of(result).get_text(" ")
+    assert "undefined (no samples)" in text
+    assert not re.search(r"\b(nan|NaN|None|null|inf)\b", text)
+
+
+def test_headline_and_verdict(result):
+    soup = soup_of(result)
+    verdict = soup.find(id="verdict")
+    assert "Release gate FAILED" in verdict.get_text()
+    rows = verdict.find("table").tbody.find_all("tr")
+    assert rows[0].th.get_text(strip=True) == "max_ece"  # failing rule first
+    assert rows[0].find_all("td")[0].get_text(strip=True) == "FAIL"
+    headline = verdict.find("dl").get_text(" ", strip=True)
+    assert f.pct(result["overall"]["accuracy"]) in headline
+    assert f.ci(result["overall"]["accuracy_ci"]) in headline
+    assert "airplane" in headline  # the worst class of the sample
+    assert f.pct(result["calibration"]["ece"]) in headline
+    assert f"{result['checklist']['n_open']} of 20" in headline
+
+
+def test_calibration_table_and_temperature(result):
+    soup = soup_of(result)
+    cal = soup.find(id="calibration")
+    assert "T = 1.732" in cal.get_text()
+    assert "validation split of the training run" in cal.get_text()
+    ece = cal.find(id="calibration-table").tbody.tr.find_all("td")
+    assert ece[0].get_text(" ", strip=True) == "8.12% [7.44%, 8.81%]"
+    assert ece[1].get_text(" ", strip=True) == "1.51% [1.12%, 2.03%]"
+    assert len(cal.find_all("svg")) == 2
+
+
+def test_disparity_proxy_label_and_bias_links(result):
+    soup = soup_of(result)
+    groupings = soup.find(id="disparity").find_all("article")
+    assert len(groupings) == 2
+    assert "PROXY" not in groupings[0].h3.get_text()
+    assert "PROXY" in groupings[1].h3.get_text() and "Proxy slice" in groupings[1].get_text()
+    cells = [td.get_text(strip=True) for td in groupings[0].table.tbody.tr.find_all("td")]
+    g = result["disparity"][0]["groups"][0]
+    assert cells == [f.count(g["n"]), f.pct(g["accuracy"]), f.ci(g["accuracy_ci"])]
+    for item in ("bias-1", "bias-2", "bias-3", "bias-4"):
+        row = soup.find(id=f"item-{item}")
+        assert row.find("a", href="#disparity") is not None
+    assert soup.find(id="item-consent-1").find("a", href="#disparity") is None
+
+
+def test_checklist_rows_and_statuses(result):
+    soup = soup_of(result)
+    rows = soup.find(id="checklist").find_all("tr", id=True)
+    assert len(rows) == 20
+    status = {r["id"][5:]: r.find(class_="status").get_text(strip=True) for r in rows}
+    assert status["consent-1"] == "Yes" and status["bias-1"] == "No"
+    assert status["surveillance-4"] == "Not applicable" and status["data-1"] == "Open"
+
+
+def test_conventions_all_shown(result):
+    table = soup_of(result).find(id="conventions")
+    shown = {tr.th.get_text(strip=True): tr.td.get_text(strip=True) for tr in table.find_all("tr")}
+    assert shown == result["conventions"]
+
+
+@pytest.mark.parametrize("key", ["gate", "baseline", "checklist", "mistakes", "calibration", "disparity",
+                                 "confusion_matrix", "top_confusions", "provenance", "conventions", "run"])
+@pytest.mark.parametrize("how", ["null", "absent"])
+def test_absent_sections_render_gracefully(result, key, how):
+    if how == "null":
+        result[key] = None
+    else:
+        del result[key]
+    soup = soup_of(result)
+    assert [h.get_text(strip=True) for h in soup.find_all("h2")] == SECTIONS
+    assert "None" not in soup.get_text(" ").split()
+
+
+def test_no_gate_shows_headline_only():
+    soup = soup_of(sample_result(gate=False))
+    assert "No release gate was evaluated" in soup.find(id="verdict").get_text()
+
+
+def test_baseline_section_when_present(result):
+    result["baseline"] = {"source": "old/audit.json", "overall_delta": -0.0123,
+                          "per_class": [{"class": "cat", "delta": 0.02, "p_value": 0.03}],
+                          "mcnemar": {"statistic": 12, "p_value": 0.04}}
+    text = soup_of(result).find(id="baseline").get_text(" ", strip=True)
+    assert "\u22121.2 pp" in text and "+2.0 pp" in text and "p_value: 0.04" in text
+
+
+def test_missing_required_section_is_a_clear_error(result):
+    del result["per_class"]
+    with pytest.raises(AuditError, match="'per_class'"):
+        render_html(result)
+
+
+def test_size_and_render_is_deterministic(result):
+    html = render_html(result)
+    assert len(html.encode()) < 2_000_000
+    assert render_html(copy.deepcopy(result)) == html
+
+
+def test_hostile_strings_only_as_text(hostile):
+    html = render_html(hostile)
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("script") is None
+    imgs = soup.find_all("img")
+    assert all(img["src"].startswith("data:image/png;base64,") for img in imgs)
+    assert len(imgs) == 1  # the javascript: and https: thumbnails were dropped
+    assert not any(tag.has_attr("onerror") for tag in soup.find_all(True))
+    assert "49" not in soup.get_text() or "{{7*7}}" in soup.get_text()
+    text = soup.get_text(" ")
+    for bad in HOSTILE:
+        assert bad in text
+    assert HOSTILE[0] + HOSTILE[1] + HOSTILE[2] in soup.h1.get_text()
+    assert soup.find(id="checklist").get_text().count(HOSTILE[1]) >= 1
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "javascript:" not in html and "https://example.com" not in html

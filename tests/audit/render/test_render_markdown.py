@@ -1,0 +1,53 @@
+"""Tests of summary.md: headline numbers from the result, short, and every user string escaped."""
+
+from __future__ import annotations
+
+import re
+
+from sample_result import HOSTILE, sample_result
+
+from audit.render import formatting as f
+from audit.render.markdown import md, render_markdown
+
+
+def test_headline_numbers_and_sections(result):
+    text = render_markdown(result)
+    assert text.startswith("## Audit of seed\\-cnn")
+    assert "❌ **Release gate failed**: 1 of 2 rules failed." in text
+    assert "| max\\_ece | 0\\.0812 | 0\\.05 |" in text
+    assert f"**Accuracy** {f.pct(result['overall']['accuracy'])} (95% CI {f.ci(result['overall']['accuracy_ci'])})" in text
+    assert "ECE 8.12% (95% CI [7.44%, 8.81%]); after temperature scaling (T = 1.732) 1.51%" in text
+    assert "**Ethics checklist** 17 of 20 items open" in text
+    assert "### Worst classes" in text and "| airplane | 45.0% |" in text
+    assert "Error rate undefined (no samples): truck." in text
+    assert "| brightness | image property (proxy) |" in text
+    assert len(text.splitlines()) < 40
+    assert not re.search(r"\b(nan|None|null)\b", text)
+
+
+def test_without_gate_checklist_or_disparity():
+    result = sample_result(gate=False)
+    result["checklist"] = None
+    result["disparity"] = []
+    text = render_markdown(result)
+    assert "Release gate" not in text and "Ethics checklist" not in text and "Disparity" not in text
+    assert "**Accuracy**" in text
+
+
+def test_md_escapes_markdown_and_html():
+    assert md("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"
+    assert md("a|b*c_[d](e)") == "a\\|b\\*c\\_\\[d\\]\\(e\\)"
+    assert md("line\nbreak") == "line break"
+
+
+def test_hostile_strings_escaped(hostile):
+    text = render_markdown(hostile)
+    assert "<script>" not in text and "<img" not in text
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in text
+    assert "\\{\\{7\\*7\\}\\}" in text
+    pipes = re.compile(r"(?<!\\)\|")
+    blocks = re.split(r"\n(?!\|)", text)  # hostile cells never add columns to a table
+    for block in (b for b in blocks if b.startswith("|")):
+        widths = {len(pipes.findall(line)) for line in block.splitlines()}
+        assert len(widths) == 1, block
+    assert all(bad not in text for bad in HOSTILE)
