@@ -100,7 +100,8 @@ def _equal_mass_sizes(n: int, n_bins: int) -> np.ndarray:
 def adaptive_ece(confidence, correct, n_bins: int = 15) -> float | None:
     """Top-label adaptive ECE with equal-mass bins (exact; needs every confidence, so not mergeable).
 
-    The samples, sorted by top-label confidence (stable sort), are split into ``n_bins`` consecutive
+    The samples, sorted by top-label confidence (ties: incorrect before correct, so the result does
+    not depend on the order of the samples), are split into ``n_bins`` consecutive
     groups whose sizes differ by at most one (``numpy.array_split``); ACE = Σ_b (n_b / N) |acc_b − conf_b|.
     With fewer samples than bins, the empty groups are skipped.
 
@@ -113,11 +114,12 @@ def adaptive_ece(confidence, correct, n_bins: int = 15) -> float | None:
     n = confidence.shape[0]
     if n == 0:
         return None
-    order = np.argsort(confidence, kind="stable")
+    correct = np.asarray(correct, dtype=np.float64)
+    order = np.lexsort((correct, confidence))  # ties in confidence: incorrect first, order-free
     sizes = _equal_mass_sizes(n, n_bins)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[sizes > 0]
     c = np.add.reduceat(confidence[order], starts)
-    a = np.add.reduceat(np.asarray(correct, dtype=np.float64)[order], starts)
+    a = np.add.reduceat(correct[order], starts)
     return float(np.abs(a - c).sum() / n)
 
 

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
+from sklearn.metrics import accuracy_score
+
+from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
+
+
+def entry_for(y, p, g, k):
+    cells = GroupCellAccumulator(k).update(y, p, g).cells
+    return disparity_entry(cells, [f"c{i}" for i in range(k)], name="g")
+
+
+def test_hand_worked_with_a_group_of_one():
+    y = np.array([0, 1, 1, 0, 1])
+    p = np.array([0, 1, 0, 0, 0])
+    g = np.array(["a", "a", "a", "b", "c"])
+    e = entry_for(y, p, g, 2)
+    # a: 2/3 correct, b: 1/1, c: 0/1 (group of one sample); overall 3/5
+    assert [x["accuracy"] for x in e["groups"]] == pytest.approx([2 / 3, 1.0, 0.0])
+    assert [x["n"] for x in e["groups"]] == [3, 1, 1]
+    assert e["overall"] == pytest.approx(0.6)
+    assert e["difference"] == pytest.approx(1.0) and e["ratio"] == 0.0
+    assert e["difference_to_overall"] == pytest.approx(0.6)  # |0 − 0.6|
+    assert e["ratio_to_overall"] == pytest.approx(0.0)
+    assert e["worst_group"] == "c" and e["best_group"] == "b"
+    # class 1 TPR: a 1/2, c 0/1 (b has no class 1) -> gap 0.5; FPR of class 1: a 0/1, b 0/1 -> 0
+    gaps = {r["class"]: r for r in e["per_class_gaps"]}
+    assert gaps["c1"]["tpr_difference"] == pytest.approx(0.5)
+    assert gaps["c1"]["fpr_difference"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_metricframe_on_raw_rows(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 4000, 4
+    y = rng.integers(0, k, n)
+    p = np.where(rng.random(n) < 0.6, y, rng.integers(0, k, n))
+    g = rng.choice(["north", "south", "east", "west", "tiny"], n, p=[0.3, 0.3, 0.2, 0.1999, 0.0001])
+    g[0] = "tiny"
+    e = entry_for(y, p, g, k)
+    mf = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=p, sensitive_features=g)
+    assert [x["accuracy"] for x in e["groups"]] == pytest.approx(mf.by_group.loc[[x["group"] for x in e["groups"]]].tolist())
+    assert e["overall"] == pytest.approx(mf.overall)
+    assert e["difference"] == pytest.approx(mf.difference())
+    assert e["ratio"] == pytest.approx(mf.ratio())
+    assert e["difference_to_overall"] == pytest.approx(mf.difference(method="to_overall"))
+    assert e["ratio_to_overall"] == pytest.approx(mf.ratio(method="to_overall"))
+    assert e["worst_group"] == mf.by_group.idxmin() and e["best_group"] == mf.by_group.idxmax()
+    for c in range(k):
+        big = g != "tiny"  # keep every group defining both rates for fairlearn's binary helpers
+        tpr = MetricFrame(metrics=true_positive_rate, y_true=(y[big] == c).astype(int),
+                          y_pred=(p[big] == c).astype(int), sensitive_features=g[big])
+        fpr = MetricFrame(metrics=false_positive_rate, y_true=(y[big] == c).astype(int),
+                          y_pred=(p[big] == c).astype(int), sensitive_features=g[big])
+        sub = entry_for(y[big], p[big], g[big], k)["per_class_gaps"][c]
+        assert sub["tpr_difference"] == pytest.approx(tpr.difference())
+        assert sub["fpr_difference"] == pytest.approx(fpr.difference())
+
+
+def test_chunks_merged_equal_whole():
+    rng = np.random.default_rng(2)
+    y, p = rng.integers(0, 3, 900), rng.integers(0, 3, 900)
+    g = rng.choice(["x", "y", "z"], 900)
+    whole = GroupCellAccumulator(3).update(y, p, g)
+    a = GroupCellAccumulator(3).update(y[:10], p[:10], g[:10])
+    a.merge(GroupCellAccumulator(3).update(y[10:], p[10:], g[10:]))
+    assert sorted(a.cells) == sorted(whole.cells)
+    for key in whole.cells:
+        np.testing.assert_array_equal(a.cells[key], whole.cells[key])
+    assert entry_for(y, p, g, 3) == disparity_entry(a.cells, ["c0", "c1", "c2"], name="g")
+
+
+def test_single_group_has_no_gaps():
+    e = entry_for(np.array([0, 1]), np.array([0, 0]), np.array(["only", "only"]), 2)
+    assert e["difference"] == 0.0 and e["worst_group"] == "only"
+    assert all(r["tpr_difference"] is None for r in e["per_class_gaps"])
