@@ -120,3 +120,39 @@ def test_missing_file_suggests_init(tmp_path):
     with pytest.raises(AuditError) as info:
         load_policy(tmp_path / "nope.toml")
     assert "not found" in str(info.value) and "audit policy init" in str(info.value)
+
+
+# --- fuzzing: any text either loads or raises the documented AuditError, never anything else ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = [f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys] + ["accuracy.mn", "x.y"]
+_VALUES = st.one_of(
+    st.booleans().map(lambda b: str(b).lower()),
+    st.integers(-3, 3).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),  # nan, inf, -inf are TOML floats too
+    st.sampled_from(['"point"', '"ci_lower"', '"before"', '"after"', '["ratio"]', "[]", '"x"', "{}"]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=6))
+def test_fuzzed_policies_load_or_raise_one_line_audit_error(tmp_path_factory, pairs):
+    path = tmp_path_factory.mktemp("fuzz") / "policy.toml"
+    path.write_text("".join(f"{key} = {value}\n" for key, value in pairs.items()), encoding="utf-8")
+    try:
+        load_policy(path)
+    except AuditError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80))
+def test_fuzzed_text_loads_or_raises_audit_error(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "policy.toml"
+    path.write_bytes(text.encode("utf-8", errors="replace"))
+    try:
+        load_policy(path)
+    except AuditError:
+        pass
