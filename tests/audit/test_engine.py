@@ -1,0 +1,169 @@
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from audit.engine import AuditAccumulator, build_result, build_result_streaming, summarize
+from audit.errors import AuditError
+from audit.predictions import make_predictions
+from audit.thumbnails import png_data_uri
+
+TOP_KEYS = {"schema_version", "tool", "run", "provenance", "conventions", "class_names", "overall",
+            "per_class", "confusion_matrix", "confusion_matrix_normalized", "top_confusions",
+            "calibration", "disparity", "mistakes"}
+
+
+def assert_close(a, b, rel=1e-9):
+    """Nested JSON values equal, floats to a relative tolerance."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_close(a[k], b[k], rel)
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_close(x, y, rel)
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=rel, abs=1e-12)
+    else:
+        assert a == b
+
+
+def random_pred(n=600, k=4, seed=0, images=False, groups=True):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(k) * 0.5, n)
+    labels = np.where(rng.random(n) < 0.6, probs.argmax(1), rng.integers(0, k, n))
+    return make_predictions(
+        labels, probs, [f"c{i}" for i in range(k)], sample_ids=[f"s{i}" for i in range(n)],
+        groups={"site": rng.choice(["a", "b", "c"], n)} if groups else None,
+        images=rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8) if images else None)
+
+
+def test_result_has_the_schema_keys_and_is_strict_json():
+    r = build_result(random_pred(images=True), n_bootstrap=50)
+    assert TOP_KEYS <= set(r)
+    json.dumps(r, allow_nan=False)
+    assert r["schema_version"] == "1" and r["overall"]["n"] == 600
+    cal = r["calibration"]
+    for key in ("ece", "mce", "classwise_ece", "adaptive_ece", "brier", "nll", "n_bins", "bins",
+                "temperature", "after_scaling", "ece_ci", "nll_clip"):
+        assert key in cal, key
+    assert set(cal["after_scaling"]) >= {"ece", "ece_ci", "mce", "classwise_ece", "adaptive_ece",
+                                         "brier", "nll", "bins"}
+    assert cal["temperature_fit"]["source"] == "cross-fit"
+    for key in ("ece", "adaptive_ece", "nll", "argmax_ties", "macro_f1", "balanced_accuracy"):
+        assert r["conventions"][key]
+
+
+def test_disparity_group_column_and_image_proxies():
+    r = build_result(random_pred(images=True), n_bootstrap=0)
+    names = [(d["name"], d["kind"], d["proxy"]) for d in r["disparity"]]
+    assert names == [("site", "group column", False), ("brightness", "image property", True),
+                     ("contrast", "image property", True)]
+    for d in r["disparity"][1:]:
+        assert "proxy" in d["note"] and len(d["cut_points"]) == 2
+        assert [g["group"] for g in d["groups"]] == ["high", "low", "mid"]
+
+
+def test_mistakes_gallery_ordered_with_thumbnails():
+    pred = random_pred(images=True)
+    r = build_result(pred, n_bootstrap=0, max_mistakes=5)
+    m = r["mistakes"]
+    assert len(m) == 5
+    assert [x["confidence"] for x in m] == sorted((x["confidence"] for x in m), reverse=True)
+    wrong = pred.predicted != pred.labels
+    assert m[0]["confidence"] == pytest.approx(pred.confidence[wrong].max())
+    assert all(x["thumbnail"].startswith("data:image/png;base64,") for x in m)
+    assert m[0]["sample_id"] == f"s{m[0]['index']}"
+    assert all(x["thumbnail"] is None for x in build_result(pred, n_bootstrap=0, images=False)["mistakes"])
+
+
+def test_calibration_set_fits_the_temperature():
+    pred, cal = random_pred(seed=1), random_pred(seed=2)
+    r = build_result(pred, calibration=cal, calibration_source="cal.npz", n_bootstrap=0)
+    fit = r["calibration"]["temperature_fit"]
+    assert fit["source"] == "cal.npz" and fit["n"] == 600
+
+
+def test_single_sample_and_absent_class():
+    pred = make_predictions([1], [[0.2, 0.8, 0.0]], ["a", "b", "c"])
+    r = build_result(pred, n_bootstrap=10)
+    json.dumps(r, allow_nan=False)
+    assert r["overall"]["accuracy"] == 1.0
+    assert r["per_class"][0]["error_rate"] is None and r["per_class"][0]["error_rate_ci"] is None
+    assert r["confusion_matrix_normalized"][0] is None
+    assert r["calibration"]["temperature"] == 1.0
+    assert "absent" not in summarize(r) and "undefined" in summarize(r)
+
+
+def test_deterministic_for_a_seed():
+    pred = random_pred(images=True)
+    assert json.dumps(build_result(pred, seed=3, n_bootstrap=30)) == json.dumps(
+        build_result(pred, seed=3, n_bootstrap=30))
+
+
+def test_streaming_equals_in_memory_with_the_same_temperature():
+    pred, cal = random_pred(n=1000, seed=4), random_pred(n=300, seed=5)
+    whole = build_result(pred, calibration=cal, calibration_source="cal", n_bootstrap=40, images=False)
+    chunks = [make_predictions(pred.labels[i:i + 170], pred.probs[i:i + 170], pred.class_names,
+                               sample_ids=pred.sample_ids[i:i + 170],
+                               groups={"site": pred.groups["site"][i:i + 170]})
+              for i in range(0, 1000, 170)]
+    streamed = build_result_streaming(chunks, class_names=pred.class_names, group_names=["site"],
+                                      calibration=cal, calibration_source="cal", n_bootstrap=40)
+    for key in ("overall", "per_class", "confusion_matrix", "top_confusions", "disparity", "mistakes"):
+        assert_close(streamed[key], whole[key])
+    for key in ("ece", "ece_ci", "mce", "classwise_ece", "brier", "nll", "temperature"):
+        assert streamed["calibration"][key] == pytest.approx(whole["calibration"][key], rel=1e-9), key
+        if key != "temperature":
+            assert streamed["calibration"]["after_scaling"][key] == pytest.approx(
+                whole["calibration"]["after_scaling"][key], rel=1e-9), key
+    assert streamed["calibration"]["adaptive_ece"] == pytest.approx(whole["calibration"]["adaptive_ece"], abs=5e-3)
+
+
+def test_accumulator_shards_merge():
+    pred = random_pred(n=500, seed=6)
+    a = AuditAccumulator(pred.class_names, group_names=["site"], temperature=1.5)
+    b = AuditAccumulator(pred.class_names, group_names=["site"], temperature=1.5)
+    half = lambda s: make_predictions(pred.labels[s], pred.probs[s], pred.class_names,  # noqa: E731
+                                      sample_ids=pred.sample_ids[s], groups={"site": pred.groups["site"][s]})
+    a.update(half(slice(0, 200)))
+    b.update(half(slice(200, 500)))
+    whole = AuditAccumulator(pred.class_names, group_names=["site"], temperature=1.5).update(pred)
+    merged = a.merge(b).finalize(n_bootstrap=20)
+    full = whole.finalize(n_bootstrap=20)
+    assert merged["confusion_matrix"] == full["confusion_matrix"]
+    assert merged["mistakes"] == full["mistakes"]
+    assert merged["calibration"]["after_scaling"]["ece"] == pytest.approx(full["calibration"]["after_scaling"]["ece"])
+
+
+def test_streaming_cross_fit_reads_twice():
+    pred = random_pred(n=2000, seed=7, groups=False)
+    chunks = lambda: (make_predictions(pred.labels[i:i + 500], pred.probs[i:i + 500], pred.class_names)  # noqa: E731
+                      for i in range(0, 2000, 500))
+    r = build_result_streaming(chunks, class_names=pred.class_names, n_bootstrap=0)
+    assert r["calibration"]["temperature_fit"]["source"] == "cross-fit"
+    mem = build_result(pred, n_bootstrap=0)
+    assert r["calibration"]["temperature"] == pytest.approx(mem["calibration"]["temperature"], rel=0.15)
+    with pytest.raises(AuditError, match="reads the data twice"):
+        build_result_streaming(iter(list(chunks())), class_names=pred.class_names)
+
+
+def test_summary_is_short_and_names_the_numbers():
+    text = summarize(build_result(random_pred(images=True), n_bootstrap=0))
+    assert 5 <= len(text.splitlines()) <= 12
+    for word in ("accuracy", "worst class", "ECE", "disparity"):
+        assert word in text
+
+
+def test_png_thumbnail_round_trips_and_is_deterministic():
+    img = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    uri = png_data_uri(img, scale=2)
+    assert uri == png_data_uri(img, scale=2)
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    assert back.shape == (8, 10, 3) and (back[::2, ::2] == img).all()
+    gray = png_data_uri(np.zeros((3, 3, 1), dtype=np.float32))
+    assert gray.startswith("data:image/png;base64,")
