@@ -1,0 +1,63 @@
+"""report.html in a real headless Chromium with networking disabled: no console errors, no request other
+than the file itself (data: thumbnails are inline), a non-blank screenshot; and the CSP really blocks."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from cdp import find_chromium, open_page
+from PIL import Image
+
+from audit.render.html import CSP, render_html
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(find_chromium() is None,
+                       reason="chromium not installed (Debian: apt-get install -y chromium; .ci/run installs it)"),
+]
+
+
+def network_requests(report, page) -> list[str]:
+    """Requests that left the page: not the file itself, not inline data:, not blocked by the browser."""
+    return [u for u in report.requests
+            if u != page.as_uri() and not u.startswith("data:") and u not in report.blocked]
+
+
+def test_report_opens_without_errors_or_requests(tmp_path, result):
+    page = tmp_path / "report.html"
+    page.write_text(render_html(result), encoding="utf-8")
+    report = open_page(page)
+    assert report.errors == []
+    assert network_requests(report, page) == [] and report.blocked == {}
+    assert page.as_uri() in report.requests
+    shot = tmp_path / "report.png"
+    shot.write_bytes(report.screenshot)
+    image = Image.open(io.BytesIO(report.screenshot)).convert("RGB")
+    assert image.size == (1280, 4000)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is None or len(colours) > 50  # not blank: text, charts and thumbnails drawn
+
+
+def test_hostile_report_runs_nothing(tmp_path, hostile):
+    page = tmp_path / "hostile.html"
+    page.write_text(render_html(hostile), encoding="utf-8")
+    report = open_page(page, height=2000)
+    assert report.errors == []
+    assert network_requests(report, page) == []
+    assert not any("alert" in text for _, text in report.console)
+
+
+def test_csp_blocks_script_and_network_even_if_injected(tmp_path):
+    """A negative control: the harness sees violations, and the report's CSP stops them."""
+    page = tmp_path / "injected.html"
+    page.write_text(
+        f'<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}"></head><body>'
+        '<img src="http://example.com/x.png"><script>console.log("ran")</script></body></html>',
+        encoding="utf-8")
+    report = open_page(page, height=300)
+    assert network_requests(report, page) == []
+    assert report.blocked == {"http://example.com/x.png": "csp"}
+    assert not any(text == "ran" for _, text in report.console)
+    assert any("Content Security Policy" in text for text in report.errors)
