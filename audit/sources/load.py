@@ -152,7 +152,10 @@ def _iter_raw(path: Path, fmt: str, chunk_rows: int | None, group_cols) -> Itera
     if fmt == "npz":
         return npz.iter_raw_slices(npz.read_npz(path, group_cols=group_cols), chunk_rows)
     if fmt == "npy-dir":
-        return npz.iter_raw_slices(npz.open_npy_dir(path, group_cols=group_cols), chunk_rows)
+        def reopen():
+            return npz.open_npy_dir(path, group_cols=group_cols)
+
+        return npz.iter_raw_slices(reopen(), chunk_rows, reopen)
     if fmt == "csv":
         layout = table.layout_of(table.read_csv_header(path), group_cols, str(path))
         return table.iter_csv(path, layout, chunk_rows)

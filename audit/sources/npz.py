@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -82,10 +82,15 @@ def open_npy_dir(path: str | Path, *, group_cols: Sequence[str] = ()) -> RawArra
     return _raw_from(arrays, wanted, source)
 
 
-def iter_raw_slices(raw: RawArrays, chunk_rows: int | None) -> Iterator[tuple[int, RawArrays]]:
+def iter_raw_slices(
+    raw: RawArrays, chunk_rows: int | None, reopen: Callable[[], RawArrays] | None = None
+) -> Iterator[tuple[int, RawArrays]]:
     """Yield ``(first_row, chunk)`` slices of ``raw`` of at most ``chunk_rows`` rows.
 
     Arrays whose lengths disagree (or N = 0) are yielded whole, so that validation reports them.
+    With ``reopen`` (memory-mapped arrays), each chunk is copied out of freshly opened maps that are
+    dropped at once, so the pages read do not stay in the resident set: memory stays bounded by the
+    chunk size whatever N is.
     """
     n = raw.probs.shape[0] if raw.probs.ndim >= 1 else 0
     lengths = [raw.labels.shape[0] if raw.labels.ndim >= 1 else -1]
@@ -97,13 +102,17 @@ def iter_raw_slices(raw: RawArrays, chunk_rows: int | None) -> Iterator[tuple[in
         return
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
-        yield start, RawArrays(
-            labels=raw.labels[start:stop],
-            probs=raw.probs[start:stop],
+        src = raw if reopen is None else reopen()
+        take = (lambda a: a[start:stop]) if reopen is None else (lambda a: np.array(a[start:stop]))
+        chunk = RawArrays(
+            labels=take(src.labels),
+            probs=take(src.probs),
             class_names=raw.class_names,
-            sample_ids=None if raw.sample_ids is None else raw.sample_ids[start:stop],
-            groups={name: values[start:stop] for name, values in raw.groups.items()},
+            sample_ids=None if src.sample_ids is None else take(src.sample_ids),
+            groups={name: take(values) for name, values in src.groups.items()},
         )
+        del src
+        yield start, chunk
 
 
 def save_npz(path: str | Path, pred: Predictions) -> Path:

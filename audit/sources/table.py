@@ -147,7 +147,8 @@ def iter_parquet(path: str | Path, layout: Layout, chunk_rows: int | None) -> It
         if chunk_rows is None:
             frames = [pq.read_table(path, columns=layout.columns).to_pandas()]
         else:
-            pf = pq.ParquetFile(path)
+            # pre_buffer=False: pre-buffering keeps every row group read so far (memory grows with N)
+            pf = pq.ParquetFile(path, pre_buffer=False)
             frames = (b.to_pandas() for b in pf.iter_batches(batch_size=chunk_rows, columns=layout.columns))
         start = 0
         for frame in frames:
