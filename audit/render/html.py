@@ -8,6 +8,7 @@ absent, never invented.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from typing import Any
 
@@ -33,7 +34,9 @@ MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 STATUS_LABELS = {"yes": "Yes", "no": "No", "not applicable": "Not applicable", "open": "Open"}
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
+    """The jinja2 environment, built (and its templates compiled) once per process."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("audit.templates", "."),
         autoescape=True,
