@@ -110,7 +110,7 @@ def make_predictions(
         fail(MSG_LOGITS)
     if out_of_range.any():
         row = int(np.argwhere(out_of_range)[0][0])
-        fail(f"probabilities must lie in [0, 1]; row {row} has {probs[row][out_of_range[row]][0]!r}")
+        fail(f"probabilities must lie in [0, 1]; row {row} has {float(probs[row][out_of_range[row]][0])!r}")
     if off.any():
         row = int(np.argmax(off))
         fail(
@@ -129,18 +129,23 @@ def make_predictions(
     if np.issubdtype(labels.dtype, np.floating):
         if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
             fail("labels must be integers; got non-integer values")
-        labels = labels.astype(np.int64)
     elif not np.issubdtype(labels.dtype, np.integer):
         fail(f"labels must be integers; got dtype {labels.dtype}")
+    out = (labels < 0) | (labels >= k)  # checked before the int64 cast, so huge values cannot wrap
+    if out.any():
+        badv = labels[out][0]
+        fail(f"labels must lie in [0, {k - 1}] (one per probability column); got {badv.item()!r}")
     labels = labels.astype(np.int64, copy=False)
-    if labels.min() < 0 or labels.max() >= k:
-        badv = labels[(labels < 0) | (labels >= k)][0]
-        fail(f"labels must lie in [0, {k - 1}] (one per probability column); got {int(badv)}")
 
     if class_names is None:
         class_names = tuple(f"class_{i}" for i in range(k))
     else:
-        class_names = tuple(str(c) for c in np.asarray(class_names, dtype=object).ravel())
+        names = np.asarray(class_names, dtype=object)
+        if names.ndim != 1:
+            fail(f"class names must be a 1-D list; got shape {names.shape}")
+        class_names = tuple(str(c) for c in names)
+        if any(not c.strip() for c in class_names):
+            fail("class names must not be empty")
         if len(class_names) != k:
             fail(f"{len(class_names)} class names for {k} probability columns")
         if len(set(class_names)) != k:
@@ -148,7 +153,10 @@ def make_predictions(
             fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
 
     if sample_ids is not None:
-        sample_ids = np.asarray(sample_ids).astype(str)
+        sample_ids = np.asarray(sample_ids)
+        if sample_ids.shape == (n,) and _missing_mask(sample_ids).any():
+            fail(f"sample ids must not be missing; row {int(np.argmax(_missing_mask(sample_ids)))} has none")
+        sample_ids = sample_ids.astype(str)
         if sample_ids.shape != (n,):
             fail(f"sample_ids must have shape ({n},); got {sample_ids.shape}")
         uniq, counts = np.unique(sample_ids, return_counts=True)

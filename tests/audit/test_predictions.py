@@ -66,3 +66,25 @@ def test_bad_inputs_give_one_clear_error_naming_the_source(labels, probs, names,
 
 def test_logits_message_says_what_to_do():
     assert "softmax" in MSG_LOGITS
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"sample_ids": ["a", None, "c"]}, "sample ids must not be missing; row 1"),
+        ({"sample_ids": np.array([1.0, np.nan, 2.0])}, "sample ids must not be missing"),
+        ({"class_names": ["a", "", "c"]}, "must not be empty"),
+        ({"class_names": [["a", "b", "c"]]}, "1-D"),
+    ],
+)
+def test_missing_ids_and_bad_class_names(kwargs, match):
+    names = kwargs.pop("class_names", None)
+    with pytest.raises(AuditError, match=match):
+        make_predictions(Y, P, names, source="f.npz", **kwargs)
+
+
+def test_huge_labels_are_reported_without_wrapping():
+    with pytest.raises(AuditError, match="got 18446744073709551615"):
+        make_predictions(np.array([0, 1, 2**64 - 1], dtype=np.uint64), P)
+    with pytest.raises(AuditError, match=r"got 1e\+300"):
+        make_predictions(np.array([0, 1, 1e300]), P)
