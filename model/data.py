@@ -127,7 +127,7 @@ def load_cifar10(path: str | Path | None) -> Cifar10:
     archive_sha = None
     if path.is_dir():
         folder = path
-    elif tarfile.is_tarfile(path) or path.name.endswith((".tar.gz", ".tgz", ".tar")):
+    elif path.name.endswith((".tar.gz", ".tgz", ".tar")) or tarfile.is_tarfile(path):
         archive_sha = sha256_file(path)
         folder = extract_archive(path, archive_sha)
     else:
