@@ -151,6 +151,9 @@ class AuditAccumulator:
         if self.max_mistakes <= 0 or wrong.size == 0:
             return
         if wrong.size > self.max_mistakes:
+            conf = confidence[wrong]
+            cut = np.partition(conf, conf.size - self.max_mistakes)[conf.size - self.max_mistakes]
+            wrong = wrong[conf >= cut]  # every candidate for the top max_mistakes, ties included
             keep = np.lexsort((wrong, -confidence[wrong]))[: self.max_mistakes]
             wrong = wrong[keep]
         ids = (np.asarray(sample_ids)[wrong].astype(object) if sample_ids is not None

@@ -29,6 +29,9 @@ def bin_edges(n_bins: int) -> np.ndarray:
 def bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
     """Bin of each value under the (lo, hi] rule; 0 goes to the first bin, 1.0 to the last.
 
+    Computed as ``ceil(v · n_bins) − 1`` in floating point (one multiply, no search), so a value
+    on an edge b / n_bins is placed by the rounded product ``v · n_bins``.
+
     Parameters
     ----------
     values : ndarray of float in [0, 1], any shape
@@ -37,7 +40,10 @@ def bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
     -------
     ndarray of intp, same shape, values in ``[0, n_bins)``
     """
-    idx = np.searchsorted(bin_edges(n_bins), values, side="left") - 1
+    bin_edges(n_bins)
+    scaled = np.multiply(values, n_bins, dtype=np.float64)
+    idx = scaled.astype(np.intp)
+    idx -= idx == scaled  # on an edge b/n: the lower bin, as (lo, hi] requires
     np.clip(idx, 0, n_bins - 1, out=idx)
     return idx
 

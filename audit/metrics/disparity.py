@@ -19,6 +19,23 @@ def _opt(x) -> float | None:
     return None if not np.isfinite(x) else x
 
 
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and sorted unique values of a 1-D array.
+
+    Group columns usually hold a few values: those seen in the first rows are matched by equality
+    (one pass each), and only when other values remain does it fall back to a full ``np.unique``.
+    """
+    head = np.unique(values[:4096])
+    if head.size <= 32:
+        codes = np.full(values.shape, -1, dtype=np.int64)
+        for i, value in enumerate(head):
+            codes[values == value] = i
+        if not (codes < 0).any():
+            return codes, head
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes.astype(np.int64), uniques
+
+
 class GroupCellAccumulator:
     """Confusion counts per group value: ``cells[group]`` is a K×K array (rows = true class).
 
@@ -39,7 +56,7 @@ class GroupCellAccumulator:
             raise ValueError(MSG_SHAPE.format(groups.shape, labels.shape))
         if labels.size == 0:
             return self
-        uniques, codes = np.unique(groups, return_inverse=True)
+        codes, uniques = _factorize(groups)
         k = self.n_classes
         flat = np.bincount((codes.ravel() * k + labels) * k + np.asarray(predicted, dtype=np.int64),
                            minlength=len(uniques) * k * k).reshape(len(uniques), k, k)

