@@ -141,18 +141,19 @@ def _apply_umask(folder: Path) -> None:
 
 
 def _swap_in(stage: Path, out_dir: Path) -> None:
-    old = None
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-        os.replace(out_dir, old / out_dir.name)
-    try:
+    if not out_dir.exists():
         os.replace(stage, out_dir)
-    except OSError:
-        if old is not None:  # put the previous model back
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+    try:
+        os.replace(out_dir, old / out_dir.name)
+        os.replace(stage, out_dir)
+    except BaseException:  # includes Ctrl-C between the two renames: put the previous model back
+        if (old / out_dir.name).exists() and not out_dir.exists():
             os.replace(old / out_dir.name, out_dir)
         raise
     finally:
-        if old is not None:
+        if not (old / out_dir.name).exists() or out_dir.exists():
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -86,3 +86,44 @@ def test_tiny_training_run_prints_like_the_notebook_and_nothing_on_stderr(tmp_pa
                      "val_accuracy", "Test score: ", "Test accuracy: ", f"Saved model to {out}"):
         assert expected in stdout
     assert (out / "manifest.json").is_file() and (out / "cifar10.keras").is_file()
+
+
+def _bad_dataset(kind: str, tmp_path: Path) -> tuple[Path, str]:
+    folder = write_dataset(tmp_path / "d")
+    if kind == "truncated":
+        path = folder / "data_batch_2.bin"
+        path.write_bytes(path.read_bytes()[:-5])
+        return folder, "data_batch_2.bin: truncated"
+    if kind == "label":
+        path = folder / "test_batch.bin"
+        raw = bytearray(path.read_bytes())
+        raw[3073 * 4] = 10
+        path.write_bytes(bytes(raw))
+        return folder, "test_batch.bin: record 4 has label byte 10"
+    if kind == "missing":
+        (folder / "data_batch_5.bin").unlink()
+        return folder, "missing data_batch_5.bin"
+    if kind == "corrupt-archive":
+        archive = tmp_path / "cifar.tar.gz"
+        archive.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 50)
+        return archive, "cifar.tar.gz: corrupt or partial archive"
+    import io
+    import tarfile
+
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("../x")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    return archive, "refusing archive member '../x'"
+
+
+@pytest.mark.parametrize("kind", ["truncated", "label", "missing", "corrupt-archive", "escaping-member"])
+def test_bad_datasets_exit_2_with_one_line(kind, tmp_path):
+    path, expected = _bad_dataset(kind, tmp_path)
+    result = run_audit("train", "--data", str(path), "--out", str(tmp_path / "m"),
+                       env={"AUDIT_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (tmp_path / "m").exists() and not (tmp_path / "x").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,59 @@ def test_failed_save_keeps_the_old_model_and_leaves_nothing(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert [p.name for p in out.iterdir()] == [MANIFEST_FILE]
     assert json.loads((out / MANIFEST_FILE).read_text()) == {"old": True}
+
+
+class FakeModel:
+    """Stands in for a Keras model where only the file writing is under test."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+
+    def to_json(self):
+        return json.dumps({"tag": self.tag})
+
+    def save_weights(self, path, overwrite=True):
+        path.write_bytes(b"weights " + self.tag.encode())
+
+    def save(self, path, overwrite=True):
+        path.write_bytes(b"keras " + self.tag.encode())
+
+
+def _save(out, tag):
+    from model.artifacts import save_artifacts
+
+    return save_artifacts(FakeModel(tag), out, history=[], validation_indices=np.arange(3), manifest={"tag": tag})
+
+
+def test_a_previous_model_folder_is_replaced_whole(tmp_path):
+    out = tmp_path / "m"
+    _save(out, "old")
+    (out / "stale.txt").write_text("from an older version")
+    manifest = _save(out, "new")
+    assert json.loads((out / MANIFEST_FILE).read_text()) == manifest and manifest["tag"] == "new"
+    assert (out / KERAS_FILE).read_bytes() == b"keras new" and not (out / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert hashlib.sha256(b"keras new").hexdigest() == manifest["artifacts"][KERAS_FILE]
+
+
+def test_interrupt_between_the_renames_restores_the_previous_model(tmp_path, monkeypatch):
+    import os
+
+    out = tmp_path / "m"
+    _save(out, "old")
+    real_replace = os.replace
+    moved_aside = []
+
+    def replace_then_interrupt(src, dst):
+        if Path(dst) == out and Path(src).name.endswith(".tmp"):  # staged folder -> out, old one moved aside
+            moved_aside.append(not out.exists())
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("model.artifacts.os.replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _save(out, "new")
+    monkeypatch.undo()
+    assert moved_aside == [True]
+    assert (out / KERAS_FILE).read_bytes() == b"keras old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
