@@ -179,3 +179,13 @@ def test_interrupt_between_the_renames_restores_the_previous_model(tmp_path, mon
     assert moved_aside == [True]
     assert (out / KERAS_FILE).read_bytes() == b"keras old"
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_weights(tmp_path):
+    data = synthetic_cifar(60, 10)
+    runs = [train(data, epochs=1, seed=5, out_dir=tmp_path / f"m{i}", verbose=0) for i in range(2)]
+    for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights()):
+        assert_array_equal(a, b)
+    assert runs[0].history[0]["loss"] == runs[1].history[0]["loss"]
+    assert_array_equal(runs[0].validation_indices, runs[1].validation_indices)
