@@ -75,3 +75,12 @@ def test_single_group_has_no_gaps():
     e = entry_for(np.array([0, 1]), np.array([0, 0]), np.array(["only", "only"]), 2)
     assert e["difference"] == 0.0 and e["worst_group"] == "only"
     assert all(r["tpr_difference"] is None for r in e["per_class_gaps"])
+
+
+def test_group_values_beyond_the_first_rows_are_coded():
+    from audit.metrics.disparity import _factorize
+
+    values = np.array(["b"] * 5000 + ["a", "c"])
+    codes, uniques = _factorize(values)
+    assert uniques.tolist() == ["a", "b", "c"]
+    assert codes[-2:].tolist() == [0, 2] and (codes[:5000] == 1).all()
