@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from audit.errors import AuditError
+from audit.outputs import _file_mode
 
 
 @contextlib.contextmanager
@@ -22,6 +23,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise AuditError(f"cannot write here: {exc.strerror or exc}", path=path.parent) from exc
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, _file_mode())
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -23,6 +23,13 @@ def dump_json(result: dict) -> str:
         raise RuntimeError(f"result holds a non-finite number: {exc}") from exc
 
 
+def _file_mode() -> int:
+    """0666 less the umask: what ``open()`` would give, where mkstemp gives 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
     """Write ``{file name: text}`` into ``out_dir``; all temporaries first, then the renames."""
     out_dir = Path(out_dir)
@@ -35,6 +42,7 @@ def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
         for name, text in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             temps.append((Path(tmp), out_dir / name))
+            os.chmod(tmp, _file_mode())
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
                 fh.flush()

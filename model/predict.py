@@ -75,6 +75,7 @@ def cifar10_predictions(
     images: bool = True,
     batch_size: int = 512,
     progress: bool = True,
+    model=None,
 ) -> Predictions:
     """Run a saved model on a CIFAR-10 split and return validated :class:`Predictions`.
 
@@ -88,6 +89,8 @@ def cifar10_predictions(
         while training (indices from the model folder), ids ``train/01234`` (original row).
     images : bool, default True
         Attach the uint8 images (for image-property slices and the gallery).
+    model : keras.Model, optional
+        The model already loaded from ``model_dir`` (saves loading it again for a second split).
 
     Returns
     -------
@@ -107,7 +110,8 @@ def cifar10_predictions(
                              f"training images", path=model_dir)
         x, y = data.x_train[indices], data.y_train[indices]
         ids = np.array([f"train/{i:05d}" for i in indices])
-    model = load_model(model_dir)
+    if model is None:
+        model = load_model(model_dir)
     n_out = int(model.output_shape[-1])
     if n_out != len(data.class_names):
         raise AuditError(f"model has {n_out} outputs but the dataset has {len(data.class_names)} classes",

@@ -13,8 +13,7 @@ from audit import __version__
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "cifar10-seed"
-DEFAULT_REPORTS = REPO_ROOT / "reports"
+DEFAULT_REPORTS = REPO_ROOT / "reports" if (REPO_ROOT / "pyproject.toml").is_file() else Path("reports")
 VERSIONED = ("numpy", "pandas", "scikit-learn", "fairlearn", "scipy", "jinja2", "tensorflow", "keras")
 
 
@@ -40,7 +39,7 @@ def _versions(with_tf: bool) -> dict:
               help="Predictions held out from the audit set, to fit the temperature on "
                    "(default: a seeded 2-fold cross-fit on the audit set).")
 @click.option("--model", "model_dir", type=click.Path(), metavar="DIR",
-              help=f"Saved model folder from `audit train` (default: models/cifar10-seed).")
+              help="Saved model folder from `audit train` (default: models/cifar10-seed).")
 @click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's downloader).")
 @click.option("--checklist", type=click.Path(dir_okay=False), metavar="FILE", help="Ethics checklist answers (TOML).")
 @click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
@@ -164,11 +163,11 @@ def _from_file(spec, group_cols, calibration_set):
 
 
 def _from_model(model_dir, data, no_images, batch_size):
-    from model.artifacts import load_model, read_manifest
+    from model.artifacts import default_model_dir, load_model, read_manifest
     from model.data import load_cifar10, resolve_data_path
     from model.predict import cifar10_predictions
 
-    model_dir = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    model_dir = Path(model_dir) if model_dir else default_model_dir()
     dataset = load_cifar10(resolve_data_path(data))
     if not (model_dir / "manifest.json").exists():
         if model_dir.exists() and any(model_dir.iterdir()):
@@ -180,13 +179,21 @@ def _from_model(model_dir, data, no_images, batch_size):
         train(dataset, out_dir=model_dir)
     manifest = read_manifest(model_dir)
     model = load_model(model_dir)
-    pred = cifar10_predictions(model, dataset, split="test", images=not no_images, batch_size=batch_size)
-    calibration = cifar10_predictions(model, dataset, split="validation", manifest=manifest,
-                                      images=False, batch_size=batch_size)
+    common = {"batch_size": batch_size, "model": model}
+    pred = cifar10_predictions(model_dir, dataset, split="test", images=not no_images, **common)
+    calibration = cifar10_predictions(model_dir, dataset, split="validation", images=False, **common)
     prov = {
         "model_sha256": manifest.get("artifacts", {}),
         "data_sha256": dataset.files,
         "model_dir": str(model_dir),
-        "training": {k: manifest.get(k) for k in ("seed", "epochs", "test_accuracy", "test_loss") if k in manifest},
+        "training": {
+            "seed": manifest.get("seed"),
+            "limit": manifest.get("limit"),
+            "hyperparameters": manifest.get("hyperparameters"),
+            "test_accuracy": manifest.get("test_accuracy"),
+            "test_loss": manifest.get("test_loss"),
+            "n_train": (manifest.get("dataset") or {}).get("n_train"),
+        },
     }
-    return pred, calibration, "validation split of the training run", model_dir.name, prov
+    name = model_dir.name if model_dir.name != "" else "model"
+    return pred, calibration, "validation split of the training run", name, prov
