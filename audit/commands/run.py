@@ -57,8 +57,17 @@ def _versions(with_tf: bool) -> dict:
               help="Bootstrap resamples for the ECE interval (0 turns it off).")
 @click.option("--reproducible", is_flag=True, help="Leave out the timestamp: same inputs give byte-identical audit.json.")
 @click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Inference batch size.")
+@click.option("--stream/--no-stream", default=None,
+              help="Read --predictions in chunks and merge per-chunk accumulators: memory bounded by "
+                   "--chunk-rows whatever N (default: on above 2,000,000 rows). Streamed audits have a "
+                   "sketched adaptive ECE and no image slices, thumbnails or predictions baselines.")
+@click.option("--chunk-rows", default=1_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Rows read at once when streaming (the cross-fit's random split depends on it).")
+@click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
+              help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
+                   "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
-        run_name, no_images, seed, n_bootstrap, reproducible, batch_size):
+        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -72,19 +81,39 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
 
     provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": not no_images,
                                      "group_cols": list(group_cols)}}
+    result = None
     if predictions:
         if model_dir or data:
             raise click.UsageError("--predictions audits a file; --model and --data are for the saved model")
-        pred, calibration, cal_source, name = _from_file(predictions, group_cols, calibration_set)
+        from audit.distributed import audit_sources, should_stream
+
+        if dask_scheduler and stream is False:
+            raise click.UsageError("--dask streams the predictions; it cannot be combined with --no-stream")
         sources = expand_sources(predictions)
-        provenance["predictions_sha256"] = {str(p): sha256_file(p) for p in sources}
+        streaming = bool(dask_scheduler) or should_stream(sources, stream)
+        if streaming and baseline and (Path(baseline).is_dir() or Path(baseline).suffix.lower() in
+                                       (".npz", ".csv", ".parquet", ".pq")):
+            raise click.UsageError("a predictions baseline is matched sample by sample in memory; with "
+                                   "--stream or --dask compare against a previous audit.json, or use --no-stream")
+        pred, calibration, cal_source, name = _from_file(predictions, group_cols, calibration_set, stream=streaming)
+        # on Dask the workers hash the shards (the client may not see the files)
+        provenance["predictions_sha256"] = None if dask_scheduler else {str(p): sha256_file(p) for p in sources}
         provenance["model_sha256"] = None
         provenance["data_sha256"] = None
         run_info = {"name": run_name or name, "model_name": name, "source": "predictions", "seed": seed}
         with_tf = False
+        if streaming:
+            provenance["settings"]["chunk_rows"] = chunk_rows
+            provenance["versions"] = _versions(with_tf)
+            result = audit_sources(sources, dask=dask_scheduler, hash_sources=bool(dask_scheduler),
+                                   group_cols=group_cols, chunk_rows=chunk_rows, calibration=calibration,
+                                   calibration_source=cal_source, seed=seed, n_bootstrap=n_bootstrap,
+                                   run=run_info, provenance=provenance)
     else:
         if group_cols or calibration_set:
             raise click.UsageError("--group-col and --calibration-set apply to --predictions files")
+        if stream is not None or dask_scheduler:
+            raise click.UsageError("--stream, --no-stream and --dask apply to --predictions files")
         pred, calibration, cal_source, name, model_prov = _from_model(model_dir, data, no_images, batch_size)
         provenance.update(model_prov)
         provenance["predictions_sha256"] = None
@@ -92,9 +121,10 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         with_tf = True
     provenance["versions"] = _versions(with_tf)
 
-    result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
-                          n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
-                          provenance=provenance)
+    if result is None:
+        result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
+                              n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
+                              provenance=provenance)
     if not reproducible:
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -140,24 +170,34 @@ def _safe_name(name: str) -> str:
     return keep or "audit"
 
 
-def _from_file(spec, group_cols, calibration_set):
+def _from_file(spec, group_cols, calibration_set, *, stream=False):
+    """Predictions (None with ``stream``: they are read later, chunk by chunk), calibration set,
+    its description and the run name."""
     from audit.sources import expand_sources, load_predictions
 
     sources = expand_sources(spec)
+    pred = None
     if len(sources) == 1:
-        pred = load_predictions(sources[0], group_cols=group_cols)
         name = sources[0].stem
+        if not stream:
+            pred = load_predictions(sources[0], group_cols=group_cols)
     else:
         from audit.sources import load_shards
-        pred = load_shards(sources, group_cols=group_cols)
         name = sources[0].parent.name or "shards"
+        if not stream:
+            pred = load_shards(sources, group_cols=group_cols)
     calibration, cal_source = None, None
     if calibration_set:
         calibration = load_predictions(calibration_set, group_cols=())
-        if calibration.class_names != pred.class_names:
+        if stream:
+            from audit.distributed import peek_layout
+            class_names = peek_layout(sources[0], group_cols=group_cols)[0]
+        else:
+            class_names = pred.class_names
+        if calibration.class_names != class_names:
             raise AuditError(
                 f"calibration set classes {list(calibration.class_names)} differ from the audit set's "
-                f"{list(pred.class_names)}", path=calibration_set)
+                f"{list(class_names)}", path=calibration_set)
         cal_source = f"calibration set {calibration_set}"
     return pred, calibration, cal_source, name
 
