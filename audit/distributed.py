@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import zipfile
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -264,7 +265,9 @@ def dask_client(spec: str, *, timeout: float = 10.0):
 
     if kind == "local":
         kwargs = {"threads_per_worker": 1} if value is None else {"n_workers": value, "threads_per_worker": 1}
-        with LocalCluster(processes=True, dashboard_address=":0", **kwargs) as cluster, Client(cluster) as client:
+        # errors come back to the client as AuditError; the workers' own logs would repeat them as tracebacks
+        with LocalCluster(processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
+                          **kwargs) as cluster, Client(cluster) as client:
             yield client
         return
     try:
