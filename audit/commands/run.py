@@ -230,8 +230,8 @@ def _from_model(model_dir, data, no_images, batch_size):
             "seed": manifest.get("seed"),
             "limit": manifest.get("limit"),
             "hyperparameters": manifest.get("hyperparameters"),
-            "test_accuracy": manifest.get("test_accuracy"),
-            "test_loss": manifest.get("test_loss"),
+            "test": manifest.get("test"),
+            "mean_seconds_per_epoch": manifest.get("mean_seconds_per_epoch"),
             "n_train": (manifest.get("dataset") or {}).get("n_train"),
         },
     }
