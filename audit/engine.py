@@ -67,8 +67,9 @@ def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]
         "adaptive_ece": ace,
         "brier": "mean over samples of Σ_k (p_k − 1[y = k])² (range 0 to 2)",
         "nll": f"mean of −ln(clip(p_true, {NLL_CLIP:g}, 1))",
-        "temperature": ("T > 0 minimising the NLL of softmax(ln p / T), bounded Brent search on ln T "
-                        "in [0.05, 20]; fitted on data other than the audited samples"),
+        "temperature": ("T > 0 minimising the NLL of softmax(ln p / T), safeguarded Newton on 1/T "
+                        "with analytic derivatives, T in [0.05, 20]; fitted on data other than the "
+                        "audited samples"),
         "disparity": ("accuracy per group by fairlearn MetricFrame; difference = max − min, ratio = "
                       "min / max, *_to_overall as MetricFrame(method='to_overall')"),
         "per_class_gaps": ("one-vs-rest TPR and FPR per class and group, max − min over groups "
@@ -114,6 +115,8 @@ class AuditAccumulator:
         self.scaled = CalibrationAccumulator(n_bins, k)
         self.groups = {str(g): GroupCellAccumulator(k) for g in group_names}
         self.n = 0
+        #: (predicted, confidence) of the latest chunk, for callers that need them again.
+        self.last_top_label = None
         self._mistakes = {"index": np.zeros(0, np.int64), "sample_id": np.zeros(0, object),
                           "true": np.zeros(0, np.int64), "predicted": np.zeros(0, np.int64),
                           "confidence": np.zeros(0)}
@@ -126,13 +129,16 @@ class AuditAccumulator:
             raise AuditError(f"a chunk has {probs.shape[1]} probability columns; expected "
                              f"{len(self.class_names)} (one per class)")
         predicted, confidence = top_label(probs)
-        self.confusion.update(labels, probs, predicted=predicted, confidence=confidence)
+        self.last_top_label = (predicted, confidence)
+        pairs = labels * probs.shape[1]
+        pairs += predicted
+        self.confusion.update(labels, probs, predicted=predicted, confidence=confidence, pairs=pairs)
         self.calibration.update(labels, probs, predicted=predicted, confidence=confidence)
         groups = _chunk_groups(chunk)
         for name, acc in self.groups.items():
             if name not in groups:
                 raise AuditError(f"a chunk lacks the group column {name!r}; it has {sorted(groups)}")
-            acc.update(labels, predicted, groups[name])
+            acc.update(labels, predicted, groups[name], pairs=pairs)
         if scaled_probs is None and self.temperature is not None:
             scaled_probs = apply_temperature(probs, self.temperature)
         if scaled_probs is not None:
@@ -266,7 +272,7 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
     if calibration is not None:
         t = fit_temperature(calibration.labels, calibration.probs)
         return apply_temperature(pred.probs, t), t, {
-            "method": "NLL minimisation, bounded Brent on ln T",
+            "method": "NLL minimisation, safeguarded Newton on 1/T",
             "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
     if pred.n_samples < 2:
         return pred.probs, 1.0, {"method": "not fitted: fewer than 2 samples, T = 1",
@@ -305,8 +311,8 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
     acc = AuditAccumulator(pred.class_names, group_names=list(pred.groups), n_bins=n_bins,
                            max_mistakes=max_mistakes)
     acc.update(pred, scaled_probs=scaled)
-    predicted, confidence = top_label(pred.probs)
-    s_pred, s_conf = top_label(scaled)
+    predicted, confidence = acc.last_top_label
+    s_pred, s_conf = acc.scaled.last_top_label
     body = acc.finalize(
         n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
         adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
@@ -396,7 +402,7 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
     fit = None
     if calibration is not None:
         temperature = fit_temperature(calibration.labels, calibration.probs)
-        fit = {"method": "NLL minimisation, bounded Brent on ln T",
+        fit = {"method": "NLL minimisation, safeguarded Newton on 1/T",
                "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
     elif temperature is not None:
         fit = {"method": "given", "source": "given", "n": None}

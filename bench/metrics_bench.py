@@ -4,12 +4,17 @@ MetricFrame on raw rows), same data, same process; plus a chunked run over a mem
 
     .venv/bin/python bench/metrics_bench.py                 # 1M × 10
     .venv/bin/python bench/metrics_bench.py --big 10000000  # also 10M × 10 read from disk in chunks
+
+Each path is timed as the best of ``--repeat`` (default 3) wall-clock runs, the paths interleaved
+(round r runs every path once), so load on a shared machine hits them alike; peak memory is the
+tracemalloc peak of one further, untimed run of each.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -74,43 +79,65 @@ def ours_engine(labels, probs, groups, n_bootstrap):
     return build_result(pred, n_bootstrap=n_bootstrap, images=False)
 
 
-def measure(fn, *args, repeat=1):
-    best = float("inf")
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return f"{model}, {os.cpu_count()} cores, numpy {np.__version__}, load average {load}"
+
+
+def measure_interleaved(paths, repeat):
+    """Best wall time of ``repeat`` interleaved rounds and tracemalloc peak of each path."""
+    best = {name: float("inf") for name, _ in paths}
+    out = {}
     for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn(*args)
-        best = min(best, time.perf_counter() - t)
-    tracemalloc.start()
-    fn(*args)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+        for name, fn in paths:
+            t = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    peak = {}
+    for name, fn in paths:
+        tracemalloc.start()
+        fn()
+        peak[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     return out, best, peak
 
 
-def run_main(n, k, seed):
+def run_main(n, k, seed, repeat):
     import fairlearn.metrics  # noqa: F401  (import cost is not part of either timing)
     import sklearn.metrics  # noqa: F401
 
     labels, probs, groups = make_data(n, k, seed)
-    print(f"data: {n:,} × {k} Dirichlet(0.3) probabilities, seed {seed}, one group column (4 values)")
-    ref, t_ref, m_ref = measure(naive, labels, probs, groups)
-    ours, t_ours, m_ours = measure(ours_metrics, labels, probs, groups, repeat=3)
-    _, t_eng0, m_eng0 = measure(ours_engine, labels, probs, groups, 0)
-    eng, t_eng, m_eng = measure(ours_engine, labels, probs, groups, 200)
+    print(f"machine: {machine()}")
+    print(f"data: {n:,} × {k} Dirichlet(0.3) probabilities, seed {seed}, one group column (4 values); "
+          f"best of {repeat} interleaved runs")
+    paths = [
+        ("straightforward (sklearn cm + report + log_loss, numpy ECE loop, MetricFrame raw rows)",
+         lambda: naive(labels, probs, groups)),
+        ("ours: accumulators, every metric except bootstrap/temperature/exact ACE",
+         lambda: ours_metrics(labels, probs, groups)),
+        ("ours: build_result, no bootstrap (adds T cross-fit, exact ACE, after-scaling)",
+         lambda: ours_engine(labels, probs, groups, 0)),
+        ("ours: build_result, bootstrap B=200", lambda: ours_engine(labels, probs, groups, 200)),
+    ]
+    out, best, peak = measure_interleaved(paths, repeat)
+    ref, ours, eng = out[paths[0][0]], out[paths[1][0]], out[paths[3][0]]
     assert ours["confusion_matrix"] == ref["cm"].tolist()
     assert abs(ours["calibration"]["ece"] - ref["ece"]) < 1e-9
     # log_loss clips at float64 eps, we at 1e-15: they differ only where p_true < 1e-15
     assert abs(ours["calibration"]["nll"] - ref["nll"]) < 1e-4 * ref["nll"]
     assert abs(ours["disparity"][0]["difference"] - ref["difference"]) < 1e-12
     assert abs(eng["calibration"]["ece"] - ref["ece"]) < 1e-9
-    rows = [
-        ("straightforward (sklearn cm + report + log_loss, numpy ECE loop, MetricFrame raw rows)", t_ref, m_ref),
-        ("ours: accumulators, every metric except bootstrap/temperature/exact ACE", t_ours, m_ours),
-        ("ours: build_result, no bootstrap (adds T cross-fit, exact ACE, after-scaling)", t_eng0, m_eng0),
-        ("ours: build_result, bootstrap B=200", t_eng, m_eng),
-    ]
-    for name, t, m in rows:
-        print(f"{t:8.3f} s  peak {m / 2**20:8.1f} MiB  {t_ref / t:7.1f}×  {name}")
+    t_ref = best[paths[0][0]]
+    for name, _ in paths:
+        print(f"{best[name]:8.3f} s  peak {peak[name] / 2**20:8.1f} MiB  {t_ref / best[name]:7.1f}×  {name}")
     print("results agree with the straightforward path (confusion matrix, ECE, NLL, group difference)")
 
 
@@ -190,6 +217,7 @@ def main():
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds per path (best is kept)")
     ap.add_argument("--big", type=int, default=0, help="also stream this many rows from disk")
     ap.add_argument("--chunk", type=int, default=250_000)
     ap.add_argument("--check-n", type=int, default=1_000_000)
@@ -199,7 +227,7 @@ def main():
     if args.big_child:
         return big_child(args.big_child, args.chunk, args.check_n)
     if not args.skip_main:
-        run_main(args.n, args.k, args.seed)
+        run_main(args.n, args.k, args.seed, args.repeat)
     if args.big:
         run_big(args.big, args.k, args.seed, args.chunk, args.check_n)
 

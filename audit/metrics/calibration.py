@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.metrics.confusion import top_label
+from audit.metrics.confusion import row_pick, top_label
 
 #: Probabilities are clipped to [NLL_CLIP, 1] before the log in the negative log-likelihood.
 NLL_CLIP = 1e-15
 #: Resolution of the confidence histogram that the streaming adaptive ECE is computed from.
 SKETCH_BINS = 1 << 14
+#: Entries of the probability matrix per block in the classwise pass (temporaries stay in cache).
+BLOCK_VALUES = 1 << 17
 MSG_BINS = "n_bins must be an int >= 1; got {!r}"
 MSG_MERGE = "cannot merge calibration accumulators with different settings: {} and {}"
 
@@ -29,8 +31,8 @@ def bin_edges(n_bins: int) -> np.ndarray:
 def bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
     """Bin of each value under the (lo, hi] rule; 0 goes to the first bin, 1.0 to the last.
 
-    Computed as ``ceil(v · n_bins) − 1`` in floating point (one multiply, no search), so a value
-    on an edge b / n_bins is placed by the rounded product ``v · n_bins``.
+    Computed as ``ceil(v · n_bins) − 1`` clipped to ``[0, n_bins)``, in float64 (one multiply, no
+    search), so a value on an edge b / n_bins is placed by the rounded product ``v · n_bins``.
 
     Parameters
     ----------
@@ -42,10 +44,64 @@ def bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
     """
     bin_edges(n_bins)
     scaled = np.multiply(values, n_bins, dtype=np.float64)
-    idx = scaled.astype(np.intp)
-    idx -= idx == scaled  # on an edge b/n: the lower bin, as (lo, hi] requires
-    np.clip(idx, 0, n_bins - 1, out=idx)
-    return idx
+    np.ceil(scaled, out=scaled)
+    np.clip(scaled, 1, n_bins, out=scaled)
+    scaled -= 1
+    return scaled.astype(np.intp)
+
+
+def classwise_bin_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per class k and (lo, hi] bin of p_k: sample count and summed p_k; and Σ p² over all entries.
+
+    Rows are processed in blocks of about ``BLOCK_VALUES`` entries so each block's temporaries stay
+    in cache. Each entry gets the slot ``clip(ceil(p · n_bins), 0, n_bins + 1)`` of its class (so
+    values at or below 0 and above 1 have slots of their own and no clip to the bin range is needed
+    per entry); the slots are folded into bins afterwards: slot 0 and 1 to the first bin, slot
+    ``n_bins + 1`` to the last — the same bins as :func:`bin_index`.
+
+    Parameters
+    ----------
+    probs : ndarray of float64, shape (n_samples, n_classes)
+    n_bins : int
+
+    Returns
+    -------
+    count : ndarray of int64, shape (n_classes, n_bins)
+    p_sum : ndarray of float64, shape (n_classes, n_bins)
+    sum_sq : float
+        Σ_ij p_ij², for the Brier score.
+    """
+    n, k = probs.shape
+    width = n_bins + 2
+    offsets = np.arange(k, dtype=np.float64) * width
+    rows = max(1, BLOCK_VALUES // k)
+    scaled = np.empty((min(rows, n), k))
+    slots = np.empty((min(rows, n), k), dtype=np.intp)
+    count = np.zeros(k * width, dtype=np.int64)
+    p_sum = np.zeros(k * width)
+    sum_sq = 0.0
+    for start in range(0, n, rows):
+        p = probs[start:start + rows]
+        m = p.shape[0]
+        s, slot = scaled[:m], slots[:m]
+        np.multiply(p, n_bins, out=s)
+        np.ceil(s, out=s)
+        np.clip(s, 0, n_bins + 1, out=s)
+        np.add(s, offsets, out=slot, casting="unsafe")
+        flat = slot.reshape(-1)
+        count += np.bincount(flat, minlength=k * width)
+        p_sum += np.bincount(flat, weights=p.reshape(-1), minlength=k * width)
+        sum_sq += float(np.einsum("ij,ij->", p, p))
+    return _fold_slots(count, k, n_bins), _fold_slots(p_sum, k, n_bins), sum_sq
+
+
+def _fold_slots(slot_values: np.ndarray, k: int, n_bins: int) -> np.ndarray:
+    """(k · (n_bins + 2),) slot sums of :func:`classwise_bin_sums` to (k, n_bins) bin sums."""
+    v = slot_values.reshape(k, n_bins + 2)
+    out = v[:, 1:n_bins + 1].copy()
+    out[:, 0] += v[:, 0]
+    out[:, -1] += v[:, n_bins + 1]
+    return out
 
 
 def ece_from_bins(count, conf_sum, correct_sum) -> tuple[float | None, float | None]:
@@ -111,6 +167,11 @@ def adaptive_ece(confidence, correct, n_bins: int = 15) -> float | None:
     groups whose sizes differ by at most one (``numpy.array_split``); ACE = Σ_b (n_b / N) |acc_b − conf_b|.
     With fewer samples than bins, the empty groups are skipped.
 
+    No sort with a permutation is needed: the confidences of the incorrect and of the correct samples
+    are sorted apart (value sorts, SIMD-fast), and at each group boundary the number of each kind
+    among the first r ranks follows from binary searches (:func:`_split_ranks`); the groups' sums are
+    differences of prefix sums.
+
     Parameters
     ----------
     confidence : ndarray of float, shape (n_samples,)
@@ -120,13 +181,32 @@ def adaptive_ece(confidence, correct, n_bins: int = 15) -> float | None:
     n = confidence.shape[0]
     if n == 0:
         return None
-    correct = np.asarray(correct, dtype=np.float64)
-    order = np.lexsort((correct, confidence))  # ties in confidence: incorrect first, order-free
-    sizes = _equal_mass_sizes(n, n_bins)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[sizes > 0]
-    c = np.add.reduceat(confidence[order], starts)
-    a = np.add.reduceat(correct[order], starts)
+    correct = np.asarray(correct, dtype=bool)
+    wrong_conf = np.sort(confidence[~correct])
+    right_conf = np.sort(confidence[correct])
+    ends = np.cumsum(_equal_mass_sizes(n, n_bins))
+    in_wrong, in_right = _split_ranks(confidence, wrong_conf, right_conf, ends)
+    conf_prefix = (np.concatenate(([0.0], np.cumsum(wrong_conf)))[in_wrong]
+                   + np.concatenate(([0.0], np.cumsum(right_conf)))[in_right])
+    c = np.diff(conf_prefix, prepend=0.0)
+    a = np.diff(in_right, prepend=0).astype(np.float64)
     return float(np.abs(a - c).sum() / n)
+
+
+def _split_ranks(confidence, wrong_sorted, right_sorted, ranks) -> tuple[np.ndarray, np.ndarray]:
+    """For each r in ``ranks``: how many incorrect and correct samples are among the first r in
+    (confidence, correct) order, i.e. ties in confidence taken incorrect first."""
+    ranks = np.asarray(ranks, dtype=np.int64)
+    kth = np.maximum(ranks - 1, 0)
+    v = np.partition(confidence, np.unique(kth))[kth]  # the r-th smallest confidence
+    w_lt = np.searchsorted(wrong_sorted, v, side="left")
+    r_lt = np.searchsorted(right_sorted, v, side="left")
+    w_eq = np.searchsorted(wrong_sorted, v, side="right") - w_lt
+    rest = ranks - w_lt - r_lt  # samples at exactly v inside the first r
+    take_wrong = np.minimum(rest, w_eq)
+    in_wrong = np.where(ranks > 0, w_lt + take_wrong, 0)
+    in_right = np.where(ranks > 0, r_lt + rest - take_wrong, 0)
+    return in_wrong, in_right
 
 
 def adaptive_ece_from_histogram(count, conf_sum, correct_sum, n_bins: int = 15) -> float | None:
@@ -260,6 +340,8 @@ class CalibrationAccumulator:
         self.sketch_correct = np.zeros(SKETCH_BINS)
         self.brier_sum = 0.0
         self.nll_sum = 0.0
+        #: (predicted, confidence) of the latest update, for callers that need them again.
+        self.last_top_label = None
         if n_classes is not None:
             self._init_classes(n_classes)
 
@@ -290,11 +372,13 @@ class CalibrationAccumulator:
             return self
         if predicted is None or confidence is None:
             predicted, confidence = top_label(probs)
+        self.last_top_label = (predicted, confidence)
         correct = predicted == labels
         nb = self.n_bins
 
-        b = bin_index(confidence, nb)
-        cell = b * 2 + correct
+        cell = bin_index(confidence, nb)
+        cell *= 2
+        cell += correct
         self.cell_count += np.bincount(cell, minlength=2 * nb).reshape(nb, 2)
         self.cell_sum += np.bincount(cell, weights=confidence, minlength=2 * nb).reshape(nb, 2)
         self.cell_sumsq += np.bincount(cell, weights=confidence * confidence, minlength=2 * nb).reshape(nb, 2)
@@ -302,21 +386,27 @@ class CalibrationAccumulator:
         self.conf_sum = self.cell_sum.sum(axis=1)
         self.correct_sum = self.cell_count[:, 1].copy()
 
-        fine = np.minimum((confidence * SKETCH_BINS).astype(np.intp), SKETCH_BINS - 1)
-        self.sketch_count += np.bincount(fine, minlength=SKETCH_BINS)
-        self.sketch_conf += np.bincount(fine, weights=confidence, minlength=SKETCH_BINS)
-        self.sketch_correct += np.bincount(fine, weights=correct, minlength=SKETCH_BINS)
+        # sketch cells (fine bin, correct): two bincounts give count, correct count and confidence sum
+        fine = np.multiply(confidence, SKETCH_BINS)
+        np.minimum(fine, SKETCH_BINS - 1, out=fine)
+        sketch = fine.astype(np.intp)
+        sketch *= 2
+        sketch += correct
+        c2 = np.bincount(sketch, minlength=2 * SKETCH_BINS)
+        w2 = np.bincount(sketch, weights=confidence, minlength=2 * SKETCH_BINS)
+        self.sketch_count += c2[0::2] + c2[1::2]
+        self.sketch_correct += c2[1::2]
+        self.sketch_conf += w2[0::2] + w2[1::2]
 
-        cw = bin_index(probs, nb)
-        cw += np.arange(k, dtype=cw.dtype) * nb
-        cw = cw.ravel()
-        self.cw_count += np.bincount(cw, minlength=k * nb).reshape(k, nb)
-        self.cw_p_sum += np.bincount(cw, weights=probs.ravel(), minlength=k * nb).reshape(k, nb)
-        hit_cells = cw.reshape(n, k)[np.arange(n), labels]
-        self.cw_hit_sum += np.bincount(hit_cells, minlength=k * nb).reshape(k, nb)
+        cw_count, cw_p_sum, sum_sq = classwise_bin_sums(probs, nb)
+        self.cw_count += cw_count
+        self.cw_p_sum += cw_p_sum
+        p_true = row_pick(probs, labels)
+        hit = bin_index(p_true, nb)
+        hit += labels * nb
+        self.cw_hit_sum += np.bincount(hit, minlength=k * nb).reshape(k, nb)
 
-        p_true = probs[np.arange(n), labels]
-        self.brier_sum += float(np.einsum("ij,ij->", probs, probs) - 2.0 * p_true.sum() + n)
+        self.brier_sum += float(sum_sq - 2.0 * p_true.sum() + n)
         self.nll_sum += float(-np.log(np.clip(p_true, NLL_CLIP, 1.0)).sum())
         self.n += n
         return self

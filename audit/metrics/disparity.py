@@ -36,6 +36,28 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), uniques
 
 
+def _cells_by_value(values: np.ndarray, pairs: np.ndarray, n_pairs: int) -> dict[str, np.ndarray]:
+    """Counts of each pair index (true · K + predicted) per distinct value of ``values``.
+
+    Group columns usually hold a few values: those seen in the first rows are matched by equality
+    (one comparison pass each, counting the matching pairs); only when other values remain does it
+    fall back to a full ``np.unique``.
+    """
+    head = np.unique(values[:4096])
+    if head.size <= 32:
+        out, seen = {}, 0
+        for value in head:
+            block = np.bincount(pairs[values == value], minlength=n_pairs)
+            seen += int(block.sum())
+            out[str(value)] = block
+        if seen == values.shape[0]:
+            return out
+    codes, uniques = _factorize(values)
+    flat = np.bincount(codes.ravel() * n_pairs + pairs,
+                       minlength=len(uniques) * n_pairs).reshape(len(uniques), n_pairs)
+    return {str(value): block for value, block in zip(uniques, flat)}
+
+
 class GroupCellAccumulator:
     """Confusion counts per group value: ``cells[group]`` is a K×K array (rows = true class).
 
@@ -48,20 +70,22 @@ class GroupCellAccumulator:
         self.n_classes = int(n_classes)
         self.cells: dict[str, np.ndarray] = {}
 
-    def update(self, labels, predicted, groups) -> "GroupCellAccumulator":
-        """Add one chunk: labels, predicted classes and group values, each of shape (n,)."""
+    def update(self, labels, predicted, groups, *, pairs=None) -> "GroupCellAccumulator":
+        """Add one chunk: labels, predicted classes and group values, each of shape (n,).
+
+        ``pairs`` (n,), optional, is the precomputed ``labels · K + predicted``.
+        """
         labels = np.asarray(labels, dtype=np.int64)
         groups = np.asarray(groups)
         if groups.shape != labels.shape:
             raise ValueError(MSG_SHAPE.format(groups.shape, labels.shape))
         if labels.size == 0:
             return self
-        codes, uniques = _factorize(groups)
         k = self.n_classes
-        flat = np.bincount((codes.ravel() * k + labels) * k + np.asarray(predicted, dtype=np.int64),
-                           minlength=len(uniques) * k * k).reshape(len(uniques), k, k)
-        for name, block in zip(uniques, flat):
-            key = str(name)
+        if pairs is None:
+            pairs = labels * k + np.asarray(predicted, dtype=np.int64)
+        for key, block in _cells_by_value(groups, pairs, k * k).items():
+            block = block.reshape(k, k)
             if key in self.cells:
                 self.cells[key] += block
             else:
