@@ -92,7 +92,11 @@ def render_markdown(result: dict[str, Any]) -> str:
                          for d in r["disparity"]])
     baseline = r["baseline"]
     if baseline:
-        lines += ["", f"**Baseline** {md(baseline.get('source'))}: overall accuracy change "
-                      f"{f.pp(baseline.get('overall_delta'))}."]
+        overall = baseline.get("overall") or {}
+        test = overall.get("mcnemar")
+        p_text = f" (exact McNemar p = {f.dec(test.get('p_value'))})" if test else ""
+        lines += ["", f"**Baseline** {md(baseline.get('source'))}: overall accuracy "
+                      f"{f.pct(overall.get('accuracy_before'))} → {f.pct(overall.get('accuracy_after'))}, "
+                      f"change {f.pp(overall.get('delta'))}{p_text}."]
     lines += ["", "_Full report: report.html (offline, self-contained)._", ""]
     return "\n".join(lines)

@@ -150,11 +150,28 @@ def test_no_gate_shows_headline_only():
 
 
 def test_baseline_section_when_present(result):
-    result["baseline"] = {"source": "old/audit.json", "overall_delta": -0.0123,
-                          "per_class": [{"class": "cat", "delta": 0.02, "p_value": 0.03}],
-                          "mcnemar": {"statistic": 12, "p_value": 0.04}}
+    # The shape audit.baseline.compare_predictions returns.
+    result["baseline"] = {
+        "source": "old.npz", "kind": "predictions",
+        "overall": {"n": 100, "accuracy_before": 0.70, "accuracy_after": 0.6877, "delta": -0.0123,
+                    "mcnemar": {"b": 9, "c": 2, "p_value": 0.0654}},
+        "per_class": [{"class": "cat", "recall_before": 0.5, "recall_after": 0.52, "delta": 0.02,
+                       "mcnemar": {"b": 1, "c": 3, "p_value": 0.625}}],
+    }
+    section = soup_of(result).find(id="baseline")
+    text = section.get_text(" ", strip=True)
+    assert "70.0% → 68.8%" in text and "−1.2 pp" in text and "p = 0.065" in text
+    cells = [td.get_text(strip=True) for td in section.find("tbody").find_all(["th", "td"])]
+    assert cells == ["cat", "50.0%", "52.0%", "+2.0 pp", "1", "3", "0.625"]
+
+
+def test_baseline_from_an_audit_json_has_no_test(result):
+    result["baseline"] = {"source": "old/audit.json", "kind": "audit.json",
+                          "overall": {"accuracy_before": 0.7, "accuracy_after": 0.71, "delta": 0.01, "mcnemar": None},
+                          "per_class": [{"class": "cat", "recall_before": 0.5, "recall_after": 0.5, "delta": 0.0,
+                                         "mcnemar": None}]}
     text = soup_of(result).find(id="baseline").get_text(" ", strip=True)
-    assert "\u22121.2 pp" in text and "+2.0 pp" in text and "p_value: 0.04" in text
+    assert "+1.0 pp" in text and "McNemar test:" not in text and "undefined" in text
 
 
 def test_missing_required_section_is_a_clear_error(result):

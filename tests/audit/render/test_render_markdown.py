@@ -51,3 +51,11 @@ def test_hostile_strings_escaped(hostile):
     for table in tables:  # hostile cells never add columns to a table
         assert len({len(pipes.findall(line)) for line in table.splitlines()}) == 1, table
     assert all(bad not in text for bad in HOSTILE)
+
+
+def test_baseline_line_reads_the_compare_shape(result):
+    result["baseline"] = {"source": "old.npz", "kind": "predictions",
+                          "overall": {"accuracy_before": 0.70, "accuracy_after": 0.6877, "delta": -0.0123,
+                                      "mcnemar": {"b": 9, "c": 2, "p_value": 0.0654}}, "per_class": []}
+    text = render_markdown(result)
+    assert "overall accuracy 70.0% → 68.8%, change \u22121.2 pp (exact McNemar p = 0.065)" in text
