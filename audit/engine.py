@@ -21,7 +21,12 @@ from audit.metrics.classification import (
 )
 from audit.metrics.confusion import ConfusionAccumulator, top_label
 from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
-from audit.metrics.temperature import apply_temperature, cross_fit_temperature, fit_temperature
+from audit.metrics.temperature import (
+    FIT_METHOD,
+    apply_temperature,
+    cross_fit_temperature,
+    fit_temperature,
+)
 
 SCHEMA_VERSION = "1"
 #: Per fold, at most this many samples (a seeded bottom-k sample) fit T in the streaming cross-fit.
@@ -272,7 +277,7 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
     if calibration is not None:
         t = fit_temperature(calibration.labels, calibration.probs)
         return apply_temperature(pred.probs, t), t, {
-            "method": "NLL minimisation, safeguarded Newton on 1/T",
+            "method": FIT_METHOD,
             "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
     if pred.n_samples < 2:
         return pred.probs, 1.0, {"method": "not fitted: fewer than 2 samples, T = 1",
@@ -402,7 +407,7 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
     fit = None
     if calibration is not None:
         temperature = fit_temperature(calibration.labels, calibration.probs)
-        fit = {"method": "NLL minimisation, safeguarded Newton on 1/T",
+        fit = {"method": FIT_METHOD,
                "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
     elif temperature is not None:
         fit = {"method": "given", "source": "given", "n": None}

@@ -8,6 +8,8 @@ import numpy as np
 
 from audit.metrics.calibration import NLL_CLIP
 
+#: ``temperature_fit.method`` of a T fitted by :func:`fit_temperature`.
+FIT_METHOD = "NLL minimisation, safeguarded Newton on 1/T"
 #: Search interval for T.
 T_BOUNDS = (0.05, 20.0)
 MSG_T = "temperature must be a finite number > 0; got {!r}"
