@@ -315,7 +315,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
     """
     dask = _import_dask()
     from audit.engine import STREAM_FIT_CAP, _envelope
-    from audit.metrics.temperature import fit_temperature
+    from audit.metrics.temperature import FIT_METHOD, fit_temperature
 
     sources = [Path(s) for s in sources]
     if not sources:
@@ -336,7 +336,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
     fit = None
     if calibration is not None:
         temperature = fit_temperature(calibration.labels, calibration.probs)
-        fit = {"method": "NLL minimisation, bounded Brent on ln T",
+        fit = {"method": FIT_METHOD,
                "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
     elif temperature is not None:
         fit = {"method": "given", "source": "given", "n": None}
