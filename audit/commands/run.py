@@ -76,8 +76,14 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
       audit run --predictions preds.npz --group-col region --policy audit-policy.toml
       audit run --predictions 'shards/*.parquet' --checklist audit-checklist.toml
     """
+    from audit.checklist import load_checklist
     from audit.engine import build_result, summarize
+    from audit.policy import default_policy, load_policy
     from audit.sources import expand_sources, sha256_file
+
+    # Read the small files first: a typo in the policy must not cost a training run.
+    answers = load_checklist(checklist) if checklist else None
+    rules = load_policy(policy) if policy else default_policy()
 
     provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": not no_images,
                                      "group_cols": list(group_cols)}}
@@ -128,41 +134,42 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     if not reproducible:
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
-    code = finish(result, checklist=checklist, policy=policy, baseline=baseline, current_pred=pred,
-                  out_dir=Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"]))
+    out = Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"])
+    written = finish(result, answers=answers, rules=rules, informational=policy is None,
+                     baseline=baseline, current_pred=pred, out_dir=out)
+    from audit.verdict import verdict_line
+
     click.echo(summarize(result))
-    click.get_current_context().exit(code)
+    click.echo(f"  {verdict_line(result['gate'])}")
+    click.echo(f"  report: {written['report.html']}")
+    gate_failed = policy is not None and not result["gate"]["passed"]
+    click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
 
 
-def finish(result: dict, *, checklist, policy, baseline, current_pred, out_dir: Path) -> int:
-    """Add checklist, baseline and verdict to ``result``, write every file, return the exit code."""
-    from audit.checklist import checklist_section, load_checklist
+def finish(result: dict, *, answers, rules, informational: bool, baseline, current_pred,
+           out_dir: Path) -> dict[str, Path]:
+    """Add checklist, baseline and verdict to ``result``; write every file as a set; return their paths."""
+    from audit.checklist import checklist_section
     from audit.outputs import dump_json, write_outputs
-    from audit.policy import default_policy, load_policy
     from audit.render.html import render_html
     from audit.render.junit import render_junit
     from audit.render.markdown import render_markdown
     from audit.verdict import evaluate
 
-    result["checklist"] = checklist_section(load_checklist(checklist) if checklist else None)
+    result["checklist"] = checklist_section(answers)
     if baseline:
         from audit.baseline import compare
         result["baseline"] = compare(result, baseline, current_pred=current_pred)
     else:
         result["baseline"] = None
-    pol = load_policy(policy) if policy else default_policy()
-    result["gate"] = evaluate(result, pol, informational=policy is None)
+    result["gate"] = evaluate(result, rules, informational=informational)
     files = {
         "audit.json": dump_json(result),
         "report.html": render_html(result),
         "summary.md": render_markdown(result),
         "junit.xml": render_junit(result["gate"]),
     }
-    written = write_outputs(out_dir, files)
-    click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
-    if policy and not result["gate"]["passed"]:
-        return EXIT_GATE_FAILED
-    return EXIT_OK
+    return {path.name: path for path in write_outputs(out_dir, files)}
 
 
 def _safe_name(name: str) -> str:
