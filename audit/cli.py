@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("audit: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as exc:  # one line, like every other error; the help is one command away
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"audit: error: {exc.format_message()}{where}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT if exc.exit_code not in (0, 1) else exc.exit_code)

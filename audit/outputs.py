@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 from audit.errors import AuditError
@@ -30,6 +32,23 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C back until the block has finished, then raise it: the renames complete as a set."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
     """Write ``{file name: text}`` into ``out_dir``; all temporaries first, then the renames."""
     out_dir = Path(out_dir)
@@ -47,8 +66,9 @@ def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
-        for tmp, final in temps:
-            os.replace(tmp, final)
+        with _sigint_deferred():
+            for tmp, final in temps:
+                os.replace(tmp, final)
     except OSError as exc:
         raise AuditError(f"cannot write the report: {exc.strerror or exc}", path=out_dir) from exc
     finally:
