@@ -19,6 +19,10 @@ def make_model(input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int
     Conv2D(32, 3x3, same) -> ReLU -> MaxPool 2x2 -> Dropout 0.25 -> Flatten -> Dense 512 -> ReLU
     -> Dropout 0.5 -> Dense ``num_classes`` -> softmax.
 
+    The softmax is pinned to ``dtype="float32"``: under the float32 policy (the default) that changes
+    nothing, and under ``mixed_bfloat16`` (``train(..., fast=True)``) it keeps the output
+    probabilities float32 while the other layers compute in bfloat16. Same layers, same parameters.
+
     Parameters
     ----------
     input_shape : tuple of int (height, width, channels), default (32, 32, 3)
@@ -43,7 +47,7 @@ def make_model(input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int
             layers.Activation("relu"),
             layers.Dropout(0.5),
             layers.Dense(num_classes),
-            layers.Activation("softmax"),
+            layers.Activation("softmax", dtype="float32"),
         ],
         name="cifar10_seed",
     )

@@ -1,14 +1,17 @@
-"""Train the seed network exactly as the notebook does (seeded, shuffled, validation indices recorded) and save it."""
+"""Train the seed network exactly as the notebook does (seeded, shuffled, validation indices recorded) and save it;
+optionally in the fast mode (mixed bfloat16 and a ``tf.data`` pipeline from the uint8 images)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -20,6 +23,12 @@ from model.quiet import import_keras, quiet_stderr
 
 NB_CLASSES = 10
 LOSS = "categorical_crossentropy"
+#: Keras precision policies of the default and the fast mode.
+POLICY_DEFAULT = "float32"
+POLICY_FAST = "mixed_bfloat16"
+#: How the images reach ``model.fit``, as recorded in the manifest.
+PIPELINE_DEFAULT = "numpy float32 arrays, Keras validation_split"
+PIPELINE_FAST = "tf.data from uint8 arrays: seeded shuffle, batch, cast/scale to float32 in the pipeline, prefetch"
 MSG_TOO_FEW = (
     "{n} training image(s) with validation_split={split} leave {train} for training and {val} for "
     "validation; both need at least one"
@@ -88,6 +97,7 @@ def train(
     validation_split: float = 0.2,
     out_dir: str | Path | None = None,
     verbose: int = 1,
+    fast: bool = False,
 ) -> TrainResult:
     """Train the seed network on ``data`` as the notebook does and save every artefact.
 
@@ -109,8 +119,14 @@ def train(
     out_dir : path, optional
         Model folder; default ``models/cifar10-seed`` in the repository.
     verbose : int, default 1
-        Keras verbosity: 1 prints the progress bar per epoch, 0 nothing (the summary and test
-        score are printed when ``verbose`` > 0).
+        Keras verbosity: 1 prints the progress bar per epoch, 2 one line per epoch (for logs), 0
+        nothing (the summary and test score are printed when ``verbose`` > 0).
+    fast : bool, default False
+        Opt-in fast mode, same network and same data split: the ``mixed_bfloat16`` precision policy
+        (bfloat16 compute, float32 weights and float32 output probabilities) and a ``tf.data``
+        pipeline that batches the uint8 images and scales them inside the pipeline (no float32 copy
+        of the training set). The global policy is restored afterwards. Weights differ from a
+        float32 run with the same seed; see BENCHMARKS.md for the measured speed and accuracy.
 
     Returns
     -------
@@ -127,29 +143,27 @@ def train(
 
     keras = import_keras()
     keras.utils.set_random_seed(seed)
-    x_train = data.x_train[order].astype("float32")
-    x_train /= 255
-    x_test = data.x_test[:n_test].astype("float32")
-    x_test /= 255
-    y_train = keras.utils.to_categorical(data.y_train[order], NB_CLASSES)
-    y_test = keras.utils.to_categorical(data.y_test[:n_test], NB_CLASSES)
     say = print if verbose else (lambda *a, **k: None)
-    say("X_train shape:", x_train.shape)
-    say(x_train.shape[0], "train samples")
-    say(x_test.shape[0], "test samples")
+    say("X_train shape:", (len(order), *data.x_train.shape[1:]))
+    say(len(order), "train samples")
+    say(n_test, "test samples")
 
-    model = make_model(x_train.shape[1:], NB_CLASSES)
-    if verbose:
-        model.summary()
-    optimizer = keras.optimizers.RMSprop()
-    model.compile(loss=LOSS, optimizer=optimizer, metrics=["accuracy"])
+    policy = POLICY_FAST if fast else POLICY_DEFAULT
     timer = _epoch_timer(keras)
-    with quiet_stderr():
-        fitted = model.fit(
-            x_train, y_train, batch_size=batch_size, epochs=epochs,
-            validation_split=validation_split, verbose=verbose, callbacks=[timer],
-        )
-        score = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=verbose)
+    with precision_policy(policy):
+        model = make_model(data.x_train.shape[1:], NB_CLASSES)
+        if verbose:
+            model.summary()
+        # Keras defaults; named so the manifest does not say "rm_sprop_1" for a second run in one process.
+        optimizer = keras.optimizers.RMSprop(name="rm_sprop")
+        model.compile(loss=LOSS, optimizer=optimizer, metrics=["accuracy"])
+        with quiet_stderr():
+            if fast:
+                fitted, score = _fit_pipeline(model, data, order, split_at, n_test, epochs=epochs,
+                                              batch_size=batch_size, seed=seed, verbose=verbose, timer=timer)
+            else:
+                fitted, score = _fit_arrays(keras, model, data, order, n_test, epochs=epochs, batch_size=batch_size,
+                                            validation_split=validation_split, verbose=verbose, timer=timer)
     say("Test score:", score[0])
     say("Test accuracy:", score[1])
 
@@ -162,13 +176,89 @@ def train(
         keras, model, data, optimizer,
         epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, validation_split=validation_split,
         n_train=split_at, n_validation=len(validation_indices), n_test=n_test,
-        history=history, test_loss=float(score[0]), test_accuracy=float(score[1]),
+        history=history, test_loss=float(score[0]), test_accuracy=float(score[1]), fast=fast, policy=policy,
     )
     manifest = save_artifacts(model, out_dir, history=history, validation_indices=validation_indices,
                               manifest=manifest)
     return TrainResult(model=model, history=history, test_loss=float(score[0]),
                        test_accuracy=float(score[1]), validation_indices=validation_indices,
                        out_dir=Path(out_dir), manifest=manifest)
+
+
+@contextlib.contextmanager
+def precision_policy(name: str) -> Iterator[None]:
+    """Set Keras's global dtype policy to ``name`` inside the block and restore the previous one after."""
+    keras = import_keras()
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _fit_arrays(keras, model, data: Cifar10, order, n_test, *, epochs, batch_size, validation_split, verbose, timer):
+    """The notebook's way: float32 arrays in memory, ``validation_split`` (nothing added per batch)."""
+    x_train = data.x_train[order].astype("float32")
+    x_train /= 255
+    x_test = data.x_test[:n_test].astype("float32")
+    x_test /= 255
+    y_train = keras.utils.to_categorical(data.y_train[order], NB_CLASSES)
+    y_test = keras.utils.to_categorical(data.y_test[:n_test], NB_CLASSES)
+    fitted = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
+                       validation_split=validation_split, verbose=verbose, callbacks=[timer])
+    score = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=verbose)
+    return fitted, score
+
+
+def _fit_pipeline(model, data: Cifar10, order, split_at, n_test, *, epochs, batch_size, seed, verbose, timer):
+    """Fast mode: ``tf.data`` from the uint8 arrays; the same train/validation rows as ``validation_split``."""
+    train_rows, val_rows = order[:split_at], order[split_at:]
+    train_ds = image_dataset(data.x_train[train_rows], data.y_train[train_rows], batch_size=batch_size,
+                             shuffle_seed=seed)
+    val_ds = image_dataset(data.x_train[val_rows], data.y_train[val_rows], batch_size=batch_size)
+    test_ds = image_dataset(data.x_test[:n_test], data.y_test[:n_test], batch_size=batch_size)
+    fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=[timer],
+                       shuffle=False)  # the pipeline reshuffles every epoch
+    score = model.evaluate(test_ds, verbose=verbose)
+    return fitted, score
+
+
+def image_dataset(x_uint8: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle_seed: int | None = None):
+    """A ``tf.data.Dataset`` of (images scaled to [0, 1] float32, one-hot labels float32) batches.
+
+    Parameters
+    ----------
+    x_uint8 : ndarray of shape (n_samples, height, width, channels), uint8
+    labels : ndarray of shape (n_samples,), int
+    batch_size : int
+    shuffle_seed : int, optional
+        Reshuffle every epoch with this seed (whole-set buffer); None keeps the order.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches ``(x, y)`` of shapes (b, height, width, channels) and (b, 10), b <= ``batch_size``;
+        scaling and one-hot encoding run in the pipeline, prefetched.
+    """
+    import_keras()
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x_uint8, np.asarray(labels, dtype=np.int32)))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def scale(x, y):
+        return tf.cast(x, tf.float32) / 255.0, tf.one_hot(y, NB_CLASSES, dtype=tf.float32)
+
+    return ds.batch(batch_size).map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def progress_verbosity(stream=None) -> int:
+    """Keras ``verbose`` for ``fit``: 1 (animated bar) on a terminal, 2 (one line per epoch) otherwise."""
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return 1 if isatty is not None and isatty() else 2
 
 
 def _epoch_timer(keras):
@@ -203,7 +293,8 @@ def library_versions() -> dict[str, str]:
 
 
 def _manifest(keras, model, data: Cifar10, optimizer, *, epochs, batch_size, seed, limit, validation_split,
-              n_train, n_validation, n_test, history, test_loss, test_accuracy) -> dict[str, Any]:
+              n_train, n_validation, n_test, history, test_loss, test_accuracy, fast,
+              policy) -> dict[str, Any]:
     import tensorflow as tf
 
     seconds = [row["seconds"] for row in history]
@@ -235,6 +326,9 @@ def _manifest(keras, model, data: Cifar10, optimizer, *, epochs, batch_size, see
             "optimizer": opt_config,
             "input_scaling": "uint8 / 255 as float32",
         },
+        "fast": bool(fast),
+        "precision_policy": policy,
+        "input_pipeline": PIPELINE_FAST if fast else PIPELINE_DEFAULT,
         "seed": seed,
         "limit": limit,
         "shuffle": "numpy.random.default_rng(seed).permutation(n_train_images)[:limit]; "

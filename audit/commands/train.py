@@ -11,12 +11,16 @@ Examples:
   audit train --data ../shared/datasets/cifar-10-binary.tar.gz
   AUDIT_DATA=~/data/cifar-10-batches-bin audit train --epochs 5 --out models/try5
   audit train --data cifar-10-binary.tar.gz --epochs 1 --limit 500 --out /tmp/quick
+  audit train --data cifar-10-binary.tar.gz --fast --out models/fast
 
 \b
 Without --data and AUDIT_DATA the images are downloaded by keras.datasets.cifar10 (needs internet).
 Archives are extracted once into the cache ($AUDIT_CACHE, else $XDG_CACHE_HOME/audit, else ~/.cache/audit).
 Writes cifar10_architecture.json, cifar10.weights.h5, cifar10.keras, history.json,
 validation_indices.npy and manifest.json (sha256 of every file, settings, versions, timings, scores).
+--fast trains the same network in mixed bfloat16 (float32 weights and output probabilities) from a
+tf.data pipeline; faster on CPUs with bfloat16 instructions (AVX-512 BF16, AMX), see BENCHMARKS.md.
+When stdout is not a terminal, progress is one line per epoch instead of an animated bar.
 """
 
 
@@ -32,8 +36,11 @@ validation_indices.npy and manifest.json (sha256 of every file, settings, versio
                    "and test on the first min(N, 10000) test images: for quick runs.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Model folder [default: models/cifar10-seed in the repository]")
+@click.option("--fast", is_flag=True, default=False,
+              help="Mixed bfloat16 and a tf.data pipeline: faster on CPUs with bfloat16 support; "
+                   "recorded in the manifest.")
 def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit: int | None,
-          out_dir: Path | None) -> None:
+          out_dir: Path | None, fast: bool) -> None:
     """Train and save the seed CIFAR-10 network, exactly as the seed notebook trains it.
 
     Prints the model summary, a progress bar per epoch and the test loss and accuracy as the
@@ -41,9 +48,11 @@ def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit:
     """
     from model.artifacts import check_out_dir, default_model_dir
     from model.data import load_cifar10, resolve_data_path
+    from model.train import progress_verbosity
     from model.train import train as run_training
 
     out_dir = check_out_dir(out_dir or default_model_dir())
     data = load_cifar10(resolve_data_path(data_path))
-    result = run_training(data, epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, out_dir=out_dir)
+    result = run_training(data, epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, out_dir=out_dir,
+                          fast=fast, verbose=progress_verbosity())
     click.echo(f"Saved model to {result.out_dir}")
