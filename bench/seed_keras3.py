@@ -23,6 +23,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=None, help="use the first N training and test images")
     parser.add_argument("--json", default=None, help="also write the timings to this JSON file")
+    parser.add_argument("--probs", default=None, help="also save the test probabilities to this .npy file (untimed)")
     args = parser.parse_args(argv)
 
     from model.data import load_cifar10, resolve_data_path
@@ -93,6 +94,10 @@ def main(argv=None) -> None:
 
     result = {"seconds_per_epoch": timer.seconds, "test_loss": float(score[0]), "test_accuracy": float(score[1])}
     print("seconds per epoch:", ", ".join(f"{s:.2f}" for s in timer.seconds))
+    if args.probs:
+        import numpy as np
+
+        np.save(args.probs, model.predict(X_test, batch_size=512, verbose=0).astype(np.float32))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -1,12 +1,15 @@
-"""Seconds per epoch of ``audit train`` against the seed notebook's plain Keras 3 code, back to back.
+"""Seconds per epoch of the seed notebook's Keras 3 code, ``audit train`` and ``audit train --fast``, back to back.
 
-Runs both in fresh processes on the same data, same epochs and batch size, then prints seconds per
-epoch (mean of all epochs, and of epochs 2.. which leaves out tracing/compilation), test accuracy and
-the ratio ours / seed (below or near 1.0 means we are not slower). Logs and a JSON summary go to
-``bench/results/`` (git-ignored).
+Each configuration runs in a fresh process (no shared TensorFlow state) on the same data, epochs and
+batch size; then the test probabilities of each trained model are scored. Prints seconds per epoch
+(mean of epochs 2..N, which leaves out tracing, and of all epochs), the ratio to the seed's, test
+accuracy and test ECE (15 equal-width bins, top label: ``audit.metrics``), and the load average
+before and after (other jobs on the machine make ratios noisy). Logs and a JSON summary go to
+``bench/results/`` (git-ignored); the Markdown table printed at the end is what BENCHMARKS.md holds.
 
-    .venv/bin/python bench/train_vs_seed.py                      # 20 epochs, full data (~quiet machine!)
-    .venv/bin/python bench/train_vs_seed.py --epochs 1 --limit 2000   # quick check that it works
+    .venv/bin/python bench/train_vs_seed.py --epochs 20                 # full data (~20 minutes on 2 cores)
+    .venv/bin/python bench/train_vs_seed.py --epochs 20 --reverse       # same, in the opposite order
+    .venv/bin/python bench/train_vs_seed.py --epochs 2 --limit 2000     # quick check that it works
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -25,9 +29,38 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+CONFIGS = ("seed", "default", "fast")
+#: Untimed: the trained model's probabilities on the (first ``limit``) test images, saved for scoring.
+PREDICT_CODE = """\
+import sys, numpy as np
+from model.artifacts import load_model
+from model.data import load_cifar10
+from model.predict import predict
+model_dir, data, limit, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+x = load_cifar10(data).x_test
+x = x[: int(limit)] if limit != "none" else x
+np.save(out, predict(load_model(model_dir), x, progress=False))
+"""
+
 
 def default_data() -> str:
     return os.environ.get("AUDIT_DATA") or str(REPO.parent / "shared" / "datasets" / "cifar-10-binary.tar.gz")
+
+
+def machine() -> dict:
+    """CPU model, core count, the bfloat16 flags, load average: what the figures depend on."""
+    model, flags = platform.processor(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "platform": platform.platform(),
+            "bf16_flags": sorted(f for f in flags if "bf16" in f or f.startswith("amx"))}
 
 
 def run(cmd: list[str], log: Path) -> float:
@@ -46,56 +79,102 @@ def summary(seconds: list[float]) -> dict:
             "median_after_first": statistics.median(steady), "epochs": seconds}
 
 
+def commands(name: str, args, tmp: Path) -> tuple[list[str], Path | None]:
+    """The training command of configuration ``name`` and the model folder it writes (None: the seed's)."""
+    limit = ["--limit", str(args.limit)] if args.limit else []
+    if name == "seed":
+        return [sys.executable, str(REPO / "bench" / "seed_keras3.py"), "--data", args.data,
+                "--epochs", str(args.epochs), "--json", str(tmp / "seed.json"),
+                "--probs", str(tmp / "seed-probs.npy"), *limit], None
+    out = tmp / name
+    fast = ["--fast"] if name == "fast" else []
+    return [sys.executable, "-m", "audit", "train", "--data", args.data, "--epochs", str(args.epochs),
+            "--batch-size", "128", "--out", str(out), *fast, *limit], out
+
+
+def score(probs_file: Path, labels) -> dict:
+    import numpy as np
+
+    from audit.metrics.calibration import expected_calibration_error
+
+    probs = np.load(probs_file)
+    labels = np.asarray(labels)[: len(probs)]
+    return {"test_accuracy_recomputed": float(np.mean(probs.argmax(axis=1) == labels)),
+            "test_ece_15": expected_calibration_error(labels, probs, n_bins=15)}
+
+
+def markdown(report: dict) -> str:
+    rows = ["| configuration | s/epoch, epochs 2..N | s/epoch, all | ratio vs seed (2..N) | ratio vs seed (all) "
+            "| test accuracy | test ECE (15 bins) | wall s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in CONFIGS:
+        r = report["results"][name]
+        rows.append(f"| {name} | {r['mean_after_first']:.2f} | {r['mean_all']:.2f} | {r['ratio_after_first']:.3f} "
+                    f"| {r['ratio_all']:.3f} | {r['test_accuracy']:.4f} | {r['test_ece_15']:.4f} "
+                    f"| {r['wall_seconds']:.0f} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=default_data())
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--limit", type=int, default=None, help="train on N images (both scripts)")
-    parser.add_argument("--seed-first", action="store_true", help="run the seed script first")
+    parser.add_argument("--limit", type=int, default=None, help="train on N images (every configuration)")
+    parser.add_argument("--reverse", action="store_true", help="run fast, default, seed (default: seed first)")
     args = parser.parse_args(argv)
+
+    from model.data import load_cifar10
 
     results_dir = REPO / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    limit = ["--limit", str(args.limit)] if args.limit else []
+    order = list(reversed(CONFIGS)) if args.reverse else list(CONFIGS)
+    labels = load_cifar10(args.data).y_test
+    load_before = os.getloadavg()
+    results, loads = {}, {}
     with tempfile.TemporaryDirectory(prefix="train-vs-seed-") as tmp:
-        out = Path(tmp) / "model"
-        seed_json = Path(tmp) / "seed.json"
-        ours_cmd = [sys.executable, "-m", "audit", "train", "--data", args.data, "--epochs", str(args.epochs),
-                    "--batch-size", str(args.batch_size), "--out", str(out), *limit]
-        seed_cmd = [sys.executable, str(REPO / "bench" / "seed_keras3.py"), "--data", args.data,
-                    "--epochs", str(args.epochs), "--json", str(seed_json), *limit]
-        if args.batch_size != 128:
-            sys.exit("the seed notebook trains with batch size 128; compare at 128")
-        jobs = [("ours", ours_cmd), ("seed", seed_cmd)]
-        wall = {}
-        for name, cmd in (reversed(jobs) if args.seed_first else jobs):
-            wall[name] = run(cmd, results_dir / f"{stamp}-{name}.log")
-        manifest = json.loads((out / "manifest.json").read_text())
-        seed = json.loads(seed_json.read_text())
+        tmp = Path(tmp)
+        for name in order:
+            cmd, out = commands(name, args, tmp)
+            load_start = os.getloadavg()
+            wall = run(cmd, results_dir / f"{stamp}-{name}.log")
+            loads[name] = {"start": load_start, "end": os.getloadavg()}
+            if out is None:
+                trained = json.loads((tmp / "seed.json").read_text())
+                seconds, accuracy, extra = trained["seconds_per_epoch"], trained["test_accuracy"], {}
+                probs_file = tmp / "seed-probs.npy"
+            else:
+                manifest = json.loads((out / "manifest.json").read_text())
+                seconds, accuracy = manifest["seconds_per_epoch"], manifest["test"]["accuracy"]
+                extra = {"precision_policy": manifest.get("precision_policy"), "fast": manifest.get("fast"),
+                         "versions": manifest["versions"]}
+                probs_file = tmp / f"{name}-probs.npy"
+                subprocess.run([sys.executable, "-c", PREDICT_CODE, str(out), args.data,
+                                str(args.limit or "none"), str(probs_file)], cwd=REPO, check=True)
+            results[name] = {**summary(seconds), "test_accuracy": accuracy, **score(probs_file, labels),
+                             "wall_seconds": wall, **extra}
+    load_after = os.getloadavg()
+    for name in CONFIGS:
+        r = results[name]
+        r["ratio_all"] = r["mean_all"] / results["seed"]["mean_all"]
+        r["ratio_after_first"] = r["mean_after_first"] / results["seed"]["mean_after_first"]
 
-    ours_s, seed_s = summary(manifest["seconds_per_epoch"]), summary(seed["seconds_per_epoch"])
     report = {
-        "created_at": stamp, "epochs": args.epochs, "limit": args.limit, "data": args.data,
-        "order": "seed first" if args.seed_first else "ours first",
-        "versions": manifest["versions"], "devices": manifest.get("devices"),
-        "ours": {**ours_s, "test_accuracy": manifest["test"]["accuracy"], "wall_seconds": wall["ours"]},
-        "seed": {**seed_s, "test_accuracy": seed["test_accuracy"], "wall_seconds": wall["seed"]},
-        "ratio_mean_all": ours_s["mean_all"] / seed_s["mean_all"],
-        "ratio_mean_after_first": ours_s["mean_after_first"] / seed_s["mean_after_first"],
+        "created_at": stamp, "command": " ".join([".venv/bin/python", "bench/train_vs_seed.py", *sys.argv[1:]]),
+        "epochs": args.epochs, "batch_size": 128, "limit": args.limit, "data": args.data, "order": order,
+        "machine": machine(), "load_average_before": load_before, "load_average_after": load_after,
+        "load_average_per_run": loads, "results": results,
     }
     from audit.atomic import write_text
 
-    write_text(results_dir / f"{stamp}-train_vs_seed.json", json.dumps(report, indent=2) + "\n")
-    print(f"\n{'':24}{'ours':>10}{'seed':>10}")
-    for label, key in (("s/epoch (all epochs)", "mean_all"), ("s/epoch (epochs 2..)", "mean_after_first")):
-        print(f"{label:24}{ours_s[key]:>10.2f}{seed_s[key]:>10.2f}")
-    print(f"{'test accuracy':24}{report['ours']['test_accuracy']:>10.4f}{report['seed']['test_accuracy']:>10.4f}")
-    print(f"{'wall seconds':24}{wall['ours']:>10.1f}{wall['seed']:>10.1f}")
-    print(f"ratio ours/seed: {report['ratio_mean_all']:.3f} (all epochs), "
-          f"{report['ratio_mean_after_first']:.3f} (epochs 2..)")
-    print(f"summary: {results_dir / (stamp + '-train_vs_seed.json')}")
+    summary_file = results_dir / f"{stamp}-train_vs_seed.json"
+    write_text(summary_file, json.dumps(report, indent=2) + "\n")
+    m = report["machine"]
+    print(f"\n{m['cpu']}, {m['cores']} cores, bf16 flags {m['bf16_flags']}; order {', '.join(order)}; "
+          f"load average (1/5/15 min) before {', '.join(f'{v:.2f}' for v in load_before)}, "
+          f"after {', '.join(f'{v:.2f}' for v in load_after)}\n")
+    print(markdown(report))
+    print(f"\nsummary: {summary_file}")
 
 
 if __name__ == "__main__":
