@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -49,6 +50,41 @@ def _sigint_deferred():
         raise KeyboardInterrupt
 
 
+def _replace_all(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename every temporary over its target; if one rename fails, put back the files already replaced.
+
+    Each existing target is first hard-linked to a backup name, so a failure half-way restores the old
+    set instead of leaving a new audit.json beside an old report.html.
+    """
+    backups: list[tuple[Path, Path | None]] = []
+    try:
+        for tmp, final in pairs:
+            backup = None
+            if final.exists():
+                backup = final.with_name(f".{final.name}.{os.getpid()}.bak")
+                with contextlib.suppress(FileNotFoundError):
+                    backup.unlink()
+                try:
+                    os.link(final, backup)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(final, backup)
+            backups.append((final, backup))
+            os.replace(tmp, final)
+    except OSError:
+        for final, backup in reversed(backups):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, final)
+                else:
+                    final.unlink()
+        raise
+    finally:
+        for _, backup in backups:
+            if backup is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    backup.unlink()
+
+
 def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
     """Write ``{file name: text}`` into ``out_dir``; all temporaries first, then the renames."""
     out_dir = Path(out_dir)
@@ -67,8 +103,7 @@ def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
                 fh.flush()
                 os.fsync(fh.fileno())
         with _sigint_deferred():
-            for tmp, final in temps:
-                os.replace(tmp, final)
+            _replace_all(temps)
     except OSError as exc:
         raise AuditError(f"cannot write the report: {exc.strerror or exc}", path=out_dir) from exc
     finally:

@@ -147,8 +147,6 @@ def test_ctrl_c_between_the_renames_never_mixes_two_reports(old_report, monkeypa
     assert changed in (set(), {"audit.json", "report.html", "summary.md"}, REPORT_FILES), changed
 
 
-@pytest.mark.xfail(strict=True, reason="audit/outputs.py write_outputs renames file by file: an OSError on the "
-                                       "second rename leaves a new audit.json beside the old report.html")
 def test_failed_second_rename_never_mixes_two_reports(old_report, monkeypatch, capsys):
     preds, out, before = old_report
     real_replace = os.replace
