@@ -14,6 +14,7 @@ from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REPORTS = REPO_ROOT / "reports" if (REPO_ROOT / "pyproject.toml").is_file() else Path("reports")
+MSG_MODEL_MISSING = "model not found: no such folder"
 VERSIONED = ("numpy", "pandas", "scikit-learn", "fairlearn", "scipy", "jinja2", "tensorflow", "keras")
 
 
@@ -214,12 +215,19 @@ def _from_model(model_dir, data, no_images, batch_size):
     from model.data import load_cifar10, resolve_data_path
     from model.predict import cifar10_predictions
 
-    model_dir = Path(model_dir) if model_dir else default_model_dir()
+    given = model_dir is not None
+    model_dir = Path(model_dir) if given else default_model_dir()
     dataset = load_cifar10(resolve_data_path(data))
+    if model_dir.exists() and not model_dir.is_dir():
+        raise AuditError("--model takes a model folder written by `audit train`; got a file", path=model_dir,
+                         hint="pass the folder that holds it")
+    if given and not model_dir.exists():
+        raise AuditError(MSG_MODEL_MISSING, path=model_dir,
+                         hint="train one with `audit train --out DIR`, or leave --model out to audit the seed model")
+    if model_dir.exists() and not (model_dir / "manifest.json").exists():
+        raise AuditError("not a saved model folder (no manifest.json)", path=model_dir,
+                         hint="point --model at the folder `audit train` wrote")
     if not (model_dir / "manifest.json").exists():
-        if model_dir.exists() and any(model_dir.iterdir()):
-            raise AuditError("not a saved model folder (no manifest.json)", path=model_dir,
-                             hint="point --model at the folder `audit train` wrote")
         click.echo(f"audit: no saved model in {model_dir}; training the seed network first "
                    "(20 epochs, about 6 minutes on 2 cores)", err=True)
         from model.train import train

@@ -144,8 +144,6 @@ def test_lambda_model_code_never_runs(built, tmp_path, capfd, monkeypatch):
     assert code == 2 and "arbitrary code execution" in err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audit/commands/run.py _from_model trains a new model into a --model "
-                                       "folder that does not exist instead of exit 2 'model not found'")
 def test_missing_model_folder_given_explicitly(built, tmp_path, capfd, monkeypatch):
     files, data = built
 
@@ -160,8 +158,6 @@ def test_missing_model_folder_given_explicitly(built, tmp_path, capfd, monkeypat
     assert not missing.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audit/commands/run.py _from_model calls model_dir.iterdir() on a "
-                                       "file: `--model net.keras` is an internal NotADirectoryError, not a clear error")
 def test_model_option_given_a_keras_file(built, tmp_path, capfd):
     files, data = built
     code, err = audit_model(capfd, tmp_path, data, files["good"])
