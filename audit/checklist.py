@@ -130,7 +130,7 @@ ITEMS: tuple[ChecklistItem, ...] = (
 ITEMS_BY_ID = {item.id: item for item in ITEMS}
 
 _HEADER = re.compile(r"^\s*\[\[\s*answer\s*\]\]")
-_LINE_IN_MESSAGE = re.compile(r"at line (\d+)")
+_LINE_IN_MESSAGE = re.compile(r"\s*\(at line (\d+), column \d+\)|\s*\(at end of document\)")
 
 
 def template_text() -> str:
@@ -172,8 +172,8 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = _LINE_IN_MESSAGE.search(str(exc))
-        line = int(found.group(1)) if found else max(len(lines), 1)
-        detail = _LINE_IN_MESSAGE.sub("", str(exc)).replace("(at end of document)", "").strip(" ()")
+        line = int(found.group(1)) if found and found.group(1) else max(len(lines), 1)
+        detail = _LINE_IN_MESSAGE.sub("", str(exc)).strip()
         raise AuditError(MSG_SYNTAX.format(line=line, detail=detail), path=path) from None
 
     for key in data:

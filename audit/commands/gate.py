@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from audit.atomic import write_text
+from audit.outputs import dump_json, write_outputs
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
 
 
@@ -43,9 +42,7 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     out_dir = out_dir if out_dir is not None else audit_json.parent
     record = {"audit_json": str(audit_json), "checklist_source": str(checklist_path) if checklist_path else None,
               **verdict}
-    write_text(out_dir / "gate.json", json.dumps(record, indent=2, sort_keys=True, allow_nan=False,
-                                                 ensure_ascii=False) + "\n")
-    write_text(out_dir / "junit.xml", render_junit(verdict))
+    write_outputs(out_dir, {"gate.json": dump_json(record), "junit.xml": render_junit(verdict)})
     click.echo(format_table(verdict))
     click.echo(f"wrote {out_dir / 'junit.xml'}, {out_dir / 'gate.json'}", err=True)
     click.get_current_context().exit(EXIT_OK if verdict["passed"] else EXIT_GATE_FAILED)
