@@ -12,14 +12,20 @@ import numpy as np
 
 from audit import __version__
 from audit.errors import AuditError
-from audit.metrics.calibration import NLL_CLIP, SKETCH_BINS, CalibrationAccumulator, adaptive_ece
+from audit.metrics.calibration import (
+    NLL_CLIP,
+    SKETCH_BINS,
+    CalibrationAccumulator,
+    adaptive_ece,
+    top_label_and_classwise,
+)
 from audit.metrics.classification import (
     confusion_rows,
     normalized_confusion,
     overall_metrics,
     per_class_metrics,
 )
-from audit.metrics.confusion import ConfusionAccumulator, top_label
+from audit.metrics.confusion import ConfusionAccumulator
 from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
 from audit.metrics.temperature import (
     FIT_METHOD,
@@ -133,12 +139,13 @@ class AuditAccumulator:
         if probs.shape[1] != len(self.class_names):
             raise AuditError(f"a chunk has {probs.shape[1]} probability columns; expected "
                              f"{len(self.class_names)} (one per class)")
-        predicted, confidence = top_label(probs)
+        predicted, confidence, classwise = top_label_and_classwise(probs, self.n_bins)
         self.last_top_label = (predicted, confidence)
         pairs = labels * probs.shape[1]
         pairs += predicted
         self.confusion.update(labels, probs, predicted=predicted, confidence=confidence, pairs=pairs)
-        self.calibration.update(labels, probs, predicted=predicted, confidence=confidence)
+        self.calibration.update(labels, probs, predicted=predicted, confidence=confidence,
+                                classwise=classwise)
         groups = _chunk_groups(chunk)
         for name, acc in self.groups.items():
             if name not in groups:
@@ -323,14 +330,14 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
         adaptive_scaled=adaptive_ece(s_conf, s_pred == pred.labels, n_bins))
     if pred.images is not None:
-        from audit.slices import image_slices
+        from audit.slices import TERCILE_LABELS, image_slices
 
         for sl in image_slices(pred.images):
             cells = GroupCellAccumulator(pred.n_classes).update(pred.labels, predicted, sl["labels"]).cells
             q1, q2 = sl["cut_points"]
             note = f"{sl['note']}; cut points {q1:.4g} and {q2:.4g} (low ≤ {q1:.4g} < mid ≤ {q2:.4g} < high)"
             entry = disparity_entry(cells, pred.class_names, name=sl["name"], kind="image property",
-                                    proxy=True, note=note)
+                                    proxy=True, note=note, order=TERCILE_LABELS)
             entry["cut_points"] = [q1, q2]
             body["disparity"].append(entry)
         if images:
@@ -484,7 +491,7 @@ def summarize(result: dict) -> str:
     if gaps:
         d = max(gaps, key=lambda d: d["difference"])
         lines.append(f"  largest disparity {d['name']}{' (proxy)' if d['proxy'] else ''}: accuracy gap "
-                     f"{pct(d['difference'])}, worst group {d['worst_group']}")
+                     f"{100 * d['difference']:.1f} pp, worst group {d['worst_group']}")
     else:
         lines.append("  disparity         no groups given")
     return "\n".join(lines)

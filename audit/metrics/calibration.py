@@ -7,6 +7,8 @@ n_bins + 1)``; a confidence of exactly 0 falls in the first bin, exactly 1.0 in 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from audit.metrics.confusion import row_pick, top_label
@@ -17,6 +19,9 @@ NLL_CLIP = 1e-15
 SKETCH_BINS = 1 << 14
 #: Entries of the probability matrix per block in the classwise pass (temporaries stay in cache).
 BLOCK_VALUES = 1 << 17
+#: From this many probability entries on, the top label is found in a worker thread (see
+#: :func:`top_label_and_classwise`).
+THREAD_MIN_VALUES = 1 << 18
 MSG_BINS = "n_bins must be an int >= 1; got {!r}"
 MSG_MERGE = "cannot merge calibration accumulators with different settings: {} and {}"
 
@@ -42,22 +47,61 @@ def bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
     -------
     ndarray of intp, same shape, values in ``[0, n_bins)``
     """
+    return _bin_codes(values, n_bins).astype(np.intp)
+
+
+def _bin_codes(values: np.ndarray, n_bins: int, spare: int = 1) -> np.ndarray:
+    """:func:`bin_index` as the narrowest unsigned type that holds ``spare · n_bins`` codes (a float
+    to uint8/uint16 cast is several times faster than one to int64; callers may scale the codes by
+    up to ``spare`` in place)."""
     bin_edges(n_bins)
     scaled = np.multiply(values, n_bins, dtype=np.float64)
     np.ceil(scaled, out=scaled)
     np.clip(scaled, 1, n_bins, out=scaled)
     scaled -= 1
-    return scaled.astype(np.intp)
+    return scaled.astype(_slot_dtype(spare * n_bins))
+
+
+def _slot_dtype(n_slots: int) -> type:
+    """Narrowest unsigned integer type that holds ``n_slots`` slot numbers (casts to it are SIMD-fast)."""
+    return np.uint8 if n_slots <= 1 << 8 else np.uint16 if n_slots <= 1 << 16 else np.intp
+
+
+def _classwise_slot_blocks(probs: np.ndarray, n_bins: int):
+    """Blocks of about ``BLOCK_VALUES`` entries: yields (p, slot), both of shape (m, n_classes).
+
+    Each entry gets the slot ``clip(ceil(p · n_bins), 0, n_bins + 1) + k · (n_bins + 2)`` of its
+    class k (so values at or below 0 and above 1 have slots of their own and no clip to the bin range
+    is needed per entry). The slot is computed in float64, cast to a narrow unsigned type and offset
+    by a precomputed same-shape array: a broadcast add over a last axis of K entries, or a cast to
+    int64, would cost more than the rest of the pass. The slot buffer is reused between blocks.
+    """
+    n, k = probs.shape
+    width = n_bins + 2
+    dtype = _slot_dtype(k * width)
+    rows = max(1, BLOCK_VALUES // k)
+    m0 = min(rows, n)
+    scaled = np.empty((m0, k))
+    slots = np.empty((m0, k), dtype=dtype)
+    offsets = np.broadcast_to((np.arange(k) * width).astype(dtype), (m0, k)).copy()
+    for start in range(0, n, rows):
+        p = probs[start:start + rows]
+        m = p.shape[0]
+        s, slot = scaled[:m], slots[:m]
+        np.multiply(p, n_bins, out=s)
+        np.ceil(s, out=s)
+        np.clip(s, 0, n_bins + 1, out=s)
+        np.copyto(slot, s, casting="unsafe")
+        slot += offsets[:m]
+        yield p, slot
 
 
 def classwise_bin_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Per class k and (lo, hi] bin of p_k: sample count and summed p_k; and Σ p² over all entries.
 
     Rows are processed in blocks of about ``BLOCK_VALUES`` entries so each block's temporaries stay
-    in cache. Each entry gets the slot ``clip(ceil(p · n_bins), 0, n_bins + 1)`` of its class (so
-    values at or below 0 and above 1 have slots of their own and no clip to the bin range is needed
-    per entry); the slots are folded into bins afterwards: slot 0 and 1 to the first bin, slot
-    ``n_bins + 1`` to the last — the same bins as :func:`bin_index`.
+    in cache (see :func:`_classwise_slot_blocks`); the slots are folded into bins afterwards: slot 0
+    and 1 to the first bin, slot ``n_bins + 1`` to the last — the same bins as :func:`bin_index`.
 
     Parameters
     ----------
@@ -71,28 +115,61 @@ def classwise_bin_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.n
     sum_sq : float
         Σ_ij p_ij², for the Brier score.
     """
-    n, k = probs.shape
-    width = n_bins + 2
-    offsets = np.arange(k, dtype=np.float64) * width
-    rows = max(1, BLOCK_VALUES // k)
-    scaled = np.empty((min(rows, n), k))
-    slots = np.empty((min(rows, n), k), dtype=np.intp)
-    count = np.zeros(k * width, dtype=np.int64)
-    p_sum = np.zeros(k * width)
+    k = probs.shape[1]
+    count = np.zeros(k * (n_bins + 2), dtype=np.int64)
+    for _, slot in _classwise_slot_blocks(probs, n_bins):
+        count += np.bincount(slot.reshape(-1), minlength=count.size)
+    p_sum, sum_sq = classwise_p_sums(probs, n_bins)
+    return _fold_slots(count, k, n_bins), p_sum, sum_sq
+
+
+def classwise_p_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, float]:
+    """Per class k and (lo, hi] bin of p_k the summed p_k, and Σ p² over all entries (one pass).
+
+    The per-bin counts of :func:`classwise_bin_sums` are left out: no metric needs them (each
+    class's bins together hold every sample), and they cost a second bincount over all N·K entries.
+
+    Parameters
+    ----------
+    probs : ndarray of float64, shape (n_samples, n_classes)
+    n_bins : int
+
+    Returns
+    -------
+    p_sum : ndarray of float64, shape (n_classes, n_bins)
+    sum_sq : float
+        Σ_ij p_ij², for the Brier score.
+    """
+    k = probs.shape[1]
+    p_sum = np.zeros(k * (n_bins + 2))
     sum_sq = 0.0
-    for start in range(0, n, rows):
-        p = probs[start:start + rows]
-        m = p.shape[0]
-        s, slot = scaled[:m], slots[:m]
-        np.multiply(p, n_bins, out=s)
-        np.ceil(s, out=s)
-        np.clip(s, 0, n_bins + 1, out=s)
-        np.add(s, offsets, out=slot, casting="unsafe")
-        flat = slot.reshape(-1)
-        count += np.bincount(flat, minlength=k * width)
-        p_sum += np.bincount(flat, weights=p.reshape(-1), minlength=k * width)
+    for p, slot in _classwise_slot_blocks(probs, n_bins):
+        flat = p.reshape(-1)
+        p_sum += np.bincount(slot.reshape(-1), weights=flat, minlength=p_sum.size)
         sum_sq += float(np.einsum("ij,ij->", p, p))
-    return _fold_slots(count, k, n_bins), _fold_slots(p_sum, k, n_bins), sum_sq
+    return _fold_slots(p_sum, k, n_bins), sum_sq
+
+
+def top_label_and_classwise(probs: np.ndarray, n_bins: int):
+    """:func:`~audit.metrics.confusion.top_label` and :func:`classwise_p_sums` of ``probs``.
+
+    The two passes are independent; for large inputs the binning runs in a worker thread while this
+    thread finds the top label, whose arg-max and row pick release the GIL for their whole length
+    (the binning's bincount holds it, but nothing else here needs it meanwhile). Results are the
+    same either way.
+
+    Returns
+    -------
+    predicted : ndarray of int64, shape (n_samples,)
+    confidence : ndarray of float64, shape (n_samples,)
+    classwise : tuple (p_sum of shape (n_classes, n_bins), sum_sq)
+    """
+    if probs.size < THREAD_MIN_VALUES:
+        return (*top_label(probs), classwise_p_sums(probs, n_bins))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        classwise = pool.submit(classwise_p_sums, probs, n_bins)
+        predicted, confidence = top_label(probs)
+        return predicted, confidence, classwise.result()
 
 
 def _fold_slots(slot_values: np.ndarray, k: int, n_bins: int) -> np.ndarray:
@@ -143,8 +220,11 @@ def classwise_ece_from_bins(count, p_sum, hit_sum) -> float | None:
 
     Parameters
     ----------
-    count, p_sum, hit_sum : array-like of shape (n_classes, n_bins)
-        Per class and bin: number of samples, sum of p_k, number with y = k.
+    count : array-like of shape (n_classes, n_bins) or (n_classes, 1)
+        Samples per class and bin, or only each class's total (the sum over its bins is all
+        that is used).
+    p_sum, hit_sum : array-like of shape (n_classes, n_bins)
+        Per class and bin: sum of p_k, number with y = k.
     """
     count = np.asarray(count, dtype=np.float64)
     n = count.sum(axis=1)
@@ -316,8 +396,9 @@ class CalibrationAccumulator:
         Top-label: samples, summed confidence and number correct per bin.
     cell_count, cell_sum, cell_sumsq : ndarray of shape (n_bins, 2)
         Same split by correctness (column 1 = correct), with sums of squares, for the bootstrap.
-    cw_count, cw_p_sum, cw_hit_sum : ndarray of shape (n_classes, n_bins)
-        Classwise: per class k and bin of p_k, samples, summed p_k and number with y = k.
+    cw_p_sum, cw_hit_sum : ndarray of shape (n_classes, n_bins)
+        Classwise: per class k and bin of p_k, summed p_k and number with y = k (each class's
+        bins together hold all ``n`` samples, so no per-bin counts are kept).
     sketch_count, sketch_conf, sketch_correct : ndarray of shape (SKETCH_BINS,)
         Fine top-label confidence histogram for the streaming adaptive ECE.
     brier_sum, nll_sum : float
@@ -347,11 +428,11 @@ class CalibrationAccumulator:
 
     def _init_classes(self, k: int) -> None:
         self.n_classes = int(k)
-        self.cw_count = np.zeros((self.n_classes, self.n_bins))
         self.cw_p_sum = np.zeros((self.n_classes, self.n_bins))
         self.cw_hit_sum = np.zeros((self.n_classes, self.n_bins))
 
-    def update(self, labels, probs, *, predicted=None, confidence=None) -> "CalibrationAccumulator":
+    def update(self, labels, probs, *, predicted=None, confidence=None,
+               classwise=None) -> "CalibrationAccumulator":
         """Add one chunk.
 
         Parameters
@@ -360,6 +441,8 @@ class CalibrationAccumulator:
         probs : ndarray of float, shape (n, K)
         predicted, confidence : ndarray of shape (n,), optional
             Precomputed :func:`~audit.metrics.confusion.top_label` of ``probs``.
+        classwise : tuple (p_sum, sum_sq), optional
+            Precomputed :func:`classwise_p_sums` of ``probs`` with this accumulator's ``n_bins``.
         """
         labels = np.asarray(labels, dtype=np.int64)
         probs = np.asarray(probs, dtype=np.float64)
@@ -371,12 +454,12 @@ class CalibrationAccumulator:
         if n == 0:
             return self
         if predicted is None or confidence is None:
-            predicted, confidence = top_label(probs)
+            predicted, confidence, classwise = top_label_and_classwise(probs, self.n_bins)
         self.last_top_label = (predicted, confidence)
         correct = predicted == labels
         nb = self.n_bins
 
-        cell = bin_index(confidence, nb)
+        cell = _bin_codes(confidence, nb, spare=2)
         cell *= 2
         cell += correct
         self.cell_count += np.bincount(cell, minlength=2 * nb).reshape(nb, 2)
@@ -389,7 +472,7 @@ class CalibrationAccumulator:
         # sketch cells (fine bin, correct): two bincounts give count, correct count and confidence sum
         fine = np.multiply(confidence, SKETCH_BINS)
         np.minimum(fine, SKETCH_BINS - 1, out=fine)
-        sketch = fine.astype(np.intp)
+        sketch = fine.astype(_slot_dtype(2 * SKETCH_BINS))
         sketch *= 2
         sketch += correct
         c2 = np.bincount(sketch, minlength=2 * SKETCH_BINS)
@@ -398,12 +481,11 @@ class CalibrationAccumulator:
         self.sketch_correct += c2[1::2]
         self.sketch_conf += w2[0::2] + w2[1::2]
 
-        cw_count, cw_p_sum, sum_sq = classwise_bin_sums(probs, nb)
-        self.cw_count += cw_count
+        cw_p_sum, sum_sq = classwise_p_sums(probs, nb) if classwise is None else classwise
         self.cw_p_sum += cw_p_sum
         p_true = row_pick(probs, labels)
-        hit = bin_index(p_true, nb)
-        hit += labels * nb
+        hit = labels * nb
+        hit += _bin_codes(p_true, nb)
         self.cw_hit_sum += np.bincount(hit, minlength=k * nb).reshape(k, nb)
 
         self.brier_sum += float(sum_sq - 2.0 * p_true.sum() + n)
@@ -422,7 +504,7 @@ class CalibrationAccumulator:
         if other.n_classes != self.n_classes:
             raise ValueError(MSG_MERGE.format(self.n_classes, other.n_classes))
         for name in ("cell_count", "cell_sum", "cell_sumsq", "sketch_count", "sketch_conf",
-                     "sketch_correct", "cw_count", "cw_p_sum", "cw_hit_sum"):
+                     "sketch_correct", "cw_p_sum", "cw_hit_sum"):
             getattr(self, name).__iadd__(getattr(other, name))
         self.count = self.cell_count.sum(axis=1)
         self.conf_sum = self.cell_sum.sum(axis=1)
@@ -454,7 +536,8 @@ class CalibrationAccumulator:
                                              n_bootstrap=n_bootstrap, seed=seed),
             "mce": mce,
             "classwise_ece": (None if self.n_classes is None else
-                              classwise_ece_from_bins(self.cw_count, self.cw_p_sum, self.cw_hit_sum)),
+                              classwise_ece_from_bins(np.full((self.n_classes, 1), self.n),
+                                                      self.cw_p_sum, self.cw_hit_sum)),
             "adaptive_ece": adaptive,
             "brier": self.brier_sum / self.n if self.n else None,
             "nll": self.nll_sum / self.n if self.n else None,

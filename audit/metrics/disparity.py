@@ -4,7 +4,8 @@ MetricFrame evaluated on those cells (one weighted row per non-empty cell, not o
 
 from __future__ import annotations
 
-from typing import Mapping
+from itertools import combinations
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -22,40 +23,87 @@ def _opt(x) -> float | None:
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and sorted unique values of a 1-D array.
 
-    Group columns usually hold a few values: those seen in the first rows are matched by equality
-    (one pass each), and only when other values remain does it fall back to a full ``np.unique``.
+    Group columns usually hold a few values: when those seen in the first rows are all there is,
+    :func:`_head_codes` codes the rows in a few passes; only otherwise does it fall back to a full
+    ``np.unique``.
     """
     head = np.unique(values[:4096])
-    if head.size <= 32:
-        codes = np.full(values.shape, -1, dtype=np.int64)
-        for i, value in enumerate(head):
-            codes[values == value] = i
-        if not (codes < 0).any():
-            return codes, head
+    codes = _head_codes(values, head) if head.size <= 32 else None
+    if codes is not None:
+        return codes.astype(np.int64, copy=False), head
     uniques, codes = np.unique(values, return_inverse=True)
     return codes.astype(np.int64), uniques
+
+
+def _key_positions(table: np.ndarray) -> tuple[int, ...] | None:
+    """Fewest (at most 3) character positions whose code points tell the rows of ``table`` apart.
+
+    Parameters
+    ----------
+    table : ndarray of uint32, shape (n_values, width)
+        Distinct strings as code points (numpy's UCS4 storage, zero-padded).
+    """
+    width = table.shape[1]
+    for size in (1, 2, 3):
+        for positions in combinations(range(width), size):
+            if np.unique(table[:, positions], axis=0).shape[0] == table.shape[0]:
+                return positions
+    return None
+
+
+def _head_codes(values: np.ndarray, head: np.ndarray) -> np.ndarray | None:
+    """Index into ``head`` (at most 32 sorted distinct values) of each value, shape (n,), or None if
+    some value is not in ``head``.
+
+    Strings are matched on a key taken from the code points at the few positions that tell the head
+    values apart (one position: the code point itself; two or three: 21 bits each packed in 64),
+    then checked exactly: every row's characters must equal those of the head value its key picked
+    (a row whose key matches none gets code 0 and fails the check unless it is head[0]). Codes are
+    built as uint8 by OR-ing the equality masks scaled by the index (keys are distinct, so at most
+    one mask is set per row). A few integer passes instead of one string comparison per head value;
+    other dtypes compare by equality, with the same exact check.
+    """
+    n = values.shape[0]
+    if values.dtype.kind == "U" and values.dtype.itemsize:
+        width = values.dtype.itemsize // 4
+        rows = np.ascontiguousarray(values).view(np.uint32).reshape(n, width)
+        table = np.ascontiguousarray(head, dtype=values.dtype).view(np.uint32).reshape(len(head), width)
+        positions = _key_positions(table)
+        if positions is None:
+            return None
+
+        def pack(chars: np.ndarray) -> np.ndarray:
+            key = chars[:, positions[0]].copy()
+            if len(positions) > 1:
+                key = key.astype(np.uint64)
+                for j, pos in enumerate(positions[1:], start=1):
+                    key |= chars[:, pos].astype(np.uint64) << np.uint64(21 * j)
+            return key
+
+        key, head_keys = pack(rows), pack(table)
+    else:
+        rows = key = values
+        table = head_keys = head
+    codes = np.zeros(n, dtype=np.uint8)
+    for i, head_key in enumerate(head_keys[1:], start=1):
+        hit = (key == head_key).view(np.uint8)
+        hit *= i
+        codes |= hit
+    if not np.array_equal(np.take(table, codes, axis=0), rows):
+        return None
+    return codes.astype(np.intp)
 
 
 def _cells_by_value(values: np.ndarray, pairs: np.ndarray, n_pairs: int) -> dict[str, np.ndarray]:
     """Counts of each pair index (true · K + predicted) per distinct value of ``values``.
 
-    Group columns usually hold a few values: those seen in the first rows are matched by equality
-    (one comparison pass each, counting the matching pairs); only when other values remain does it
-    fall back to a full ``np.unique``.
+    Group columns usually hold a few values: when those seen in the first rows are all there is,
+    :func:`_head_codes` codes the rows and one bincount of (code, pair) gives every group's cells;
+    otherwise it falls back to a full ``np.unique``.
     """
-    head = np.unique(values[:4096])
-    if head.size <= 32:
-        out, seen = {}, 0
-        for value in head:
-            block = np.bincount(pairs[values == value], minlength=n_pairs)
-            seen += int(block.sum())
-            out[str(value)] = block
-        if seen == values.shape[0]:
-            return out
-    codes, uniques = _factorize(values)
-    flat = np.bincount(codes.ravel() * n_pairs + pairs,
-                       minlength=len(uniques) * n_pairs).reshape(len(uniques), n_pairs)
-    return {str(value): block for value, block in zip(uniques, flat)}
+    codes, head = _factorize(values)
+    flat = np.bincount(codes * n_pairs + pairs, minlength=len(head) * n_pairs)
+    return {str(value): block for value, block in zip(head, flat.reshape(len(head), n_pairs))}
 
 
 class GroupCellAccumulator:
@@ -117,13 +165,25 @@ def cells_to_rows(cells: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
             np.concatenate(ws).astype(np.float64))
 
 
+def weighted_accuracy(y_true, y_pred, sample_weight) -> float:
+    """Accuracy with per-sample weights: Σ w·1[y_true = y_pred] / Σ w, as ``np.average`` computes it
+    (the same arithmetic as scikit-learn's ``accuracy_score(..., sample_weight=w)``, without its
+    input checks, which cost more than the sum over a few hundred cells).
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of int, shape (n_cells,)
+    sample_weight : ndarray of float, shape (n_cells,)
+    """
+    return float(np.average(np.asarray(y_true) == np.asarray(y_pred), weights=sample_weight))
+
+
 def accuracy_frame(cells: Mapping[str, np.ndarray]):
     """fairlearn ``MetricFrame`` of accuracy by group, built from the count cells with sample weights."""
     from fairlearn.metrics import MetricFrame
-    from sklearn.metrics import accuracy_score
 
     y, p, g, w = cells_to_rows(cells)
-    return MetricFrame(metrics=accuracy_score, y_true=y, y_pred=p, sensitive_features=g,
+    return MetricFrame(metrics=weighted_accuracy, y_true=y, y_pred=p, sensitive_features=g,
                        sample_params={"sample_weight": w})
 
 
@@ -152,18 +212,23 @@ def per_class_rate_gaps(cells: Mapping[str, np.ndarray], class_names) -> list[di
 
 def disparity_entry(
     cells: Mapping[str, np.ndarray], class_names, *, name: str, kind: str = "group column",
-    proxy: bool = False, note: str | None = None,
+    proxy: bool = False, note: str | None = None, order: Sequence[str] | None = None,
 ) -> dict:
     """The JSON ``disparity[]`` entry for one grouping (see docs/audit-json.md).
 
     Accuracy by group, overall, difference and ratio between groups and to overall, worst and best
     group, all as fairlearn ``MetricFrame`` computes them; a 95% Wilson interval per group; and the
     one-vs-rest TPR/FPR gaps per class.
+
+    ``order``, optional, lists groups in their natural order (say low, mid, high): the ``groups``
+    list follows it, then any other groups sorted; by default all are sorted. Ties for the worst
+    and best group go to the first in that list.
     """
     mf = accuracy_frame(cells)
     by_group = mf.by_group
+    listed = [g for g in (order or ()) if g in cells]
     groups = []
-    for group in sorted(cells):
+    for group in listed + sorted(set(cells) - set(listed)):
         block = cells[group]
         n = int(block.sum())
         correct = int(np.trace(block))

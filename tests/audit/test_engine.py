@@ -65,7 +65,7 @@ def test_disparity_group_column_and_image_proxies():
                      ("contrast", "image property", True)]
     for d in r["disparity"][1:]:
         assert "proxy" in d["note"] and len(d["cut_points"]) == 2
-        assert [g["group"] for g in d["groups"]] == ["high", "low", "mid"]
+        assert [g["group"] for g in d["groups"]] == ["low", "mid", "high"]  # natural order
 
 
 def test_mistakes_gallery_ordered_with_thumbnails():
@@ -167,3 +167,14 @@ def test_png_thumbnail_round_trips_and_is_deterministic():
     assert back.shape == (8, 10, 3) and (back[::2, ::2] == img).all()
     gray = png_data_uri(np.zeros((3, 3, 1), dtype=np.float32))
     assert gray.startswith("data:image/png;base64,")
+
+
+def test_image_slices_list_terciles_low_mid_high_and_gaps_read_in_points():
+    r = build_result(random_pred(images=True), n_bootstrap=0, images=False)
+    slices = [d for d in r["disparity"] if d["kind"] == "image property"]
+    assert slices and all([g["group"] for g in d["groups"]] == ["low", "mid", "high"] for d in slices)
+    site = next(d for d in r["disparity"] if d["name"] == "site")
+    assert [g["group"] for g in site["groups"]] == ["a", "b", "c"]
+    line = next(x for x in summarize(r).splitlines() if "largest disparity" in x)
+    d = max((d for d in r["disparity"]), key=lambda d: d["difference"])
+    assert f"accuracy gap {100 * d['difference']:.1f} pp," in line and "%" not in line

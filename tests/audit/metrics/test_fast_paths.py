@@ -123,3 +123,59 @@ def test_group_cells_with_values_beyond_the_first_rows_and_many_values():
             m = groups == g
             expected = np.bincount(labels[m] * 3 + predicted[m], minlength=9).reshape(3, 3)
             assert_array_equal(block, expected)
+
+
+@pytest.mark.parametrize("k, n_bins", [(2, 15), (10, 15), (7, 4), (20, 15)])
+def test_classwise_p_sums_equal_the_whole_array_binning(k, n_bins):
+    from audit.metrics.calibration import classwise_p_sums
+
+    rng = np.random.default_rng(k + 100)
+    probs = rng.dirichlet(np.full(k, 0.3), 30_000)
+    probs[:n_bins] = 0.0
+    probs[:n_bins, 0] = np.arange(1, n_bins + 1) / n_bins  # exact edges
+    probs[:n_bins, 1] = 1.0 - probs[:n_bins, 0]
+    _, ref_sum, ref_sq = _classwise_reference(probs, n_bins)
+    p_sum, sq = classwise_p_sums(probs, n_bins)
+    assert_allclose(p_sum, ref_sum, rtol=1e-12)
+    assert sq == pytest.approx(ref_sq, rel=1e-12)
+
+
+def test_threaded_top_label_and_classwise_equal_the_serial_ones(monkeypatch):
+    import audit.metrics.calibration as cal
+    from audit.metrics.confusion import top_label
+
+    probs = np.random.default_rng(3).dirichlet(np.full(10, 0.3), 40_000)
+    monkeypatch.setattr(cal, "THREAD_MIN_VALUES", 1)
+    pred, conf, (p_sum, sq) = cal.top_label_and_classwise(probs, 15)
+    ref_pred, ref_conf = top_label(probs)
+    assert_array_equal(pred, ref_pred)
+    assert_array_equal(conf, ref_conf)
+    ref_sum, ref_sq = cal.classwise_p_sums(probs, 15)
+    assert_array_equal(p_sum, ref_sum) and sq == ref_sq
+
+
+@pytest.mark.parametrize("values", [
+    ["north", "south", "east", "west"],          # first character tells them apart
+    ["a1", "a2", "b1", "b2"],                    # needs two positions
+    ["abc1", "abd1", "abc2", "abd2", "xbc1"],    # two of four positions
+    ["", "x", "xx", "xxx", "ü", "日本"],         # empty, prefixes, non-ASCII
+    ["only"],
+])
+def test_head_codes_match_np_unique_and_refuse_unseen_values(values):
+    from audit.metrics.disparity import _factorize, _head_codes
+
+    rng = np.random.default_rng(len(values))
+    arr = np.array(values)[rng.integers(0, len(values), 5000)]
+    head = np.unique(arr[:4096])
+    codes = _head_codes(arr, head)
+    ref_uniques, ref_codes = np.unique(arr, return_inverse=True)
+    if head.size == ref_uniques.size:
+        assert_array_equal(head[codes], arr)
+        assert_array_equal(codes, ref_codes)
+    unseen = arr.astype(f"<U{max(arr.dtype.itemsize // 4, 1) + 1}")
+    unseen[-1] = values[0] + "z"  # same key characters as a head value, different string
+    assert _head_codes(unseen, np.unique(unseen[:4096])) is None
+    codes, uniques = _factorize(unseen)
+    assert_array_equal(uniques[codes], unseen)
+    ints = rng.integers(0, 3, 5000)
+    assert_array_equal(_head_codes(ints, np.unique(ints[:4096])), ints)
