@@ -314,8 +314,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
         The audit result (docs/audit-json.md), as :func:`audit.engine.build_result_streaming`.
     """
     dask = _import_dask()
-    from audit.engine import STREAM_FIT_CAP, _envelope
-    from audit.metrics.temperature import FIT_METHOD, fit_temperature
+    from audit.engine import STREAM_FIT_CAP, stream_cross_fit, stream_finish, stream_temperature
 
     sources = [Path(s) for s in sources]
     if not sources:
@@ -333,13 +332,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
     (names, groups), = compute(delayed(peek_layout, pure=False)(sources[0], group_cols=group_cols,
                                                                class_names=class_names))
     _check_calibration(calibration, names)
-    fit = None
-    if calibration is not None:
-        temperature = fit_temperature(calibration.labels, calibration.probs)
-        fit = {"method": FIT_METHOD,
-               "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
-    elif temperature is not None:
-        fit = {"method": "given", "source": "given", "n": None}
+    temperature, fit = stream_temperature(calibration, calibration_source, temperature)
     layout = {"names": names, "groups": groups, "group_cols": tuple(group_cols), "chunk_rows": chunk_rows}
     cross_fit = temperature is None
 
@@ -359,23 +352,12 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
                   for s, off in zip(sources, offsets)]
         (scaled_acc,) = compute(_tree_reduce(delayed, scaled, split_every))
         acc.scaled.merge(scaled_acc.scaled)
-        temperature = float(np.sqrt(t_a * t_b))
-        fit = {"method": ("2-fold cross-fit over the stream: rows split at random (seeded per chunk), "
-                          f"T of each fold fitted on a seeded sample of at most {fit_cap} rows, each "
-                          "fold scaled by the other's T; temperature = geometric mean"),
-               "source": "cross-fit", "n": int(acc.n), "fold_temperatures": [t_a, t_b]}
-    if acc.n == 0:
-        raise AuditError("no predictions (N = 0); an audit needs at least one sample")
-    body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=temperature, temperature_fit=fit)
-    settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": False,
-                "max_mistakes": max_mistakes, "streaming": True}
+        temperature, fit = stream_cross_fit(t_a, t_b, fit_cap=fit_cap, n=acc.n)
     provenance = dict(provenance or {})
     if hash_sources:
         provenance["predictions_sha256"] = {str(s): d for s, d in zip(sources, merged["sha256"])}
-    result = _envelope(names, run=run, provenance=provenance, settings=settings, n_bins=n_bins,
-                       adaptive_exact=False)
-    result.update(body)
-    return result
+    return stream_finish(acc, class_names=names, temperature=temperature, fit=fit, n_bins=n_bins, seed=seed,
+                         n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run, provenance=provenance)
 
 
 def audit_sources(sources: Sequence[str | Path], *, dask: str | None = None, hash_sources: bool = False,

@@ -411,13 +411,7 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
     same temperature; the adaptive ECE comes from a histogram sketch (see ``conventions``). No image
     slices or thumbnails: images are not streamed.
     """
-    fit = None
-    if calibration is not None:
-        temperature = fit_temperature(calibration.labels, calibration.probs)
-        fit = {"method": FIT_METHOD,
-               "source": calibration_source or "calibration set", "n": int(calibration.n_samples)}
-    elif temperature is not None:
-        fit = {"method": "given", "source": "given", "n": None}
+    temperature, fit = stream_temperature(calibration, calibration_source, temperature)
     acc = AuditAccumulator(class_names, group_names=group_names, n_bins=n_bins,
                            temperature=temperature, max_mistakes=max_mistakes)
     if temperature is not None:
@@ -441,11 +435,37 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
             scaled[in_a] = apply_temperature(probs[in_a], t_b)
             scaled[~in_a] = apply_temperature(probs[~in_a], t_a)
             acc.update_scaled(labels, scaled)
-        temperature = float(np.sqrt(t_a * t_b))
-        fit = {"method": ("2-fold cross-fit over the stream: rows split at random (seeded per chunk), "
-                          f"T of each fold fitted on a seeded sample of at most {fit_cap} rows, each "
-                          "fold scaled by the other's T; temperature = geometric mean"),
-               "source": "cross-fit", "n": int(acc.n), "fold_temperatures": [t_a, t_b]}
+        temperature, fit = stream_cross_fit(t_a, t_b, fit_cap=fit_cap, n=acc.n)
+    return stream_finish(acc, class_names=class_names, temperature=temperature, fit=fit, n_bins=n_bins,
+                         seed=seed, n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run,
+                         provenance=provenance)
+
+
+def stream_temperature(calibration, calibration_source: str | None,
+                       temperature: float | None) -> tuple[float | None, dict | None]:
+    """T and its ``temperature_fit`` record for a streamed audit: fitted on ``calibration`` when given,
+    else ``temperature`` as given, else (None, None) — the caller cross-fits."""
+    if calibration is not None:
+        fitted = fit_temperature(calibration.labels, calibration.probs)
+        return fitted, {"method": FIT_METHOD, "source": calibration_source or "calibration set",
+                        "n": int(calibration.n_samples)}
+    if temperature is not None:
+        return temperature, {"method": "given", "source": "given", "n": None}
+    return None, None
+
+
+def stream_cross_fit(t_a: float, t_b: float, *, fit_cap: int, n: int) -> tuple[float, dict]:
+    """The reported T (geometric mean of the fold temperatures) and its record, for a streamed cross-fit."""
+    fit = {"method": ("2-fold cross-fit over the stream: rows split at random (seeded per chunk), "
+                      f"T of each fold fitted on a seeded sample of at most {fit_cap} rows, each "
+                      "fold scaled by the other's T; temperature = geometric mean"),
+           "source": "cross-fit", "n": int(n), "fold_temperatures": [t_a, t_b]}
+    return float(np.sqrt(t_a * t_b)), fit
+
+
+def stream_finish(acc: "AuditAccumulator", *, class_names, temperature, fit, n_bins: int, seed: int,
+                  n_bootstrap: int, max_mistakes: int, run: dict | None, provenance: dict | None) -> dict:
+    """The result dict of a merged streaming accumulator (shared by the in-process and Dask paths)."""
     if acc.n == 0:
         raise AuditError("no predictions (N = 0); an audit needs at least one sample")
     body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=temperature,
