@@ -150,7 +150,7 @@ def _accumulate_shard(source, first_chunk, *, names, groups, group_cols, chunk_r
                       temperature, max_mistakes, seed, fit_cap, folds, hash_source):
     """One shard's AuditAccumulator; with ``folds`` also its two cross-fit fold samples, with the
     random split keyed by the global chunk number (as in a single-process stream)."""
-    from audit.engine import AuditAccumulator, _fold_split, _FoldSample
+    from audit.engine import AuditAccumulator, _FoldSample, add_to_folds
 
     acc = AuditAccumulator(names, group_names=groups, n_bins=n_bins, temperature=temperature,
                            max_mistakes=max_mistakes)
@@ -159,10 +159,7 @@ def _accumulate_shard(source, first_chunk, *, names, groups, group_cols, chunk_r
                                              class_names=names, group_names=groups), start=first_chunk or 0):
         acc.update(chunk)
         if samples is not None:
-            in_a, keys = _fold_split(seed, no, len(chunk.labels))
-            labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs)
-            samples[0].add(keys[in_a], labels[in_a], probs[in_a])
-            samples[1].add(keys[~in_a], labels[~in_a], probs[~in_a])
+            add_to_folds(samples, chunk, no, seed)
     if samples is not None:
         for s in samples:
             s._trim()
@@ -182,18 +179,12 @@ def _count_chunks(source, *, names, groups, group_cols, chunk_rows):
 def _scale_shard(source, first_chunk, t_a, t_b, *, names, groups, group_cols, chunk_rows, n_bins, seed):
     """One shard's temperature-scaled calibration sums for the cross-fit: fold A scaled by T_B,
     fold B by T_A."""
-    from audit.engine import AuditAccumulator, _fold_split
-    from audit.metrics.temperature import apply_temperature
+    from audit.engine import AuditAccumulator, cross_fit_scaled
 
     acc = AuditAccumulator(names, group_names=groups, n_bins=n_bins, max_mistakes=0)
     for no, chunk in enumerate(_shard_chunks(source, chunk_rows=chunk_rows, group_cols=group_cols,
                                              class_names=names, group_names=groups), start=first_chunk):
-        labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs, dtype=np.float64)
-        in_a, _ = _fold_split(seed, no, labels.shape[0])
-        scaled = np.empty_like(probs)
-        scaled[in_a] = apply_temperature(probs[in_a], t_b)
-        scaled[~in_a] = apply_temperature(probs[~in_a], t_a)
-        acc.update_scaled(labels, scaled)
+        acc.update_scaled(*cross_fit_scaled(chunk, no, seed, t_a, t_b))
     return acc
 
 

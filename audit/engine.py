@@ -384,6 +384,24 @@ def _fold_split(seed: int, chunk_no: int, n: int) -> tuple[np.ndarray, np.ndarra
     return rng.random(n) < 0.5, rng.random(n)
 
 
+def add_to_folds(folds: tuple["_FoldSample", "_FoldSample"], chunk, chunk_no: int, seed: int) -> None:
+    """Put each row of ``chunk`` into cross-fit fold A or B (seeded by ``seed`` and the chunk number)."""
+    in_a, keys = _fold_split(seed, chunk_no, len(chunk.labels))
+    labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs)
+    folds[0].add(keys[in_a], labels[in_a], probs[in_a])
+    folds[1].add(keys[~in_a], labels[~in_a], probs[~in_a])
+
+
+def cross_fit_scaled(chunk, chunk_no: int, seed: int, t_a: float, t_b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of ``chunk`` scaled across the folds: fold A by T_B, fold B by T_A."""
+    labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs, dtype=np.float64)
+    in_a, _ = _fold_split(seed, chunk_no, labels.shape[0])
+    scaled = np.empty_like(probs)
+    scaled[in_a] = apply_temperature(probs[in_a], t_b)
+    scaled[~in_a] = apply_temperature(probs[~in_a], t_a)
+    return labels, scaled
+
+
 def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_names,
                            group_names=(), calibration=None, calibration_source: str | None = None,
                            temperature: float | None = None, n_bins: int = 15, seed: int = 0,
@@ -423,18 +441,10 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
         folds = (_FoldSample(fit_cap), _FoldSample(fit_cap))
         for no, chunk in enumerate(chunks()):
             acc.update(chunk)
-            in_a, keys = _fold_split(seed, no, len(chunk.labels))
-            labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs)
-            folds[0].add(keys[in_a], labels[in_a], probs[in_a])
-            folds[1].add(keys[~in_a], labels[~in_a], probs[~in_a])
+            add_to_folds(folds, chunk, no, seed)
         t_a, t_b = folds[0].fit(), folds[1].fit()
         for no, chunk in enumerate(chunks()):
-            labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs, dtype=np.float64)
-            in_a, _ = _fold_split(seed, no, labels.shape[0])
-            scaled = np.empty_like(probs)
-            scaled[in_a] = apply_temperature(probs[in_a], t_b)
-            scaled[~in_a] = apply_temperature(probs[~in_a], t_a)
-            acc.update_scaled(labels, scaled)
+            acc.update_scaled(*cross_fit_scaled(chunk, no, seed, t_a, t_b))
         temperature, fit = stream_cross_fit(t_a, t_b, fit_cap=fit_cap, n=acc.n)
     return stream_finish(acc, class_names=class_names, temperature=temperature, fit=fit, n_bins=n_bins,
                          seed=seed, n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run,
