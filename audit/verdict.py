@@ -160,23 +160,19 @@ def _disparity(result: dict, policy: Policy) -> list[dict]:
         for check in rule.checks:
             if check == "difference":
                 rname, threshold = f"max_disparity_difference[{name}]", rule.max_difference
-                if entry is None:
-                    out.append(_fail(rname, None, threshold, missing))
-                    continue
+            elif check == "ratio":
+                rname, threshold = f"min_disparity_ratio[{name}]", rule.min_ratio
+            else:
+                rname, threshold = f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy
+            if entry is None:
+                out.append(_fail(rname, None, threshold, missing))
+            elif check == "difference":
                 out.append(_at_most(rname, f"accuracy difference between groups of {name!r}",
                                     _num(entry.get("difference")), threshold))
             elif check == "ratio":
-                rname, threshold = f"min_disparity_ratio[{name}]", rule.min_ratio
-                if entry is None:
-                    out.append(_fail(rname, None, threshold, missing))
-                    continue
                 out.append(_at_least(rname, f"accuracy ratio worst/best group of {name!r}",
                                      _num(entry.get("ratio")), threshold))
             else:
-                rname, threshold = f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy
-                if entry is None:
-                    out.append(_fail(rname, None, threshold, missing))
-                    continue
                 group, value = _worst_group(entry)
                 what = f"worst-group accuracy of {name!r}" + (f" (group {group!r})" if group else "")
                 out.append(_at_least(rname, what, value, threshold))
