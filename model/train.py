@@ -96,7 +96,7 @@ def train(
     limit: int | None = None,
     validation_split: float = 0.2,
     out_dir: str | Path | None = None,
-    verbose: int = 1,
+    verbose: int | None = None,
     fast: bool = False,
 ) -> TrainResult:
     """Train the seed network on ``data`` as the notebook does and save every artefact.
@@ -118,9 +118,10 @@ def train(
     validation_split : float, default 0.2
     out_dir : path, optional
         Model folder; default ``models/cifar10-seed`` in the repository.
-    verbose : int, default 1
+    verbose : int, optional
         Keras verbosity: 1 prints the progress bar per epoch, 2 one line per epoch (for logs), 0
-        nothing (the summary and test score are printed when ``verbose`` > 0).
+        nothing (the summary and test score are printed when ``verbose`` > 0). Default: 1 when stdout
+        is a terminal, else 2 (:func:`progress_verbosity`).
     fast : bool, default False
         Opt-in fast mode, same network and same data split: the ``mixed_bfloat16`` precision policy
         (bfloat16 compute, float32 weights and float32 output probabilities) and a ``tf.data``
@@ -141,6 +142,8 @@ def train(
     order, split_at = split_order(len(data.y_train), seed=seed, limit=limit, validation_split=validation_split)
     n_test = len(data.y_test) if limit is None else min(limit, len(data.y_test))
 
+    if verbose is None:
+        verbose = progress_verbosity()
     keras = import_keras()
     keras.utils.set_random_seed(seed)
     say = print if verbose else (lambda *a, **k: None)

@@ -48,11 +48,10 @@ def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit:
     """
     from model.artifacts import check_out_dir, default_model_dir
     from model.data import load_cifar10, resolve_data_path
-    from model.train import progress_verbosity
     from model.train import train as run_training
 
     out_dir = check_out_dir(out_dir or default_model_dir())
     data = load_cifar10(resolve_data_path(data_path))
     result = run_training(data, epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, out_dir=out_dir,
-                          fast=fast, verbose=progress_verbosity())
+                          fast=fast)
     click.echo(f"Saved model to {result.out_dir}")

@@ -85,6 +85,7 @@ def test_tiny_training_run_prints_like_the_notebook_and_nothing_on_stderr(tmp_pa
     for expected in ("X_train shape: (200, 32, 32, 3)", "Total params: 4,200,842",
                      "val_accuracy", "Test score: ", "Test accuracy: ", f"Saved model to {out}"):
         assert expected in stdout
+    assert "\x1b[" not in stdout and "\r" not in stdout  # not a terminal: one plain line per epoch
     assert (out / "manifest.json").is_file() and (out / "cifar10.keras").is_file()
 
 
