@@ -102,7 +102,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
                                        (".npz", ".csv", ".parquet", ".pq")):
             raise click.UsageError("a predictions baseline is matched sample by sample in memory; with "
                                    "--stream or --dask compare against a previous audit.json, or use --no-stream")
-        pred, calibration, cal_source, name = _from_file(predictions, group_cols, calibration_set, stream=streaming)
+        pred, calibration, cal_source, name = _from_file(sources, group_cols, calibration_set, stream=streaming)
         # on Dask the workers hash the shards (the client may not see the files)
         provenance["predictions_sha256"] = None if dask_scheduler else {str(p): sha256_file(p) for p in sources}
         provenance["model_sha256"] = None
@@ -178,12 +178,11 @@ def _safe_name(name: str) -> str:
     return keep or "audit"
 
 
-def _from_file(spec, group_cols, calibration_set, *, stream=False):
-    """Predictions (None with ``stream``: they are read later, chunk by chunk), calibration set,
-    its description and the run name."""
-    from audit.sources import expand_sources, load_predictions
+def _from_file(sources, group_cols, calibration_set, *, stream=False):
+    """Predictions of the expanded ``sources`` (None with ``stream``: they are read later, chunk by
+    chunk), calibration set, its description and the run name."""
+    from audit.sources import load_predictions
 
-    sources = expand_sources(spec)
     pred = None
     if len(sources) == 1:
         name = sources[0].stem
