@@ -19,6 +19,7 @@ from audit.errors import AuditError
 from model.artifacts import check_out_dir, default_model_dir, save_artifacts
 from model.data import Cifar10
 from model.network import make_model
+from model.optimizer import FUSED_UPDATE, KERAS_UPDATE, fuse_rmsprop, make_optimizer
 from model.quiet import import_keras, quiet_stderr
 
 NB_CLASSES = 10
@@ -28,7 +29,11 @@ POLICY_DEFAULT = "float32"
 POLICY_FAST = "mixed_bfloat16"
 #: How the images reach ``model.fit``, as recorded in the manifest.
 PIPELINE_DEFAULT = "numpy float32 arrays, Keras validation_split"
-PIPELINE_FAST = "tf.data from uint8 arrays: seeded shuffle, batch, cast/scale to float32 in the pipeline, prefetch"
+PIPELINE_FAST = ("tf.data from uint8 arrays: seeded shuffle, batch, cast/scale to float32 in the pipeline, "
+                 "prefetch 2 batches; one private pipeline thread, autotuning off")
+#: Fast mode's ``tf.data`` pipeline: threads of its private pool, and batches prefetched.
+PIPELINE_THREADS = 1
+PIPELINE_PREFETCH = 2
 MSG_TOO_FEW = (
     "{n} training image(s) with validation_split={split} leave {train} for training and {val} for "
     "validation; both need at least one"
@@ -126,8 +131,10 @@ def train(
         Opt-in fast mode, same network and same data split: the ``mixed_bfloat16`` precision policy
         (bfloat16 compute, float32 weights and float32 output probabilities) and a ``tf.data``
         pipeline that batches the uint8 images and scales them inside the pipeline (no float32 copy
-        of the training set). The global policy is restored afterwards. Weights differ from a
-        float32 run with the same seed; see BENCHMARKS.md for the measured speed and accuracy.
+        of the training set; one pipeline thread, so it does not compete with the training step),
+        and RMSprop's update through TensorFlow's fused kernel (:func:`model.optimizer.fuse_rmsprop`,
+        same update up to rounding). The global policy is restored afterwards. Weights differ from
+        a float32 run with the same seed; see BENCHMARKS.md for the measured speed and accuracy.
 
     Returns
     -------
@@ -157,9 +164,10 @@ def train(
         model = make_model(data.x_train.shape[1:], NB_CLASSES)
         if verbose:
             model.summary()
-        # Keras defaults; named so the manifest does not say "rm_sprop_1" for a second run in one process.
-        optimizer = keras.optimizers.RMSprop(name="rm_sprop")
+        optimizer = make_optimizer(keras)
         model.compile(loss=LOSS, optimizer=optimizer, metrics=["accuracy"])
+        if fast:
+            fuse_rmsprop(optimizer, model.trainable_variables)
         with quiet_stderr():
             if fast:
                 fitted, score = _fit_pipeline(model, data, order, split_at, n_test, epochs=epochs,
@@ -254,7 +262,13 @@ def image_dataset(x_uint8: np.ndarray, labels: np.ndarray, *, batch_size: int, s
     def scale(x, y):
         return tf.cast(x, tf.float32) / 255.0, tf.one_hot(y, NB_CLASSES, dtype=tf.float32)
 
-    return ds.batch(batch_size).map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # Scaling a batch costs microseconds, so one pipeline thread and a fixed two-batch prefetch are plenty.
+    # tf.data's autotuner and its default thread pool (one thread per core) compete with the training
+    # step's own threads: on a 2-core CPU about half the epochs then ran at half speed (BENCHMARKS.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = PIPELINE_THREADS
+    return ds.batch(batch_size).map(scale).prefetch(PIPELINE_PREFETCH).with_options(options)
 
 
 def progress_verbosity(stream=None) -> int:
@@ -332,6 +346,7 @@ def _manifest(keras, model, data: Cifar10, optimizer, *, epochs, batch_size, see
         "fast": bool(fast),
         "precision_policy": policy,
         "input_pipeline": PIPELINE_FAST if fast else PIPELINE_DEFAULT,
+        "optimizer_update": FUSED_UPDATE if fast else KERAS_UPDATE,
         "seed": seed,
         "limit": limit,
         "shuffle": "numpy.random.default_rng(seed).permutation(n_train_images)[:limit]; "

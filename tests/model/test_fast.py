@@ -13,9 +13,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from model.artifacts import MANIFEST_FILE, load_model
 from model.network import SEED_LAYERS, SEED_PARAMS
+from model.optimizer import FUSED_UPDATE, KERAS_UPDATE
 from model.train import (
     PIPELINE_DEFAULT,
     PIPELINE_FAST,
+    PIPELINE_THREADS,
     POLICY_FAST,
     image_dataset,
     precision_policy,
@@ -42,6 +44,10 @@ def test_fast_run_records_itself_and_resets_the_policy(trained_fast):
     manifest = json.loads((trained_fast.out_dir / MANIFEST_FILE).read_text())
     assert manifest["fast"] is True and manifest["precision_policy"] == POLICY_FAST
     assert manifest["input_pipeline"] == PIPELINE_FAST
+    assert manifest["optimizer_update"] == FUSED_UPDATE
+    # fit ran the fused kernel: its scratch buffers hold the last step's increments
+    assert any(np.any(np.asarray(b) != 0) for b in trained_fast.model.optimizer._audit_scratch)
+    assert manifest["hyperparameters"]["optimizer"]["name"] == "rm_sprop"
     assert (manifest["dataset"]["n_train"], manifest["dataset"]["n_validation"]) == (240, 60)
     assert set(trained_fast.history[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
     assert _global_policy() == "float32"
@@ -74,6 +80,7 @@ def test_default_run_records_float32(trained):
     manifest = json.loads((trained.out_dir / MANIFEST_FILE).read_text())
     assert manifest["fast"] is False and manifest["precision_policy"] == "float32"
     assert manifest["input_pipeline"] == PIPELINE_DEFAULT
+    assert manifest["optimizer_update"] == KERAS_UPDATE
     assert {layer.dtype_policy.name for layer in trained.model.layers} == {"float32"}
 
 
@@ -111,6 +118,14 @@ def test_pipeline_scales_one_hot_encodes_and_batches():
     assert xs.dtype == np.float32 and ys.dtype == np.float32
     assert_allclose(xs[:, 0, 0, 0], [0.0, 0.2, 0.4, 0.8, 1.0], rtol=1e-6)
     assert_array_equal(ys, np.eye(10, dtype=np.float32)[labels])
+
+
+def test_pipeline_uses_one_private_thread_and_no_autotuning():
+    ds = image_dataset(np.zeros((4, 2, 2, 3), dtype=np.uint8), np.arange(4), batch_size=2, shuffle_seed=0)
+    options = ds.options()
+    assert options.autotune.enabled is False
+    assert options.threading.private_threadpool_size == PIPELINE_THREADS == 1
+    assert "one private pipeline thread, autotuning off" in PIPELINE_FAST
 
 
 def test_pipeline_shuffle_is_seeded_and_keeps_every_row():
