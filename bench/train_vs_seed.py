@@ -10,6 +10,11 @@ before and after (other jobs on the machine make ratios noisy). Logs and a JSON 
     .venv/bin/python bench/train_vs_seed.py --epochs 20                 # full data (~20 minutes on 2 cores)
     .venv/bin/python bench/train_vs_seed.py --epochs 20 --reverse       # same, in the opposite order
     .venv/bin/python bench/train_vs_seed.py --epochs 2 --limit 2000     # quick check that it works
+    .venv/bin/python bench/train_vs_seed.py --epochs 20 --seeds 1 2 3   # accuracy: default vs fast per seed
+
+With ``--seeds``, ``audit train`` and ``audit train --fast`` run once per seed (alternating, no seed
+notebook run: it is unseeded) and the table gives each run's test accuracy, test ECE and s/epoch, then
+the mean over seeds and the mean paired difference fast − default with a 95% t interval.
 """
 
 from __future__ import annotations
@@ -87,9 +92,10 @@ def commands(name: str, args, tmp: Path) -> tuple[list[str], Path | None]:
                 "--epochs", str(args.epochs), "--json", str(tmp / "seed.json"),
                 "--probs", str(tmp / "seed-probs.npy"), *limit], None
     out = tmp / name
-    fast = ["--fast"] if name == "fast" else []
+    fast = ["--fast"] if name.startswith("fast") else []
+    seed = ["--seed", str(args.seed)] if getattr(args, "seed", None) is not None else []
     return [sys.executable, "-m", "audit", "train", "--data", args.data, "--epochs", str(args.epochs),
-            "--batch-size", "128", "--out", str(out), *fast, *limit], out
+            "--batch-size", "128", "--out", str(out), *fast, *seed, *limit], out
 
 
 def score(probs_file: Path, labels) -> dict:
@@ -101,6 +107,76 @@ def score(probs_file: Path, labels) -> dict:
     labels = np.asarray(labels)[: len(probs)]
     return {"test_accuracy_recomputed": float(np.mean(probs.argmax(axis=1) == labels)),
             "test_ece_15": expected_calibration_error(labels, probs, n_bins=15)}
+
+
+def train_and_score(name: str, args, tmp: Path, log: Path, labels) -> dict:
+    """Run configuration ``name`` (training timed), then score its test probabilities (untimed)."""
+    cmd, out = commands(name, args, tmp)
+    wall = run(cmd, log)
+    if out is None:
+        trained = json.loads((tmp / "seed.json").read_text())
+        seconds, accuracy, extra = trained["seconds_per_epoch"], trained["test_accuracy"], {}
+        probs_file = tmp / "seed-probs.npy"
+    else:
+        manifest = json.loads((out / "manifest.json").read_text())
+        seconds, accuracy = manifest["seconds_per_epoch"], manifest["test"]["accuracy"]
+        extra = {"precision_policy": manifest.get("precision_policy"), "fast": manifest.get("fast"),
+                 "seed": manifest.get("seed"), "versions": manifest["versions"]}
+        probs_file = tmp / f"{name}-probs.npy"
+        subprocess.run([sys.executable, "-c", PREDICT_CODE, str(out), args.data,
+                        str(args.limit or "none"), str(probs_file)], cwd=REPO, check=True)
+    return {**summary(seconds), "test_accuracy": accuracy, **score(probs_file, labels), "wall_seconds": wall,
+            **extra}
+
+
+def run_seeds(args, labels, results_dir: Path, stamp: str) -> dict:
+    """``audit train`` and ``audit train --fast`` once per seed in ``args.seeds``, alternating."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="train-seeds-") as tmp:
+        for i, seed in enumerate(args.seeds):
+            args.seed = seed
+            names = ("default", "fast") if i % 2 == 0 or args.reverse else ("fast", "default")
+            for name in names:
+                r = train_and_score(name, args, Path(tmp), results_dir / f"{stamp}-{name}-seed{seed}.log", labels)
+                runs.append({"config": name, "seed": seed, **r})
+    return {"runs": runs, **paired_summary(runs)}
+
+
+def paired_summary(runs: list[dict]) -> dict:
+    """Mean over seeds per configuration, and the mean paired difference fast − default (95% t interval)."""
+    from scipy import stats
+
+    out = {}
+    by = {(r["config"], r["seed"]): r for r in runs}
+    seeds = sorted({r["seed"] for r in runs})
+    for key in ("test_accuracy", "test_ece_15", "mean_after_first"):
+        d = [by["fast", s][key] - by["default", s][key] for s in seeds]
+        mean = statistics.fmean(d)
+        half = (stats.t.ppf(0.975, len(d) - 1) * statistics.stdev(d) / len(d) ** 0.5) if len(d) > 1 else float("nan")
+        out[key] = {
+            "default_mean": statistics.fmean(by["default", s][key] for s in seeds),
+            "fast_mean": statistics.fmean(by["fast", s][key] for s in seeds),
+            "paired_difference_mean": mean, "paired_difference_ci95": [mean - half, mean + half],
+        }
+    return {"seeds": seeds, "summary": out}
+
+
+def seeds_markdown(report: dict) -> str:
+    rows = ["| seed | configuration | test accuracy | test ECE (15 bins) | s/epoch, epochs 2..N | fastest epoch, s |",
+            "|---:|---|---:|---:|---:|---:|"]
+    for r in sorted(report["runs"], key=lambda r: (r["seed"], r["config"])):
+        rows.append(f"| {r['seed']} | {r['config']} | {r['test_accuracy']:.4f} | {r['test_ece_15']:.4f} "
+                    f"| {r['mean_after_first']:.2f} | {min(r['epochs'][1:] or r['epochs']):.2f} |")
+    rows += ["", "| over seeds " + ", ".join(map(str, report["seeds"])) + " | default mean | fast mean "
+             "| fast − default, mean | 95% t interval |", "|---|---:|---:|---:|---|"]
+    labels = {"test_accuracy": "test accuracy", "test_ece_15": "test ECE (15 bins)",
+              "mean_after_first": "s/epoch, epochs 2..N"}
+    for key, label in labels.items():
+        v = report["summary"][key]
+        lo, hi = v["paired_difference_ci95"]
+        rows.append(f"| {label} | {v['default_mean']:.4f} | {v['fast_mean']:.4f} "
+                    f"| {v['paired_difference_mean']:+.4f} | [{lo:+.4f}, {hi:+.4f}] |")
+    return "\n".join(rows)
 
 
 def markdown(report: dict) -> str:
@@ -125,11 +201,14 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=None, help="train on N images (every configuration)")
     parser.add_argument("--reverse", action="store_true", help="run fast, default, seed (default: seed first)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                        help="accuracy comparison: default and fast once per seed (no seed-notebook run)")
     parser.add_argument("--table", metavar="JSON", default=None,
                         help="print the Markdown table of an earlier summary JSON and exit")
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown(json.loads(Path(args.table).read_text())))
+        report = json.loads(Path(args.table).read_text())
+        print(seeds_markdown(report) if "runs" in report else markdown(report))
         return
 
     from model.data import load_cifar10
@@ -140,28 +219,20 @@ def main(argv=None) -> None:
     order = list(reversed(CONFIGS)) if args.reverse else list(CONFIGS)
     labels = load_cifar10(args.data).y_test
     load_before = os.getloadavg()
+    if args.seeds:
+        report = {"created_at": stamp, "command": " ".join([".venv/bin/python", "bench/train_vs_seed.py",
+                                                            *sys.argv[1:]]),
+                  "epochs": args.epochs, "batch_size": 128, "limit": args.limit, "data": args.data,
+                  "machine": machine(), "load_average_before": load_before,
+                  **run_seeds(args, labels, results_dir, stamp), "load_average_after": os.getloadavg()}
+        write_report(report, results_dir / f"{stamp}-train_seeds.json", seeds_markdown(report))
+        return
     results, loads = {}, {}
     with tempfile.TemporaryDirectory(prefix="train-vs-seed-") as tmp:
-        tmp = Path(tmp)
         for name in order:
-            cmd, out = commands(name, args, tmp)
             load_start = os.getloadavg()
-            wall = run(cmd, results_dir / f"{stamp}-{name}.log")
+            results[name] = train_and_score(name, args, Path(tmp), results_dir / f"{stamp}-{name}.log", labels)
             loads[name] = {"start": load_start, "end": os.getloadavg()}
-            if out is None:
-                trained = json.loads((tmp / "seed.json").read_text())
-                seconds, accuracy, extra = trained["seconds_per_epoch"], trained["test_accuracy"], {}
-                probs_file = tmp / "seed-probs.npy"
-            else:
-                manifest = json.loads((out / "manifest.json").read_text())
-                seconds, accuracy = manifest["seconds_per_epoch"], manifest["test"]["accuracy"]
-                extra = {"precision_policy": manifest.get("precision_policy"), "fast": manifest.get("fast"),
-                         "versions": manifest["versions"]}
-                probs_file = tmp / f"{name}-probs.npy"
-                subprocess.run([sys.executable, "-c", PREDICT_CODE, str(out), args.data,
-                                str(args.limit or "none"), str(probs_file)], cwd=REPO, check=True)
-            results[name] = {**summary(seconds), "test_accuracy": accuracy, **score(probs_file, labels),
-                             "wall_seconds": wall, **extra}
     load_after = os.getloadavg()
     for name in CONFIGS:
         r = results[name]
@@ -174,17 +245,20 @@ def main(argv=None) -> None:
         "machine": machine(), "load_average_before": load_before, "load_average_after": load_after,
         "load_average_per_run": loads, "results": results,
     }
+    write_report(report, results_dir / f"{stamp}-train_vs_seed.json", markdown(report), order=order)
+
+
+def write_report(report: dict, summary_file: Path, table: str, order=None) -> None:
     from audit.atomic import write_text
 
-    summary_file = results_dir / f"{stamp}-train_vs_seed.json"
     write_text(summary_file, json.dumps(report, indent=2) + "\n")
-    m = report["machine"]
-    print(f"\n{m['cpu']}, {m['cores']} cores, bf16 flags {m['bf16_flags']}; order {', '.join(order)}; "
-          f"load average (1/5/15 min) before {', '.join(f'{v:.2f}' for v in load_before)}, "
-          f"after {', '.join(f'{v:.2f}' for v in load_after)}\n")
-    print(markdown(report))
+    m, before, after = report["machine"], report["load_average_before"], report["load_average_after"]
+    print(f"\n{m['cpu']}, {m['cores']} cores, bf16 flags {m['bf16_flags']}"
+          + (f"; order {', '.join(order)}" if order else "")
+          + f"; load average (1/5/15 min) before {', '.join(f'{v:.2f}' for v in before)}, "
+          f"after {', '.join(f'{v:.2f}' for v in after)}\n")
+    print(table)
     print(f"\nsummary: {summary_file}")
-
 
 if __name__ == "__main__":
     main()
