@@ -150,13 +150,13 @@ def classwise_p_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, float]
     return _fold_slots(p_sum, k, n_bins), sum_sq
 
 
-def top_label_and_classwise(probs: np.ndarray, n_bins: int):
+def top_label_and_classwise(probs: np.ndarray, n_bins: int, *, threaded: bool = True):
     """:func:`~audit.metrics.confusion.top_label` and :func:`classwise_p_sums` of ``probs``.
 
     The two passes are independent; for large inputs the binning runs in a worker thread while this
     thread finds the top label, whose arg-max and row pick release the GIL for their whole length
     (the binning's bincount holds it, but nothing else here needs it meanwhile). Results are the
-    same either way.
+    same either way. ``threaded=False`` runs both here (for callers that already run in parallel).
 
     Returns
     -------
@@ -164,7 +164,7 @@ def top_label_and_classwise(probs: np.ndarray, n_bins: int):
     confidence : ndarray of float64, shape (n_samples,)
     classwise : tuple (p_sum of shape (n_classes, n_bins), sum_sq)
     """
-    if probs.size < THREAD_MIN_VALUES:
+    if not threaded or probs.size < THREAD_MIN_VALUES:
         return (*top_label(probs), classwise_p_sums(probs, n_bins))
     with ThreadPoolExecutor(max_workers=1) as pool:
         classwise = pool.submit(classwise_p_sums, probs, n_bins)

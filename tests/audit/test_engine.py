@@ -140,6 +140,48 @@ def test_accumulator_shards_merge():
     assert merged["calibration"]["after_scaling"]["ece"] == pytest.approx(full["calibration"]["after_scaling"]["ece"])
 
 
+@pytest.mark.parametrize("temperature", [None, 1.5])
+def test_large_chunks_run_in_row_blocks_with_the_one_pass_result(monkeypatch, temperature):
+    import audit.engine as engine
+
+    pred = random_pred(n=2300, seed=8)
+    one_pass = AuditAccumulator(pred.class_names, group_names=["site"], temperature=temperature,
+                                max_mistakes=50)
+    one_pass._blocked = False
+    one_pass.update(pred)
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 500)  # 5 blocks: 4 of 500 rows, one of 300
+    results = {}
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(engine, "available_cores", lambda cores=cores: cores)
+        acc = AuditAccumulator(pred.class_names, group_names=["site"], temperature=temperature, max_mistakes=50)
+        acc.update(pred)
+        for got, want in zip(acc.last_top_label, one_pass.last_top_label):
+            np.testing.assert_array_equal(got, want)
+        results[cores] = acc.finalize(n_bootstrap=30)
+    assert results[1] == results[2] == results[3]  # the same bits on any number of cores
+    want = one_pass.finalize(n_bootstrap=30)
+    assert results[2]["confusion_matrix"] == want["confusion_matrix"]
+    assert results[2]["mistakes"] == want["mistakes"] and len(want["mistakes"]) == 50
+    assert_close(results[2], want)
+
+
+def test_a_chunk_of_two_blocks_or_fewer_is_one_pass(monkeypatch):
+    import audit.engine as engine
+
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(AuditAccumulator, "_update_blocks", lambda *a: pytest.fail("split"))
+    AuditAccumulator(["a", "b", "c", "d"], group_names=["site"]).update(random_pred(n=1000, seed=9))
+
+
+def test_an_error_in_a_row_block_reaches_the_caller(monkeypatch):
+    import audit.engine as engine
+
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
+    acc = AuditAccumulator(["c0", "c1", "c2", "c3"], group_names=["region"])
+    with pytest.raises(AuditError, match="lacks the group column 'region'"):
+        acc.update(random_pred(n=2000, seed=10))
+
+
 def test_streaming_cross_fit_reads_twice():
     pred = random_pred(n=2000, seed=7, groups=False)
     chunks = lambda: (make_predictions(pred.labels[i:i + 500], pred.probs[i:i + 500], pred.class_names)  # noqa: E731
