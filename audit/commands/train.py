@@ -18,8 +18,9 @@ Without --data and AUDIT_DATA the images are downloaded by keras.datasets.cifar1
 Archives are extracted once into the cache ($AUDIT_CACHE, else $XDG_CACHE_HOME/audit, else ~/.cache/audit).
 Writes cifar10_architecture.json, cifar10.weights.h5, cifar10.keras, history.json,
 validation_indices.npy and manifest.json (sha256 of every file, settings, versions, timings, scores).
---fast trains the same network in mixed bfloat16 (float32 weights and output probabilities) from a
-tf.data pipeline; faster on CPUs with bfloat16 instructions (AVX-512 BF16, AMX), see BENCHMARKS.md.
+--fast trains the same network with the same hyper-parameters in mixed bfloat16 (float32 weights and
+output probabilities), from a one-thread tf.data pipeline, with RMSprop's update in TensorFlow's fused
+kernel: about half the seed's time per epoch on 2 cores with AVX-512 BF16 (see BENCHMARKS.md).
 When stdout is not a terminal, progress is one line per epoch instead of an animated bar.
 """
 
@@ -37,8 +38,8 @@ When stdout is not a terminal, progress is one line per epoch instead of an anim
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Model folder [default: models/cifar10-seed in the repository]")
 @click.option("--fast", is_flag=True, default=False,
-              help="Mixed bfloat16 and a tf.data pipeline: faster on CPUs with bfloat16 support; "
-                   "recorded in the manifest.")
+              help="Mixed bfloat16, a one-thread tf.data pipeline and a fused RMSprop update: faster, "
+                   "most on CPUs with bfloat16 support; recorded in the manifest.")
 def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit: int | None,
           out_dir: Path | None, fast: bool) -> None:
     """Train and save the seed CIFAR-10 network, exactly as the seed notebook trains it.
