@@ -108,11 +108,14 @@ def _row_block(chunk, rows: slice) -> SimpleNamespace:
 
 
 def available_cores() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    """CPUs this process may run on (its affinity mask where the OS has one), capped by
+    ``OMP_NUM_THREADS`` when that is set to a positive integer (as Dask's worker processes set it, 1)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    cap = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else cores
 
 
 class AuditAccumulator:

@@ -165,6 +165,17 @@ def test_large_chunks_run_in_row_blocks_with_the_one_pass_result(monkeypatch, te
     assert_close(results[2], want)
 
 
+@pytest.mark.parametrize("value, expected", [("", 3), ("1", 1), ("2", 2), ("64", 3), ("0", 3), ("x", 3)])
+def test_available_cores_honours_omp_num_threads(monkeypatch, value, expected):
+    import os
+
+    import audit.engine as engine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert engine.available_cores() == expected
+
+
 def test_a_chunk_of_two_blocks_or_fewer_is_one_pass(monkeypatch):
     import audit.engine as engine
 
