@@ -4,6 +4,7 @@ MetricFrame on raw rows), same data, same process; plus a chunked run over a mem
 
     .venv/bin/python bench/metrics_bench.py                 # 1M × 10
     .venv/bin/python bench/metrics_bench.py --big 10000000  # also 10M × 10 read from disk in chunks
+    .venv/bin/python bench/metrics_bench.py --skip-main --blocks --repeat 7  # row-block sizes
 
 Each path is timed as the best of ``--repeat`` (default 3) wall-clock runs, the paths interleaved
 (round r runs every path once), so load on a shared machine hits them alike; peak memory is the
@@ -141,6 +142,30 @@ def run_main(n, k, seed, repeat):
     print("results agree with the straightforward path (confusion matrix, ECE, NLL, group difference)")
 
 
+def run_blocks(n, k, seed, repeat):
+    """The accumulator path with AuditAccumulator.update's row blocks of several sizes (one pass: none)."""
+    import audit.engine as engine
+
+    labels, probs, groups = make_data(n, k, seed)
+    sizes = [1 << 15, 1 << 16, 1 << 17, 1 << 18, None]
+    default = engine.BLOCK_ROWS
+
+    def with_blocks(size):
+        def run():
+            engine.BLOCK_ROWS = n if size is None else size  # a chunk of <= 2 blocks is one pass
+            try:
+                return ours_metrics(labels, probs, groups)
+            finally:
+                engine.BLOCK_ROWS = default
+        return run
+
+    paths = [(f"blocks of {size:,} rows" if size else "one pass (no blocks)", with_blocks(size)) for size in sizes]
+    _, best, _ = measure_interleaved(paths, repeat)
+    print(f"row blocks of AuditAccumulator.update ({engine.available_cores()} threads), best of {repeat}:")
+    for name, _ in paths:
+        print(f"{best[name] * 1000:8.1f} ms  {name}")
+
+
 def big_child(folder: str, chunk: int, check_n: int):
     from audit.engine import AuditAccumulator
 
@@ -222,12 +247,15 @@ def main():
     ap.add_argument("--chunk", type=int, default=250_000)
     ap.add_argument("--check-n", type=int, default=1_000_000)
     ap.add_argument("--skip-main", action="store_true")
+    ap.add_argument("--blocks", action="store_true", help="also time the accumulator's row-block sizes")
     ap.add_argument("--big-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.big_child:
         return big_child(args.big_child, args.chunk, args.check_n)
     if not args.skip_main:
         run_main(args.n, args.k, args.seed, args.repeat)
+    if args.blocks:
+        run_blocks(args.n, args.k, args.seed, args.repeat)
     if args.big:
         run_big(args.big, args.k, args.seed, args.chunk, args.check_n)
 
