@@ -99,12 +99,29 @@ def _chunk_groups(chunk) -> Mapping[str, np.ndarray]:
     return getattr(chunk, "groups", None) or {}
 
 
-def _row_block(chunk, rows: slice) -> SimpleNamespace:
-    """Rows ``rows`` of a chunk (labels, probs, groups, sample_ids), as views."""
+def _as_arrays(chunk, scaled_probs) -> tuple[SimpleNamespace, np.ndarray | None]:
+    """A chunk's fields as arrays, each checked to have one row per label (the block path slices them
+    all by the labels' length, so a longer array must not be cut silently)."""
+    labels = np.asarray(chunk.labels, dtype=np.int64)
     ids = getattr(chunk, "sample_ids", None)
-    return SimpleNamespace(labels=np.asarray(chunk.labels)[rows], probs=np.asarray(chunk.probs)[rows],
-                           groups={k: np.asarray(v)[rows] for k, v in _chunk_groups(chunk).items()},
-                           sample_ids=None if ids is None else np.asarray(ids)[rows])
+    arrays = SimpleNamespace(labels=labels, probs=np.asarray(chunk.probs),
+                             groups={k: np.asarray(v) for k, v in _chunk_groups(chunk).items()},
+                             sample_ids=None if ids is None else np.asarray(ids))
+    named = [("probs", arrays.probs), ("sample_ids", arrays.sample_ids), ("scaled_probs", scaled_probs),
+             *((f"group column {k!r}", v) for k, v in arrays.groups.items())]
+    for name, arr in named:
+        if arr is not None and (arr.ndim == 0 or arr.shape[0] != labels.shape[0]):
+            raise AuditError(f"a chunk's {name} has {arr.shape[0] if arr.ndim else 0} rows; "
+                             f"its labels have {labels.shape[0]}")
+    return arrays, None if scaled_probs is None else np.asarray(scaled_probs)
+
+
+def _row_block(arrays: SimpleNamespace, rows: slice) -> SimpleNamespace:
+    """Rows ``rows`` of a chunk made by :func:`_as_arrays`, as views."""
+    ids = arrays.sample_ids
+    return SimpleNamespace(labels=arrays.labels[rows], probs=arrays.probs[rows],
+                           groups={k: v[rows] for k, v in arrays.groups.items()},
+                           sample_ids=None if ids is None else ids[rows])
 
 
 def available_cores() -> int:
@@ -140,6 +157,9 @@ class AuditAccumulator:
     only in :func:`build_result`); the bootstrap works from merged cell statistics.
     """
 
+    #: Whether update() may split a large chunk into row blocks (False inside a block).
+    _blocked = True
+
     def __init__(self, class_names, *, group_names=(), n_bins: int = 15,
                  temperature: float | None = None, max_mistakes: int = 24):
         self.class_names = tuple(str(c) for c in class_names)
@@ -152,7 +172,6 @@ class AuditAccumulator:
         self.scaled = CalibrationAccumulator(n_bins, k)
         self.groups = {str(g): GroupCellAccumulator(k) for g in group_names}
         self.n = 0
-        self._blocked = True
         #: (predicted, confidence) of the latest chunk, for callers that need them again.
         self.last_top_label = None
         self._mistakes = {"index": np.zeros(0, np.int64), "sample_id": np.zeros(0, object),
@@ -191,7 +210,7 @@ class AuditAccumulator:
         if scaled_probs is None and self.temperature is not None:
             scaled_probs = apply_temperature(probs, self.temperature)
         if scaled_probs is not None:
-            self.scaled.update(labels, scaled_probs)
+            self.scaled.update(labels, scaled_probs, threaded=self._blocked)
         self._add_mistakes(labels, predicted, confidence, getattr(chunk, "sample_ids", None))
         self.n += labels.shape[0]
         return self
@@ -203,7 +222,8 @@ class AuditAccumulator:
         return part
 
     def _update_blocks(self, chunk, scaled_probs) -> "AuditAccumulator":
-        n = len(chunk.labels)
+        chunk, scaled_probs = _as_arrays(chunk, scaled_probs)
+        n = chunk.labels.shape[0]
         blocks = [slice(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
         parts = [self._empty_like() for _ in blocks]
 

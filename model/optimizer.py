@@ -50,7 +50,8 @@ def fuse_rmsprop(optimizer, variables) -> None:
     Raises
     ------
     ValueError
-        For another optimizer, momentum, ``centered=True`` or another backend.
+        For another optimizer, momentum, ``centered=True``, another backend or a ``tf.distribute``
+        strategy.
     """
     import keras
     import tensorflow as tf
@@ -59,6 +60,11 @@ def fuse_rmsprop(optimizer, variables) -> None:
         raise ValueError("fuse_rmsprop needs a keras.optimizers.RMSprop with momentum=0 and centered=False")
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"fuse_rmsprop needs the TensorFlow backend; Keras uses {keras.backend.backend()!r}")
+    strategy = getattr(optimizer, "_distribution_strategy", None)
+    # Outside any strategy scope, get_strategy() is TensorFlow's default (no-op) strategy.
+    if tf.distribute.has_strategy() or (strategy is not None and strategy is not tf.distribute.get_strategy()):
+        # The scratch buffers below are plain single-device variables that replicas would share.
+        raise ValueError("fuse_rmsprop does not support tf.distribute strategies; use the plain optimizer")
     if not optimizer.built:
         optimizer.build(variables)
     # tf.Variables, not optimizer variables: not saved, not counted in optimizer.variables.
@@ -82,3 +88,4 @@ def fuse_rmsprop(optimizer, variables) -> None:
 
     optimizer.update_step = update_step
     optimizer._audit_scratch = scratch  # keep the buffers alive with the optimizer
+

@@ -432,7 +432,7 @@ class CalibrationAccumulator:
         self.cw_hit_sum = np.zeros((self.n_classes, self.n_bins))
 
     def update(self, labels, probs, *, predicted=None, confidence=None,
-               classwise=None) -> "CalibrationAccumulator":
+               classwise=None, threaded: bool = True) -> "CalibrationAccumulator":
         """Add one chunk.
 
         Parameters
@@ -443,6 +443,8 @@ class CalibrationAccumulator:
             Precomputed :func:`~audit.metrics.confusion.top_label` of ``probs``.
         classwise : tuple (p_sum, sum_sq), optional
             Precomputed :func:`classwise_p_sums` of ``probs`` with this accumulator's ``n_bins``.
+        threaded : bool, default True
+            Passed to :func:`top_label_and_classwise` when the top label is not given.
         """
         labels = np.asarray(labels, dtype=np.int64)
         probs = np.asarray(probs, dtype=np.float64)
@@ -454,7 +456,7 @@ class CalibrationAccumulator:
         if n == 0:
             return self
         if predicted is None or confidence is None:
-            predicted, confidence, classwise = top_label_and_classwise(probs, self.n_bins)
+            predicted, confidence, classwise = top_label_and_classwise(probs, self.n_bins, threaded=threaded)
         self.last_top_label = (predicted, confidence)
         correct = predicted == labels
         nb = self.n_bins

@@ -184,13 +184,70 @@ def test_a_chunk_of_two_blocks_or_fewer_is_one_pass(monkeypatch):
     AuditAccumulator(["a", "b", "c", "d"], group_names=["site"]).update(random_pred(n=1000, seed=9))
 
 
-def test_an_error_in_a_row_block_reaches_the_caller(monkeypatch):
+def test_an_error_in_a_row_block_reaches_the_caller_and_changes_nothing(monkeypatch):
     import audit.engine as engine
 
     monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(engine, "available_cores", lambda: 2)
     acc = AuditAccumulator(["c0", "c1", "c2", "c3"], group_names=["region"])
     with pytest.raises(AuditError, match="lacks the group column 'region'"):
         acc.update(random_pred(n=2000, seed=10))
+    assert acc.n == 0 and acc.confusion.counts.sum() == 0 and acc.mistakes() == []
+
+
+@pytest.mark.parametrize("field", ["probs", "sample_ids", "group", "scaled_probs"])
+def test_row_blocks_refuse_a_field_longer_than_the_labels(monkeypatch, field):
+    import types
+
+    import audit.engine as engine
+
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
+    pred = random_pred(n=2000, seed=11)
+    chunk = types.SimpleNamespace(labels=pred.labels[:1900], probs=pred.probs[:1900],
+                                  groups={"site": pred.groups["site"][:1900]}, sample_ids=pred.sample_ids[:1900])
+    scaled = None
+    if field == "group":
+        chunk.groups = {"site": pred.groups["site"]}
+    elif field == "scaled_probs":
+        scaled = pred.probs
+    else:
+        setattr(chunk, field, getattr(pred, field))
+    name = "group column 'site'" if field == "group" else field
+    with pytest.raises(AuditError, match=f"a chunk's {name} has 2000 rows; its labels have 1900"):
+        AuditAccumulator(pred.class_names, group_names=["site"]).update(chunk, scaled_probs=scaled)
+
+
+def test_row_blocks_after_earlier_rows_keep_global_mistake_indices(monkeypatch):
+    import audit.engine as engine
+
+    pred = random_pred(n=2600, seed=12)
+    first, rest = slice(0, 300), slice(300, 2600)
+    part = lambda s: make_predictions(pred.labels[s], pred.probs[s], pred.class_names,  # noqa: E731
+                                      sample_ids=pred.sample_ids[s], groups={"site": pred.groups["site"][s]})
+    one_pass = AuditAccumulator(pred.class_names, group_names=["site"], max_mistakes=60)
+    one_pass._blocked = False
+    one_pass.update(pred)
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(engine, "available_cores", lambda: 2)
+    acc = AuditAccumulator(pred.class_names, group_names=["site"], max_mistakes=60)
+    acc.update(part(first)).update(part(rest))  # the second update runs in blocks
+    assert acc.mistakes() == one_pass.mistakes()
+    assert all(m["sample_id"] == f"s{m['index']}" for m in acc.mistakes())
+
+
+def test_build_result_in_row_blocks_equals_one_pass(monkeypatch):
+    import audit.engine as engine
+
+    pred = random_pred(n=2300, seed=13)
+    want = build_result(pred, n_bootstrap=30, images=False)
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(engine, "available_cores", lambda: 2)
+    got = build_result(pred, n_bootstrap=30, images=False)
+    # exact adaptive ECE reads the concatenated top labels of the blocks, before and after scaling
+    assert got["calibration"]["adaptive_ece"] == want["calibration"]["adaptive_ece"]
+    assert got["calibration"]["after_scaling"]["adaptive_ece"] == want["calibration"]["after_scaling"]["adaptive_ece"]
+    for key in ("overall", "per_class", "confusion_matrix", "calibration", "disparity", "mistakes"):
+        assert_close(got[key], want[key])
 
 
 def test_streaming_cross_fit_reads_twice():

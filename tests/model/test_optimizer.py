@@ -76,3 +76,17 @@ def test_refuses_what_the_kernel_call_does_not_cover(kwargs):
         fuse_rmsprop(keras.optimizers.RMSprop(**kwargs), model.trainable_variables)
     with pytest.raises(ValueError, match="RMSprop"):
         fuse_rmsprop(keras.optimizers.Adam(), model.trainable_variables)
+
+
+def test_refuses_a_distribution_strategy():
+    import tensorflow as tf
+
+    keras = import_keras()
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model, _ = _model_and_grads(0, 0)
+        optimizer = make_optimizer(keras)
+    with pytest.raises(ValueError, match="tf.distribute"):
+        fuse_rmsprop(optimizer, model.trainable_variables)
+    with strategy.scope(), pytest.raises(ValueError, match="tf.distribute"):
+        fuse_rmsprop(make_optimizer(keras), model.trainable_variables)
