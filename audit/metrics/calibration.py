@@ -96,38 +96,14 @@ def _classwise_slot_blocks(probs: np.ndarray, n_bins: int):
         yield p, slot
 
 
-def classwise_bin_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per class k and (lo, hi] bin of p_k: sample count and summed p_k; and Σ p² over all entries.
-
-    Rows are processed in blocks of about ``BLOCK_VALUES`` entries so each block's temporaries stay
-    in cache (see :func:`_classwise_slot_blocks`); the slots are folded into bins afterwards: slot 0
-    and 1 to the first bin, slot ``n_bins + 1`` to the last — the same bins as :func:`bin_index`.
-
-    Parameters
-    ----------
-    probs : ndarray of float64, shape (n_samples, n_classes)
-    n_bins : int
-
-    Returns
-    -------
-    count : ndarray of int64, shape (n_classes, n_bins)
-    p_sum : ndarray of float64, shape (n_classes, n_bins)
-    sum_sq : float
-        Σ_ij p_ij², for the Brier score.
-    """
-    k = probs.shape[1]
-    count = np.zeros(k * (n_bins + 2), dtype=np.int64)
-    for _, slot in _classwise_slot_blocks(probs, n_bins):
-        count += np.bincount(slot.reshape(-1), minlength=count.size)
-    p_sum, sum_sq = classwise_p_sums(probs, n_bins)
-    return _fold_slots(count, k, n_bins), p_sum, sum_sq
-
-
 def classwise_p_sums(probs: np.ndarray, n_bins: int) -> tuple[np.ndarray, float]:
     """Per class k and (lo, hi] bin of p_k the summed p_k, and Σ p² over all entries (one pass).
 
-    The per-bin counts of :func:`classwise_bin_sums` are left out: no metric needs them (each
-    class's bins together hold every sample), and they cost a second bincount over all N·K entries.
+    Per-bin counts are left out: no metric needs them (each class's bins together hold every
+    sample), and they would cost a second bincount over all N·K entries. Rows are processed in blocks
+    of about ``BLOCK_VALUES`` entries so each block's temporaries stay in cache (see
+    :func:`_classwise_slot_blocks`); the slots are folded into bins afterwards: slot 0 and 1 to the
+    first bin, slot ``n_bins + 1`` to the last — the same bins as :func:`bin_index`.
 
     Parameters
     ----------
@@ -173,7 +149,7 @@ def top_label_and_classwise(probs: np.ndarray, n_bins: int, *, threaded: bool = 
 
 
 def _fold_slots(slot_values: np.ndarray, k: int, n_bins: int) -> np.ndarray:
-    """(k · (n_bins + 2),) slot sums of :func:`classwise_bin_sums` to (k, n_bins) bin sums."""
+    """(k · (n_bins + 2),) slot sums of :func:`_classwise_slot_blocks` to (k, n_bins) bin sums."""
     v = slot_values.reshape(k, n_bins + 2)
     out = v[:, 1:n_bins + 1].copy()
     out[:, 0] += v[:, 0]

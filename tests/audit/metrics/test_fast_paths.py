@@ -6,10 +6,12 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from audit.metrics.calibration import (
+    _classwise_slot_blocks,
     _equal_mass_sizes,
+    _fold_slots,
     adaptive_ece,
     bin_index,
-    classwise_bin_sums,
+    classwise_p_sums,
 )
 from audit.metrics.disparity import GroupCellAccumulator
 from audit.metrics.temperature import fit_temperature
@@ -42,6 +44,15 @@ def _classwise_reference(probs, n_bins):
     return count, p_sum, float(np.einsum("ij,ij->", probs, probs))
 
 
+def _blocked_counts(probs, n_bins):
+    """Per class and bin sample counts from the same blocked slots that classwise_p_sums bins."""
+    k = probs.shape[1]
+    count = np.zeros(k * (n_bins + 2), dtype=np.int64)
+    for _, slot in _classwise_slot_blocks(probs, n_bins):
+        count += np.bincount(slot.reshape(-1), minlength=count.size)
+    return _fold_slots(count, k, n_bins)
+
+
 @pytest.mark.parametrize("k, n_bins", [(2, 15), (10, 15), (7, 4)])
 def test_classwise_blocks_equal_the_whole_array_binning(k, n_bins):
     rng = np.random.default_rng(k)
@@ -51,7 +62,8 @@ def test_classwise_blocks_equal_the_whole_array_binning(k, n_bins):
     probs[:n_bins, 0] = np.arange(1, n_bins + 1) / n_bins  # exact edges
     probs[:n_bins, 1] = 1.0 - probs[:n_bins, 0]
     probs[n_bins:2 * n_bins] = np.eye(k)[rng.integers(0, k, n_bins)]  # exact 0 and 1
-    count, p_sum, sq = classwise_bin_sums(probs, n_bins)
+    count = _blocked_counts(probs, n_bins)
+    p_sum, sq = classwise_p_sums(probs, n_bins)
     ref_count, ref_sum, ref_sq = _classwise_reference(probs, n_bins)
     assert_array_equal(count, ref_count)
     assert_allclose(p_sum, ref_sum, rtol=1e-12)
