@@ -104,6 +104,7 @@ def _as_arrays(chunk, scaled_probs) -> tuple[SimpleNamespace, np.ndarray | None]
     all by the labels' length, so a longer array must not be cut silently)."""
     labels = np.asarray(chunk.labels, dtype=np.int64)
     ids = getattr(chunk, "sample_ids", None)
+    scaled_probs = None if scaled_probs is None else np.asarray(scaled_probs)
     arrays = SimpleNamespace(labels=labels, probs=np.asarray(chunk.probs),
                              groups={k: np.asarray(v) for k, v in _chunk_groups(chunk).items()},
                              sample_ids=None if ids is None else np.asarray(ids))
@@ -113,7 +114,7 @@ def _as_arrays(chunk, scaled_probs) -> tuple[SimpleNamespace, np.ndarray | None]
         if arr is not None and (arr.ndim == 0 or arr.shape[0] != labels.shape[0]):
             raise AuditError(f"a chunk's {name} has {arr.shape[0] if arr.ndim else 0} rows; "
                              f"its labels have {labels.shape[0]}")
-    return arrays, None if scaled_probs is None else np.asarray(scaled_probs)
+    return arrays, scaled_probs
 
 
 def _row_block(arrays: SimpleNamespace, rows: slice) -> SimpleNamespace:
@@ -122,6 +123,11 @@ def _row_block(arrays: SimpleNamespace, rows: slice) -> SimpleNamespace:
     return SimpleNamespace(labels=arrays.labels[rows], probs=arrays.probs[rows],
                            groups={k: v[rows] for k, v in arrays.groups.items()},
                            sample_ids=None if ids is None else ids[rows])
+
+
+def _joined(top_labels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The (predicted, confidence) pairs of consecutive row blocks, concatenated."""
+    return tuple(np.concatenate(arrays) for arrays in zip(*top_labels))
 
 
 def available_cores() -> int:
@@ -240,10 +246,9 @@ class AuditAccumulator:
                 update(i)
         for part in parts:
             self.merge(part)
-        self.last_top_label = tuple(np.concatenate(arrays) for arrays in zip(*(p.last_top_label for p in parts)))
+        self.last_top_label = _joined([p.last_top_label for p in parts])
         if parts[0].scaled.last_top_label is not None:
-            self.scaled.last_top_label = tuple(
-                np.concatenate(arrays) for arrays in zip(*(p.scaled.last_top_label for p in parts)))
+            self.scaled.last_top_label = _joined([p.scaled.last_top_label for p in parts])
         return self
 
     def update_scaled(self, labels, scaled_probs) -> "AuditAccumulator":
