@@ -42,7 +42,7 @@ def child(config: str, steps: int, epochs: int) -> None:
 
     from model.optimizer import fuse_rmsprop, make_optimizer
     from model.quiet import import_keras, quiet_stderr
-    from model.train import LOSS, POLICY_DEFAULT, POLICY_FAST, image_dataset, precision_policy
+    from model.train import LOSS, POLICY_DEFAULT, POLICY_FAST, _epoch_timer, image_dataset, precision_policy
 
     keras = import_keras()
     import tensorflow as tf
@@ -53,14 +53,7 @@ def child(config: str, steps: int, epochs: int) -> None:
     n = BATCH * steps
     x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, n)
-    seconds = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.start)
+    timer = _epoch_timer(keras)  # the callback audit train times its epochs with
 
     keras.utils.set_random_seed(0)
     with precision_policy(POLICY_DEFAULT if config.startswith(("seed", "f32")) else POLICY_FAST), quiet_stderr():
@@ -71,7 +64,7 @@ def child(config: str, steps: int, epochs: int) -> None:
             fuse_rmsprop(optimizer, model.trainable_variables)
         if config == "seed":
             model.fit(x.astype("float32") / 255, keras.utils.to_categorical(y, 10), batch_size=BATCH,
-                      epochs=epochs, verbose=0, callbacks=[Timer()])
+                      epochs=epochs, verbose=0, callbacks=[timer])
         else:
             if config == "bf16-autotuned":  # tf.data's defaults: autotuning, one thread per core
                 ds = (tf.data.Dataset.from_tensor_slices((x, y.astype("int32"))).shuffle(n, seed=0)
@@ -81,8 +74,8 @@ def child(config: str, steps: int, epochs: int) -> None:
                       .prefetch(tf.data.AUTOTUNE))
             else:
                 ds = image_dataset(x, y, batch_size=BATCH, shuffle_seed=0)
-            model.fit(ds, epochs=epochs, verbose=0, callbacks=[Timer()])
-    print(json.dumps({"config": config, "ms_per_step": [1000 * s / steps for s in seconds]}))
+            model.fit(ds, epochs=epochs, verbose=0, callbacks=[timer])
+    print(json.dumps({"config": config, "ms_per_step": [1000 * s / steps for s in timer.seconds]}))
 
 
 def parts_child(policy: str) -> None:

@@ -84,7 +84,7 @@ def summary(seconds: list[float]) -> dict:
             "median_after_first": statistics.median(steady), "epochs": seconds}
 
 
-def commands(name: str, args, tmp: Path) -> tuple[list[str], Path | None]:
+def commands(name: str, args, tmp: Path, seed: int | None = None) -> tuple[list[str], Path | None]:
     """The training command of configuration ``name`` and the model folder it writes (None: the seed's)."""
     limit = ["--limit", str(args.limit)] if args.limit else []
     if name == "seed":
@@ -93,9 +93,9 @@ def commands(name: str, args, tmp: Path) -> tuple[list[str], Path | None]:
                 "--probs", str(tmp / "seed-probs.npy"), *limit], None
     out = tmp / name
     fast = ["--fast"] if name.startswith("fast") else []
-    seed = ["--seed", str(args.seed)] if getattr(args, "seed", None) is not None else []
+    seed_opt = ["--seed", str(seed)] if seed is not None else []
     return [sys.executable, "-m", "audit", "train", "--data", args.data, "--epochs", str(args.epochs),
-            "--batch-size", "128", "--out", str(out), *fast, *seed, *limit], out
+            "--batch-size", "128", "--out", str(out), *fast, *seed_opt, *limit], out
 
 
 def score(probs_file: Path, labels) -> dict:
@@ -109,9 +109,10 @@ def score(probs_file: Path, labels) -> dict:
             "test_ece_15": expected_calibration_error(labels, probs, n_bins=15)}
 
 
-def train_and_score(name: str, args, tmp: Path, log: Path, labels) -> dict:
-    """Run configuration ``name`` (training timed), then score its test probabilities (untimed)."""
-    cmd, out = commands(name, args, tmp)
+def train_and_score(name: str, args, tmp: Path, log: Path, labels, seed: int | None = None) -> dict:
+    """Run configuration ``name`` (training timed; ``audit train --seed`` when given), then score its
+    test probabilities (untimed)."""
+    cmd, out = commands(name, args, tmp, seed)
     wall = run(cmd, log)
     if out is None:
         trained = json.loads((tmp / "seed.json").read_text())
@@ -134,10 +135,10 @@ def run_seeds(args, labels, results_dir: Path, stamp: str) -> dict:
     runs = []
     with tempfile.TemporaryDirectory(prefix="train-seeds-") as tmp:
         for i, seed in enumerate(args.seeds):
-            args.seed = seed
             names = ("default", "fast") if i % 2 == 0 or args.reverse else ("fast", "default")
             for name in names:
-                r = train_and_score(name, args, Path(tmp), results_dir / f"{stamp}-{name}-seed{seed}.log", labels)
+                r = train_and_score(name, args, Path(tmp), results_dir / f"{stamp}-{name}-seed{seed}.log", labels,
+                                    seed)
                 runs.append({"config": name, "seed": seed, **r})
     return {"runs": runs, **paired_summary(runs)}
 
