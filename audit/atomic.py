@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Iterator
 
 from audit.errors import AuditError
-from audit.outputs import _file_mode
+
+
+def file_mode() -> int:
+    """0666 less the umask: what ``open()`` would give, where mkstemp gives 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -23,7 +29,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise AuditError(f"cannot write here: {exc.strerror or exc}", path=path.parent) from exc
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, _file_mode())
+    os.chmod(tmp_path, file_mode())
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -39,32 +39,32 @@ def main() -> None:
         return time.perf_counter()
 
     t = time.perf_counter()
-    from model.quiet import import_keras
+    from audit.model.quiet import import_keras
     import_keras()
     t = lap("TensorFlow import", t)
-    from model.data import load_cifar10
+    from audit.model.data import load_cifar10
     data = load_cifar10(Path(args.data))
     t = lap("data load (cached)", t)
-    from model.artifacts import load_model
+    from audit.model.artifacts import load_model
     model = load_model(args.model)
     t = lap("model load", t)
-    from model.predict import cifar10_predictions
+    from audit.model.predict import cifar10_predictions
     pred = cifar10_predictions(args.model, data, split="test", images=True, model=model, progress=False)
     cal = cifar10_predictions(args.model, data, split="validation", images=False, model=model, progress=False)
     t = lap("inference (test + validation)", t)
-    from audit.engine import build_result
+    from audit.engine.build import build_result
     result = build_result(pred, calibration=cal, calibration_source="validation split")
     t = lap("metrics", t)
-    from audit.checklist import checklist_section
-    from audit.policy import default_policy
-    from audit.verdict import evaluate
+    from audit.gate.checklist import checklist_section
+    from audit.gate.policy import default_policy
+    from audit.gate.verdict import evaluate
     result["checklist"] = checklist_section(None)
     result["baseline"] = None
     result["gate"] = evaluate(result, default_policy(), informational=True)
     from audit.render import html
     html._charts(html.normalise(result))
     t = lap("charts (SVG)", t)
-    from audit.outputs import dump_json, write_outputs
+    from audit.result.write import dump_json, write_outputs
     from audit.render.junit import render_junit
     from audit.render.markdown import render_markdown
     files = {"audit.json": dump_json(result), "report.html": html.render_html(result),

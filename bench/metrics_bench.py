@@ -60,7 +60,7 @@ def naive(labels, probs, groups):
 
 
 def ours_metrics(labels, probs, groups):
-    from audit.engine import AuditAccumulator
+    from audit.engine.build import AuditAccumulator
 
     class Chunk:
         pass
@@ -72,7 +72,7 @@ def ours_metrics(labels, probs, groups):
 
 
 def ours_engine(labels, probs, groups, n_bootstrap):
-    from audit.engine import build_result
+    from audit.engine.build import build_result
     from audit.predictions import Predictions
 
     pred = Predictions(labels=labels, probs=probs, class_names=tuple(f"c{i}" for i in range(probs.shape[1])),
@@ -144,7 +144,7 @@ def run_main(n, k, seed, repeat):
 
 def run_blocks(n, k, seed, repeat):
     """The accumulator path with AuditAccumulator.update's row blocks of several sizes (one pass: none)."""
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     labels, probs, groups = make_data(n, k, seed)
     sizes = [1 << 15, 1 << 16, 1 << 17, 1 << 18, None]
@@ -167,7 +167,7 @@ def run_blocks(n, k, seed, repeat):
 
 
 def big_child(folder: str, chunk: int, check_n: int):
-    from audit.engine import AuditAccumulator
+    from audit.engine.build import AuditAccumulator
 
     # Chunks are read with explicit reads (not a memory map), so the page cache of the 400 MB file
     # is not counted in this process's resident memory; the memory map gives shape and dtype.

@@ -26,7 +26,7 @@ def main(argv=None) -> None:
     parser.add_argument("--probs", default=None, help="also save the test probabilities to this .npy file (untimed)")
     args = parser.parse_args(argv)
 
-    from model.data import load_cifar10, resolve_data_path
+    from audit.model.data import load_cifar10, resolve_data_path
 
     data = load_cifar10(resolve_data_path(args.data))
 

@@ -40,14 +40,14 @@ BATCH = 128
 def child(config: str, steps: int, epochs: int) -> None:
     import numpy as np
 
-    from model.optimizer import fuse_rmsprop, make_optimizer
-    from model.quiet import import_keras, quiet_stderr
-    from model.train import LOSS, POLICY_DEFAULT, POLICY_FAST, _epoch_timer, image_dataset, precision_policy
+    from audit.model.optimizer import fuse_rmsprop, make_optimizer
+    from audit.model.quiet import import_keras, quiet_stderr
+    from audit.model.train import LOSS, POLICY_DEFAULT, POLICY_FAST, _epoch_timer, image_dataset, precision_policy
 
     keras = import_keras()
     import tensorflow as tf
 
-    from model.network import make_model
+    from audit.model.network import make_model
 
     rng = np.random.default_rng(0)
     n = BATCH * steps
@@ -79,14 +79,14 @@ def child(config: str, steps: int, epochs: int) -> None:
 
 
 def parts_child(policy: str) -> None:
-    from model.optimizer import fuse_rmsprop, make_optimizer
-    from model.quiet import import_keras
-    from model.train import precision_policy
+    from audit.model.optimizer import fuse_rmsprop, make_optimizer
+    from audit.model.quiet import import_keras
+    from audit.model.train import precision_policy
 
     keras = import_keras()
     import tensorflow as tf
 
-    from model.network import make_model
+    from audit.model.network import make_model
 
     def best_ms(fn, *args, n=30, rounds=5):
         fn(*args)

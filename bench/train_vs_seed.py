@@ -38,9 +38,9 @@ CONFIGS = ("seed", "default", "fast")
 #: Untimed: the trained model's probabilities on the (first ``limit``) test images, saved for scoring.
 PREDICT_CODE = """\
 import sys, numpy as np
-from model.artifacts import load_model
-from model.data import load_cifar10
-from model.predict import predict
+from audit.model.artifacts import load_model
+from audit.model.data import load_cifar10
+from audit.model.predict import predict
 model_dir, data, limit, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 x = load_cifar10(data).x_test
 x = x[: int(limit)] if limit != "none" else x
@@ -212,7 +212,7 @@ def main(argv=None) -> None:
         print(seeds_markdown(report) if "runs" in report else markdown(report))
         return
 
-    from model.data import load_cifar10
+    from audit.model.data import load_cifar10
 
     results_dir = REPO / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)

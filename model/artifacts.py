@@ -220,7 +220,7 @@ def load_model(model_dir_or_file: str | Path, *, via: str = "keras", check: bool
 
 
 def _load_from_keras(path: Path):
-    from model.quiet import import_keras, quiet_stderr
+    from audit.model.quiet import import_keras, quiet_stderr
 
     file = path / KERAS_FILE if path.is_dir() else path
     if not file.is_file():
@@ -245,7 +245,7 @@ def _load_from_keras(path: Path):
 
 
 def _load_from_json(path: Path):
-    from model.quiet import import_keras, quiet_stderr
+    from audit.model.quiet import import_keras, quiet_stderr
 
     if path.is_dir():
         arch, weights = path / ARCHITECTURE_FILE, path / WEIGHTS_FILE

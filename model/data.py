@@ -294,7 +294,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _load_from_keras() -> Cifar10:
-    from model.quiet import import_keras
+    from audit.model.quiet import import_keras
 
     try:
         keras = import_keras()

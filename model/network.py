@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.quiet import import_keras
+from audit.model.quiet import import_keras
 
 #: Layer classes of the seed network, in order (after the Input).
 SEED_LAYERS = (

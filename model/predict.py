@@ -10,8 +10,8 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.predictions import Predictions, make_predictions
-from model.artifacts import load_model, load_validation_indices, read_manifest
-from model.data import Cifar10
+from audit.model.artifacts import load_model, load_validation_indices, read_manifest
+from audit.model.data import Cifar10
 
 SPLITS = ("test", "validation")
 MSG_DATASET_MISMATCH = (

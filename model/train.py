@@ -16,11 +16,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from audit.errors import AuditError
-from model.artifacts import check_out_dir, default_model_dir, save_artifacts
-from model.data import Cifar10
-from model.network import make_model
-from model.optimizer import FUSED_UPDATE, KERAS_UPDATE, fuse_rmsprop, make_optimizer
-from model.quiet import import_keras, quiet_stderr
+from audit.model.artifacts import check_out_dir, default_model_dir, save_artifacts
+from audit.model.data import Cifar10
+from audit.model.network import make_model
+from audit.model.optimizer import FUSED_UPDATE, KERAS_UPDATE, fuse_rmsprop, make_optimizer
+from audit.model.quiet import import_keras, quiet_stderr
 
 NB_CLASSES = 10
 LOSS = "categorical_crossentropy"

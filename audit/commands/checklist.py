@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from audit.atomic import write_text
-from audit.checklist import DEFAULT_FILE, template_text
+from audit.gate.checklist import DEFAULT_FILE, template_text
 from audit.errors import AuditError
 
 MSG_EXISTS = "file exists; not overwritten"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from audit.outputs import dump_json, write_outputs
+from audit.result.write import dump_json, write_outputs
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
 
 
@@ -28,10 +28,10 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     Example:
       audit gate reports/seed/audit.json --policy audit-policy.toml --checklist audit-checklist.toml
     """
-    from audit.policy import load_policy
+    from audit.gate.policy import load_policy
     from audit.render.junit import render_junit
-    from audit.result_io import load_audit_json
-    from audit.verdict import evaluate, format_table
+    from audit.result.load import load_audit_json
+    from audit.gate.verdict import evaluate, format_table
 
     result = load_audit_json(audit_json)
     policy = load_policy(policy_path)
@@ -49,9 +49,9 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
 
 
 def load_checklist_section(path: Path) -> dict:
-    """The ``checklist`` section built from an answers file (audit.checklist, imported lazily)."""
+    """The ``checklist`` section built from an answers file (audit.gate.checklist, imported lazily)."""
     try:
-        from audit.checklist import checklist_section, load_checklist
-    except ImportError as exc:  # pragma: no cover - only while audit.checklist is not installed
+        from audit.gate.checklist import checklist_section, load_checklist
+    except ImportError as exc:  # pragma: no cover - only while audit.gate.checklist is not installed
         raise AuditError(f"checklist support is not available: {exc}", path=path) from None
     return checklist_section(load_checklist(path))

@@ -8,7 +8,7 @@ import click
 
 from audit.atomic import write_text
 from audit.errors import AuditError
-from audit.policy import DEFAULT_POLICY_NAME, template_text
+from audit.gate.policy import DEFAULT_POLICY_NAME, template_text
 
 MSG_EXISTS = "file exists; not overwritten"
 

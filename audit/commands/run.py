@@ -77,9 +77,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
       audit run --predictions preds.npz --group-col region --policy audit-policy.toml
       audit run --predictions 'shards/*.parquet' --checklist audit-checklist.toml
     """
-    from audit.checklist import load_checklist
-    from audit.engine import build_result, summarize
-    from audit.policy import default_policy, load_policy
+    from audit.gate.checklist import load_checklist
+    from audit.engine.build import build_result, summarize
+    from audit.gate.policy import default_policy, load_policy
     from audit.sources import expand_sources, sha256_file
 
     # Read the small files first: a typo in the policy must not cost a training run.
@@ -92,7 +92,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     if predictions:
         if model_dir or data:
             raise click.UsageError("--predictions audits a file; --model and --data are for the saved model")
-        from audit.distributed import audit_sources, should_stream
+        from audit.engine.distributed import audit_sources, should_stream
 
         if dask_scheduler and stream is False:
             raise click.UsageError("--dask streams the predictions; it cannot be combined with --no-stream")
@@ -138,7 +138,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     out = Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"])
     written = finish(result, answers=answers, rules=rules, informational=policy is None,
                      baseline=baseline, current_pred=pred, out_dir=out)
-    from audit.verdict import verdict_line
+    from audit.gate.verdict import verdict_line
 
     click.echo(summarize(result))
     click.echo(f"  {verdict_line(result['gate'])}")
@@ -150,16 +150,16 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
 def finish(result: dict, *, answers, rules, informational: bool, baseline, current_pred,
            out_dir: Path) -> dict[str, Path]:
     """Add checklist, baseline and verdict to ``result``; write every file as a set; return their paths."""
-    from audit.checklist import checklist_section
-    from audit.outputs import dump_json, write_outputs
+    from audit.gate.checklist import checklist_section
+    from audit.result.write import dump_json, write_outputs
     from audit.render.html import render_html
     from audit.render.junit import render_junit
     from audit.render.markdown import render_markdown
-    from audit.verdict import evaluate
+    from audit.gate.verdict import evaluate
 
     result["checklist"] = checklist_section(answers)
     if baseline:
-        from audit.baseline import compare
+        from audit.gate.baseline import compare
         result["baseline"] = compare(result, baseline, current_pred=current_pred)
     else:
         result["baseline"] = None
@@ -197,7 +197,7 @@ def _from_file(sources, group_cols, calibration_set, *, stream=False):
     if calibration_set:
         calibration = load_predictions(calibration_set, group_cols=())
         if stream:
-            from audit.distributed import peek_layout
+            from audit.engine.distributed import peek_layout
             class_names = peek_layout(sources[0], group_cols=group_cols)[0]
         else:
             class_names = pred.class_names
@@ -210,9 +210,9 @@ def _from_file(sources, group_cols, calibration_set, *, stream=False):
 
 
 def _from_model(model_dir, data, no_images, batch_size):
-    from model.artifacts import default_model_dir, load_model, read_manifest
-    from model.data import load_cifar10, resolve_data_path
-    from model.predict import cifar10_predictions
+    from audit.model.artifacts import default_model_dir, load_model, read_manifest
+    from audit.model.data import load_cifar10, resolve_data_path
+    from audit.model.predict import cifar10_predictions
 
     given = model_dir is not None
     model_dir = Path(model_dir) if given else default_model_dir()
@@ -229,7 +229,7 @@ def _from_model(model_dir, data, no_images, batch_size):
     if not (model_dir / "manifest.json").exists():
         click.echo(f"audit: no saved model in {model_dir}; training the seed network first "
                    "(20 epochs, about 6 minutes on 2 cores)", err=True)
-        from model.train import train
+        from audit.model.train import train
         train(dataset, out_dir=model_dir)
     manifest = read_manifest(model_dir)
     model = load_model(model_dir)

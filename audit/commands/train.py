@@ -47,9 +47,9 @@ def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit:
     Prints the model summary, a progress bar per epoch and the test loss and accuracy as the
     notebook does.
     """
-    from model.artifacts import check_out_dir, default_model_dir
-    from model.data import load_cifar10, resolve_data_path
-    from model.train import train as run_training
+    from audit.model.artifacts import check_out_dir, default_model_dir
+    from audit.model.data import load_cifar10, resolve_data_path
+    from audit.model.train import train as run_training
 
     out_dir = check_out_dir(out_dir or default_model_dir())
     data = load_cifar10(resolve_data_path(data_path))

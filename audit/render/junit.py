@@ -16,7 +16,7 @@ def render_junit(gate: dict, *, suite_name: str = "audit") -> str:
     ----------
     gate : dict
         ``{policy_source, informational, passed, rules[]: {name, value, threshold, passed, skipped, reason}}``
-        as returned by :func:`audit.verdict.evaluate`.
+        as returned by :func:`audit.gate.verdict.evaluate`.
     suite_name : str, default "audit"
         Name of the test suite; also the ``classname`` of every testcase.
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))  # the cifar_fixtures helper
-from cifar_fixtures import make_records, write_dataset  # noqa: E402
-from hardening_helpers import assert_clear_error, run_cli, snapshot  # noqa: E402
+from helpers.cifar_fixtures import make_records, write_dataset  # noqa: E402
+from helpers.hardening_helpers import assert_clear_error, run_cli, snapshot  # noqa: E402
 
-from model.data import RECORD_BYTES  # noqa: E402
+from audit.model.data import RECORD_BYTES  # noqa: E402
 
 
 def _tar_gz(path: Path, folder: Path, extra=()) -> Path:

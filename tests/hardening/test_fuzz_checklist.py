@@ -11,9 +11,9 @@ from pathlib import Path
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hardening_helpers import GOOD_CHECKLIST
+from helpers.hardening_helpers import GOOD_CHECKLIST
 
-from audit.checklist import ITEMS_BY_ID, checklist_section, load_checklist
+from audit.gate.checklist import ITEMS_BY_ID, checklist_section, load_checklist
 from audit.errors import AuditError
 
 #: 50 in CI; AUDIT_FUZZ_EXAMPLES=2000 for a longer hunt

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hardening_helpers import GOOD_CHECKLIST, run_main, write_predictions
+from helpers.hardening_helpers import GOOD_CHECKLIST, run_main, write_predictions
 
-from audit.policy import template_text
+from audit.gate.policy import template_text
 
 EXAMPLES = int(os.environ.get("AUDIT_FUZZ_EXAMPLES", "50"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from hardening_helpers import REPO, snapshot, temporaries
+from helpers.hardening_helpers import REPO, snapshot, temporaries
 
 OLD = {"audit.json": b'{"old": true}\n', "report.html": b"<p>old</p>\n", "summary.md": b"old\n",
        "junit.xml": b"<testsuites/>\n"}

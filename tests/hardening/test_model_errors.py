@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))  # the cifar_fixtures helper
-from cifar_fixtures import write_dataset  # noqa: E402
-from hardening_helpers import assert_clear_error, run_main, snapshot  # noqa: E402
+from helpers.cifar_fixtures import write_dataset  # noqa: E402
+from helpers.hardening_helpers import assert_clear_error, run_main, snapshot  # noqa: E402
 
-from model.artifacts import HINT_LAMBDA, HINT_NOT_PROBS, KERAS_FILE, MANIFEST_FILE  # noqa: E402
+from audit.model.artifacts import HINT_LAMBDA, HINT_NOT_PROBS, KERAS_FILE, MANIFEST_FILE  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """{name: path of a .keras file} for the tiny models, and the dataset folder."""
-    from model.quiet import import_keras
+    from audit.model.quiet import import_keras
 
     keras = import_keras()
     root = tmp_path_factory.mktemp("models")

@@ -8,9 +8,9 @@ import os
 import signal
 
 import pytest
-from hardening_helpers import assert_clear_error, run_cli, run_main, snapshot, temporaries, write_predictions
+from helpers.hardening_helpers import REPO, assert_clear_error, run_cli, run_main, snapshot, temporaries, write_predictions
 
-from audit import outputs
+from audit.result import write as outputs
 
 REPORT_FILES = {"audit.json", "report.html", "summary.md", "junit.xml"}
 
@@ -47,8 +47,7 @@ def test_out_folder_under_a_regular_file(command, tmp_path, old_report):
         result = run_cli("run", "--predictions", preds, "--out", target, "--bootstrap", "0")
         fragment = "cannot create the output folder: Not a directory"
     else:
-        result = run_cli("gate", out / "audit.json", "--policy", outputs.__file__.replace("outputs.py", "")
-                         + "../templates/policy.toml", "--out", target)
+        result = run_cli("gate", out / "audit.json", "--policy", REPO / "templates" / "policy.toml", "--out", target)
         fragment = "Not a directory"
     assert result.returncode == 2
     assert_clear_error(result.stderr, target, fragment)

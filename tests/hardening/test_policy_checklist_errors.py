@@ -2,15 +2,15 @@
 p.npz --policy/--checklist`` and ``audit gate audit.json --policy/--checklist``. Each: exit 2, one line
 naming the file, the problem (and the line, for syntax), no traceback, and no report or gate file written.
 
-The loaders themselves are tested in tests/audit/test_policy.py and tests/audit/test_checklist.py.
+The loaders themselves are tested in tests/audit/gate/test_policy.py and tests/audit/gate/test_checklist.py.
 """
 
 from __future__ import annotations
 
 import pytest
-from hardening_helpers import GOOD_CHECKLIST, assert_clear_error, run_main, snapshot, write_predictions
+from helpers.hardening_helpers import GOOD_CHECKLIST, assert_clear_error, run_main, snapshot, write_predictions
 
-from audit.policy import template_text
+from audit.gate.policy import template_text
 
 #: (id, file content, fragments the error line must hold)
 BAD_POLICIES = [

@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
-from hardening_helpers import GOOD_CHECKLIST, run_cli, run_main, write_predictions
+from helpers.hardening_helpers import GOOD_CHECKLIST, run_cli, run_main, write_predictions
 
-from audit.policy import template_text
+from audit.gate.policy import template_text
 
 FILES = ("audit.json", "report.html", "summary.md", "junit.xml")
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from cifar_fixtures import shared_archive, synthetic_cifar
+from helpers.cifar_fixtures import shared_archive, synthetic_cifar
 
-from model.data import Cifar10
+from audit.model.data import Cifar10
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def small_data(session_cache) -> Cifar10:
     archive = shared_archive()
     if archive is None:
         return synthetic_cifar()
-    from model.data import load_cifar10
+    from audit.model.data import load_cifar10
 
     saved = os.environ.get("AUDIT_CACHE")
     os.environ["AUDIT_CACHE"] = str(session_cache)
@@ -46,7 +46,7 @@ def small_data(session_cache) -> Cifar10:
 @pytest.fixture(scope="session")
 def trained(small_data, tmp_path_factory):
     """One epoch on 300 images, saved; shared by the tests that read a model folder."""
-    from model.train import train
+    from audit.model.train import train
 
     out = tmp_path_factory.mktemp("trained") / "cifar10-seed"
     return train(small_data, epochs=1, limit=300, seed=7, out_dir=out, verbose=0)

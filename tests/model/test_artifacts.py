@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from audit.errors import AuditError
-from model.artifacts import (
+from audit.model.artifacts import (
     ARCHITECTURE_FILE,
     HINT_LAMBDA,
     KERAS_FILE,
@@ -22,14 +22,14 @@ from model.artifacts import (
     load_model,
     read_manifest,
 )
-from model.predict import predict
+from audit.model.predict import predict
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def keras():
-    from model.quiet import import_keras
+    from audit.model.quiet import import_keras
 
     return import_keras()
 

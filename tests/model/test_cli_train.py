@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cifar_fixtures import REPO, shared_archive, write_dataset
+from helpers.cifar_fixtures import REPO, shared_archive, write_dataset
 
-from model.quiet import is_tf_noise
+from audit.model.quiet import is_tf_noise
 
 
 def run_audit(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:

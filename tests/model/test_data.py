@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from audit.errors import AuditError
-from model import data as data_mod
-from model.data import (
+from audit.model import data as data_mod
+from audit.model.data import (
     ENV_CACHE,
     ENV_DATA,
     MSG_CORRUPT_ARCHIVE,
@@ -24,7 +24,7 @@ from model.data import (
     resolve_data_path,
 )
 
-from cifar_fixtures import CLASS_NAMES, make_records, shared_archive, write_dataset
+from helpers.cifar_fixtures import CLASS_NAMES, make_records, shared_archive, write_dataset
 
 
 def _tar_gz(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -221,7 +221,7 @@ def test_no_path_and_no_download_says_pass_data(monkeypatch):
                 def load_data():
                     raise OSError("URL fetch failure: no network")
 
-    monkeypatch.setattr("model.quiet.import_keras", lambda: FailingKeras)
+    monkeypatch.setattr("audit.model.quiet.import_keras", lambda: FailingKeras)
     with pytest.raises(AuditError) as err:
         load_cifar10(None)
     text = str(err.value)
@@ -240,7 +240,7 @@ def test_keras_fallback_converts_arrays(monkeypatch):
                 def load_data():
                     return (x, y), (x[:2], y[:2])
 
-    monkeypatch.setattr("model.quiet.import_keras", lambda: FakeKeras)
+    monkeypatch.setattr("audit.model.quiet.import_keras", lambda: FakeKeras)
     data = load_cifar10(None)
     assert data.y_train.shape == (4,) and data.y_train.dtype == np.int64
     assert data.class_names[0] == "airplane" and data.source == "keras.datasets.cifar10"

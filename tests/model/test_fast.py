@@ -8,13 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from cifar_fixtures import synthetic_cifar
+from helpers.cifar_fixtures import synthetic_cifar
 from numpy.testing import assert_allclose, assert_array_equal
 
-from model.artifacts import MANIFEST_FILE, load_model
-from model.network import SEED_LAYERS, SEED_PARAMS
-from model.optimizer import FUSED_UPDATE, KERAS_UPDATE
-from model.train import (
+from audit.model.artifacts import MANIFEST_FILE, load_model
+from audit.model.network import SEED_LAYERS, SEED_PARAMS
+from audit.model.optimizer import FUSED_UPDATE, KERAS_UPDATE
+from audit.model.train import (
     PIPELINE_DEFAULT,
     PIPELINE_FAST,
     PIPELINE_THREADS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.network import SEED_LAYERS, SEED_PARAMS, make_model
+from audit.model.network import SEED_LAYERS, SEED_PARAMS, make_model
 
 
 @pytest.fixture(scope="module")

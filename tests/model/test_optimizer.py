@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.network import make_model
-from model.optimizer import fuse_rmsprop, make_optimizer
-from model.quiet import import_keras
+from audit.model.network import make_model
+from audit.model.optimizer import fuse_rmsprop, make_optimizer
+from audit.model.quiet import import_keras
 
 
 def _model_and_grads(seed: int, steps: int):

@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from audit.errors import AuditError
-from model.artifacts import VALIDATION_FILE
-from model.predict import MSG_DATASET_MISMATCH, cifar10_predictions, predict
+from audit.model.artifacts import VALIDATION_FILE
+from audit.model.predict import MSG_DATASET_MISMATCH, cifar10_predictions, predict
 
 pytestmark = pytest.mark.slow
 

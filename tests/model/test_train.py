@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cifar_fixtures import synthetic_cifar
+from helpers.cifar_fixtures import synthetic_cifar
 from numpy.testing import assert_array_equal
 
 from audit.errors import AuditError
-from model.artifacts import (
+from audit.model.artifacts import (
     ARCHITECTURE_FILE,
     HISTORY_FILE,
     KERAS_FILE,
@@ -23,7 +23,7 @@ from model.artifacts import (
     WEIGHTS_FILE,
     check_out_dir,
 )
-from model.train import split_order, train
+from audit.model.train import split_order, train
 
 ARTEFACTS = {ARCHITECTURE_FILE, WEIGHTS_FILE, KERAS_FILE, HISTORY_FILE, VALIDATION_FILE}
 
@@ -142,7 +142,7 @@ class FakeModel:
 
 
 def _save(out, tag):
-    from model.artifacts import save_artifacts
+    from audit.model.artifacts import save_artifacts
 
     return save_artifacts(FakeModel(tag), out, history=[], validation_indices=np.arange(3), manifest={"tag": tag})
 
@@ -172,7 +172,7 @@ def test_interrupt_between_the_renames_restores_the_previous_model(tmp_path, mon
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
-    monkeypatch.setattr("model.artifacts.os.replace", replace_then_interrupt)
+    monkeypatch.setattr("audit.model.artifacts.os.replace", replace_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         _save(out, "new")
     monkeypatch.undo()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.checklist import DEFAULT_FILE, load_checklist, template_text
+from audit.gate.checklist import DEFAULT_FILE, load_checklist, template_text
 from audit.cli import main
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/audit: the gate_fixtures helper
-from gate_fixtures import make_result, write_result  # noqa: E402
+from helpers.gate_fixtures import make_result, write_result  # noqa: E402
 
 from audit.cli import app, main  # noqa: E402
-from audit.policy import DEFAULT_POLICY_NAME, default_policy, load_policy, template_text  # noqa: E402
+from audit.gate.policy import DEFAULT_POLICY_NAME, default_policy, load_policy, template_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 AUDIT_EXE = Path(sys.executable).parent / "audit"
@@ -118,7 +117,7 @@ def test_missing_policy_option_is_a_usage_error(files):
 
 
 def test_checklist_file_replaces_the_stored_checklist(tmp_path, files):
-    from audit.checklist import template_text as checklist_template
+    from audit.gate.checklist import template_text as checklist_template
 
     audit_json, policy = files
     answers = tmp_path / "answers.toml"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sample_result import hostile_result, sample_result
+from helpers.sample_result import hostile_result, sample_result
 
 
 @pytest.fixture

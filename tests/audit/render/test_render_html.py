@@ -7,7 +7,7 @@ import re
 
 import pytest
 from bs4 import BeautifulSoup
-from sample_result import HOSTILE, sample_result
+from helpers.sample_result import HOSTILE, sample_result
 
 from audit.errors import AuditError
 from audit.render import formatting as f
@@ -150,7 +150,7 @@ def test_no_gate_shows_headline_only():
 
 
 def test_baseline_section_when_present(result):
-    # The shape audit.baseline.compare_predictions returns.
+    # The shape audit.gate.baseline.compare_predictions returns.
     result["baseline"] = {
         "source": "old.npz", "kind": "predictions",
         "overall": {"n": 100, "accuracy_before": 0.70, "accuracy_after": 0.6877, "delta": -0.0123,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sample_result import HOSTILE, sample_result
+from helpers.sample_result import HOSTILE, sample_result
 
 from audit.render import formatting as f
 from audit.render.markdown import md, render_markdown

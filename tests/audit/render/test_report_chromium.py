@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from cdp import find_chromium, open_page
+from helpers.cdp import find_chromium, open_page
 from PIL import Image
 
 from audit.render.html import CSP, render_html

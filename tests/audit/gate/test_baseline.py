@@ -7,14 +7,14 @@ import math
 
 import numpy as np
 import pytest
-from gate_fixtures import make_result, write_result
+from helpers.gate_fixtures import make_result, write_result
 from numpy.testing import assert_allclose
 
-from audit.baseline import compare, compare_predictions, mcnemar_exact
+from audit.gate.baseline import compare, compare_predictions, mcnemar_exact
 from audit.errors import AuditError
-from audit.policy import default_policy
+from audit.gate.policy import default_policy
 from audit.predictions import make_predictions
-from audit.verdict import evaluate
+from audit.gate.verdict import evaluate
 
 
 def exact_mcnemar_by_hand(b: int, c: int) -> float:

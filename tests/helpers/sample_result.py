@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from audit.checklist import checklist_section
+from audit.gate.checklist import checklist_section
 
 CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{7*7}}")

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from audit import outputs
+from audit.result import write as outputs
 from audit.errors import AuditError
 
 

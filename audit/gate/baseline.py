@@ -54,7 +54,7 @@ def compare(result: dict, baseline_source: str | Path, *, current_pred: Predicti
     """
     path = Path(baseline_source)
     if _looks_like_json(path):
-        from audit.result_io import load_audit_json
+        from audit.result.load import load_audit_json
 
         return compare_audit_json(result, load_audit_json(path), source=str(path))
     if current_pred is None:

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from audit import checklist as ck
+from audit.gate import checklist as ck
 from audit.errors import AuditError
 
 GOOD = '''\

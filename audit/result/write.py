@@ -15,6 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from audit.atomic import file_mode
 from audit.errors import AuditError
 
 
@@ -24,13 +25,6 @@ def dump_json(result: dict) -> str:
         return json.dumps(result, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
     except ValueError as exc:  # a NaN slipped through: an internal error, fail closed
         raise RuntimeError(f"result holds a non-finite number: {exc}") from exc
-
-
-def _file_mode() -> int:
-    """0666 less the umask: what ``open()`` would give, where mkstemp gives 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -97,7 +91,7 @@ def write_outputs(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
         for name, text in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             temps.append((Path(tmp), out_dir / name))
-            os.chmod(tmp, _file_mode())
+            os.chmod(tmp, file_mode())
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
                 fh.flush()

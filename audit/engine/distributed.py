@@ -118,7 +118,7 @@ def audit_shards(sources: Sequence[str | Path], *, group_cols: Sequence[str] = (
     chunk_rows : int, default 1,000,000
         Rows held in memory at once; the streaming cross-fit's random split depends on it.
     **options
-        Passed to :func:`audit.engine.build_result_streaming` (``calibration``, ``temperature``,
+        Passed to :func:`audit.engine.build.build_result_streaming` (``calibration``, ``temperature``,
         ``n_bins``, ``seed``, ``n_bootstrap``, ``max_mistakes``, ``fit_cap``, ``run``, ``provenance``).
 
     Returns
@@ -126,7 +126,7 @@ def audit_shards(sources: Sequence[str | Path], *, group_cols: Sequence[str] = (
     dict
         The audit result; memory is bounded by ``chunk_rows`` whatever the number of rows.
     """
-    from audit.engine import build_result_streaming
+    from audit.engine.build import build_result_streaming
 
     sources = [Path(s) for s in sources]
     if not sources:
@@ -150,7 +150,7 @@ def _accumulate_shard(source, first_chunk, *, names, groups, group_cols, chunk_r
                       temperature, max_mistakes, seed, fit_cap, folds, hash_source):
     """One shard's AuditAccumulator; with ``folds`` also its two cross-fit fold samples, with the
     random split keyed by the global chunk number (as in a single-process stream)."""
-    from audit.engine import AuditAccumulator, _FoldSample, add_to_folds
+    from audit.engine.build import AuditAccumulator, _FoldSample, add_to_folds
 
     acc = AuditAccumulator(names, group_names=groups, n_bins=n_bins, temperature=temperature,
                            max_mistakes=max_mistakes)
@@ -179,7 +179,7 @@ def _count_chunks(source, *, names, groups, group_cols, chunk_rows):
 def _scale_shard(source, first_chunk, t_a, t_b, *, names, groups, group_cols, chunk_rows, n_bins, seed):
     """One shard's temperature-scaled calibration sums for the cross-fit: fold A scaled by T_B,
     fold B by T_A."""
-    from audit.engine import AuditAccumulator, cross_fit_scaled
+    from audit.engine.build import AuditAccumulator, cross_fit_scaled
 
     acc = AuditAccumulator(names, group_names=groups, n_bins=n_bins, max_mistakes=0)
     for no, chunk in enumerate(_shard_chunks(source, chunk_rows=chunk_rows, group_cols=group_cols,
@@ -279,7 +279,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
                   run: dict | None = None, provenance: dict | None = None) -> dict:
     """The audit result of predictions shards, one Dask task per shard, merged by a tree reduction.
 
-    Each task reads its shard in chunks into an :class:`~audit.engine.AuditAccumulator` and returns
+    Each task reads its shard in chunks into an :class:`~audit.engine.build.AuditAccumulator` and returns
     it (pickled); reduce tasks merge them in shard order; the client finalizes. The result equals
     :func:`audit_shards` on the same files and ``chunk_rows`` (see docs/scale.md for the guarantees).
 
@@ -291,7 +291,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
         Where to run; default: the active client, else dask's local threaded scheduler.
     group_cols, class_names, chunk_rows : as in :func:`audit_shards`.
     calibration, calibration_source, temperature, n_bins, seed, n_bootstrap, max_mistakes, fit_cap,
-    run, provenance : as in :func:`audit.engine.build_result_streaming`. Without a calibration set
+    run, provenance : as in :func:`audit.engine.build.build_result_streaming`. Without a calibration set
         or a temperature the cross-fit reads every shard three times (chunk counts, fold samples,
         scaled sums) so that its random split is that of the single-process stream.
     split_every : int, default 8
@@ -302,10 +302,10 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
     Returns
     -------
     dict
-        The audit result (docs/audit-json.md), as :func:`audit.engine.build_result_streaming`.
+        The audit result (docs/audit-json.md), as :func:`audit.engine.build.build_result_streaming`.
     """
     dask = _import_dask()
-    from audit.engine import STREAM_FIT_CAP, stream_cross_fit, stream_finish, stream_temperature
+    from audit.engine.build import STREAM_FIT_CAP, stream_cross_fit, stream_finish, stream_temperature
 
     sources = [Path(s) for s in sources]
     if not sources:

@@ -422,7 +422,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
         adaptive_scaled=adaptive_ece(s_conf, s_pred == pred.labels, n_bins))
     if pred.images is not None:
-        from audit.slices import TERCILE_LABELS, image_slices
+        from audit.metrics.slices import TERCILE_LABELS, image_slices
 
         for sl in image_slices(pred.images):
             cells = GroupCellAccumulator(pred.n_classes).update(pred.labels, predicted, sl["labels"]).cells
@@ -433,7 +433,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
             entry["cut_points"] = [q1, q2]
             body["disparity"].append(entry)
         if images:
-            from audit.thumbnails import png_data_uri
+            from audit.render.thumbnails import png_data_uri
 
             for m in body["mistakes"]:
                 m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from audit.slices import image_properties, image_slices, tercile_slice
+from audit.metrics.slices import image_properties, image_slices, tercile_slice
 
 
 def test_terciles_hand_worked():

@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from audit.errors import AuditError
-from audit.policy import SCHEMA, Policy, default_policy, load_policy, template_text
+from audit.gate.policy import SCHEMA, Policy, default_policy, load_policy, template_text
 
 
 def write(tmp_path, text: str):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit.engine import AuditAccumulator, build_result, build_result_streaming, summarize
+from audit.engine.build import AuditAccumulator, build_result, build_result_streaming, summarize
 from audit.errors import AuditError
 from audit.predictions import make_predictions
-from audit.thumbnails import png_data_uri
+from audit.render.thumbnails import png_data_uri
 
 TOP_KEYS = {"schema_version", "tool", "run", "provenance", "conventions", "class_names", "overall",
             "per_class", "confusion_matrix", "confusion_matrix_normalized", "top_confusions",
@@ -142,7 +142,7 @@ def test_accumulator_shards_merge():
 
 @pytest.mark.parametrize("temperature", [None, 1.5])
 def test_large_chunks_run_in_row_blocks_with_the_one_pass_result(monkeypatch, temperature):
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     pred = random_pred(n=2300, seed=8)
     one_pass = AuditAccumulator(pred.class_names, group_names=["site"], temperature=temperature,
@@ -169,7 +169,7 @@ def test_large_chunks_run_in_row_blocks_with_the_one_pass_result(monkeypatch, te
 def test_available_cores_honours_omp_num_threads(monkeypatch, value, expected):
     import os
 
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", value)
@@ -177,7 +177,7 @@ def test_available_cores_honours_omp_num_threads(monkeypatch, value, expected):
 
 
 def test_a_chunk_of_two_blocks_or_fewer_is_one_pass(monkeypatch):
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
     monkeypatch.setattr(AuditAccumulator, "_update_blocks", lambda *a: pytest.fail("split"))
@@ -185,7 +185,7 @@ def test_a_chunk_of_two_blocks_or_fewer_is_one_pass(monkeypatch):
 
 
 def test_an_error_in_a_row_block_reaches_the_caller_and_changes_nothing(monkeypatch):
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
     monkeypatch.setattr(engine, "available_cores", lambda: 2)
@@ -199,7 +199,7 @@ def test_an_error_in_a_row_block_reaches_the_caller_and_changes_nothing(monkeypa
 def test_row_blocks_refuse_a_field_longer_than_the_labels(monkeypatch, field):
     import types
 
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     monkeypatch.setattr(engine, "BLOCK_ROWS", 500)
     pred = random_pred(n=2000, seed=11)
@@ -218,7 +218,7 @@ def test_row_blocks_refuse_a_field_longer_than_the_labels(monkeypatch, field):
 
 
 def test_row_blocks_after_earlier_rows_keep_global_mistake_indices(monkeypatch):
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     pred = random_pred(n=2600, seed=12)
     first, rest = slice(0, 300), slice(300, 2600)
@@ -236,7 +236,7 @@ def test_row_blocks_after_earlier_rows_keep_global_mistake_indices(monkeypatch):
 
 
 def test_build_result_in_row_blocks_equals_one_pass(monkeypatch):
-    import audit.engine as engine
+    import audit.engine.build as engine
 
     pred = random_pred(n=2300, seed=13)
     want = build_result(pred, n_bootstrap=30, images=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import EXPECTED_FILES, META_FILE, RECORD_BYTES, TEST_FILE, TRAIN_FILES, Cifar10
+from audit.model.data import EXPECTED_FILES, META_FILE, RECORD_BYTES, TEST_FILE, TRAIN_FILES, Cifar10
 
 REPO = Path(__file__).resolve().parents[2]
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

@@ -6,10 +6,10 @@ import copy
 import dataclasses
 
 import pytest
-from gate_fixtures import make_result, with_baseline
+from helpers.gate_fixtures import make_result, with_baseline
 
-from audit.policy import default_policy
-from audit.verdict import evaluate, format_table
+from audit.gate.policy import default_policy
+from audit.gate.verdict import evaluate, format_table
 
 EPS = 1e-6  # well above the 1e-9 tolerance: "just past the threshold"
 

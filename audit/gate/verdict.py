@@ -12,7 +12,7 @@ import difflib
 import math
 from typing import Any
 
-from audit.policy import Policy
+from audit.gate.policy import Policy
 
 #: Values within this distance of a threshold count as at the threshold (float rounding, e.g. 0.7 - 0.67).
 TOLERANCE = 1e-9

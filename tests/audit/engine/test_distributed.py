@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from audit import distributed
-from audit.distributed import (
+from audit.engine import distributed
+from audit.engine.distributed import (
     MSG_DASK_SPEC,
     audit_on_dask,
     audit_shards,
@@ -15,7 +15,7 @@ from audit.distributed import (
     parse_dask_spec,
     should_stream,
 )
-from audit.engine import build_result
+from audit.engine.build import build_result
 from audit.errors import AuditError
 from audit.predictions import make_predictions
 from audit.sources import save_npz, save_table
@@ -195,7 +195,7 @@ def test_parse_dask_spec_refuses(spec):
 
 
 def test_dask_is_imported_only_for_dask():
-    code = ("import sys, audit.distributed, audit.commands.run; "
+    code = ("import sys, audit.engine.distributed, audit.commands.run; "
             "assert 'dask' not in sys.modules and 'distributed' not in sys.modules, 'dask imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from gate_fixtures import make_result, write_result
+from helpers.gate_fixtures import make_result, write_result
 
 from audit.errors import AuditError
-from audit.result_io import load_audit_json
+from audit.result.load import load_audit_json
 
 
 def test_round_trip(tmp_path):

@@ -1,0 +1,1 @@
+"""The release gate: policy, ethics checklist, baseline comparison and the verdict."""
