@@ -7,7 +7,6 @@ half-written and never destroys the previous model.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import numpy as np
 
 from audit.atomic import write_text
 from audit.errors import AuditError
+from audit.hashing import sha256_file
 from audit.predictions import ROW_SUM_TOLERANCE
 
 ARCHITECTURE_FILE = "cifar10_architecture.json"
@@ -56,15 +56,6 @@ def default_model_dir() -> Path:
     repo = Path(__file__).resolve().parents[1]
     base = repo if (repo / "pyproject.toml").is_file() else Path.cwd()
     return base / "models" / "cifar10-seed"
-
-
-def sha256_of(path: str | Path) -> str:
-    """sha256 (hex) of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
@@ -119,7 +110,7 @@ def save_artifacts(
         write_text(stage / HISTORY_FILE, json.dumps(history, indent=2) + "\n")
         np.save(stage / VALIDATION_FILE, np.asarray(validation_indices, dtype=np.int64), allow_pickle=False)
         names = (ARCHITECTURE_FILE, WEIGHTS_FILE, KERAS_FILE, HISTORY_FILE, VALIDATION_FILE)
-        manifest = {**manifest, "artifacts": {name: sha256_of(stage / name) for name in names}}
+        manifest = {**manifest, "artifacts": {name: sha256_file(stage / name) for name in names}}
         write_text(stage / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
         _apply_umask(stage)
         _swap_in(stage, out_dir)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from audit.errors import AuditError
+from audit.hashing import sha256_file
 
 #: Environment variables: where the dataset is, and where archives are extracted.
 ENV_DATA = "AUDIT_DATA"
@@ -202,18 +203,6 @@ def _batches_folder(folder: Path) -> Path:
     if not (folder / TRAIN_FILES[0]).exists() and inner.is_dir():
         return inner
     return folder
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 (hex) of a file, read in chunks."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while block := fh.read(chunk):
-                digest.update(block)
-    except OSError as exc:
-        raise AuditError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    return digest.hexdigest()
 
 
 def extract_archive(archive: Path, sha256: str | None = None) -> Path:

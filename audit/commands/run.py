@@ -80,7 +80,8 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     from audit.gate.checklist import load_checklist
     from audit.engine.build import build_result, summarize
     from audit.gate.policy import default_policy, load_policy
-    from audit.sources import expand_sources, sha256_file
+    from audit.hashing import sha256_file
+    from audit.sources import expand_sources
 
     # Read the small files first: a typo in the policy must not cost a training run.
     answers = load_checklist(checklist) if checklist else None

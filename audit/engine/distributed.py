@@ -165,7 +165,7 @@ def _accumulate_shard(source, first_chunk, *, names, groups, group_cols, chunk_r
             s._trim()
     digest = None
     if hash_source:
-        from audit.sources import sha256_file
+        from audit.hashing import sha256_file
 
         digest = sha256_file(source)
     return {"acc": acc, "folds": samples, "sha256": [digest]}

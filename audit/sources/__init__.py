@@ -1,6 +1,5 @@
 """Predictions files: loaders and writers of every interchange format (``docs/predictions-format.md``)."""
 
-from audit.sources.hashing import sha256_file
 from audit.sources.load import (
     detect_format,
     expand_sources,
@@ -19,5 +18,4 @@ __all__ = [
     "load_shards",
     "save_npz",
     "save_table",
-    "sha256_file",
 ]

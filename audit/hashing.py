@@ -1,4 +1,5 @@
-"""Streaming SHA-256 of a predictions source, for the provenance section of audit.json."""
+"""SHA-256 of files and folders, read in blocks: the one hashing helper behind every hash in provenance
+(predictions files, datasets and archives, saved model artifacts)."""
 
 from __future__ import annotations
 
