@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from audit.errors import AuditError
+from audit.versions import library_versions
 from audit.model.artifacts import check_out_dir, default_model_dir, save_artifacts
 from audit.model.data import Cifar10
 from audit.model.network import make_model
@@ -67,10 +67,6 @@ class TrainResult:
     validation_indices: np.ndarray
     out_dir: Path
     manifest: dict[str, Any]
-
-    @property
-    def seconds_per_epoch(self) -> list[float]:
-        return [row["seconds"] for row in self.history]
 
 
 def split_order(n_train: int, *, seed: int, limit: int | None, validation_split: float) -> tuple[np.ndarray, int]:
@@ -159,7 +155,7 @@ def train(
     say(n_test, "test samples")
 
     policy = POLICY_FAST if fast else POLICY_DEFAULT
-    timer = _epoch_timer(keras)
+    timer = epoch_timer(keras)
     with precision_policy(policy):
         model = make_model(data.x_train.shape[1:], NB_CLASSES)
         if verbose:
@@ -278,7 +274,7 @@ def progress_verbosity(stream=None) -> int:
     return 1 if isatty is not None and isatty() else 2
 
 
-def _epoch_timer(keras):
+def epoch_timer(keras):
     class EpochTimer(keras.callbacks.Callback):
         """Wall seconds per epoch (training and validation); no per-batch hooks, so no extra syncs."""
 
@@ -294,19 +290,6 @@ def _epoch_timer(keras):
             self.seconds.append(time.perf_counter() - self._start)
 
     return EpochTimer()
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries that change the trained weights."""
-    import keras
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }
 
 
 def _manifest(keras, model, data: Cifar10, optimizer, *, epochs, batch_size, seed, limit, validation_split,
@@ -356,7 +339,7 @@ def _manifest(keras, model, data: Cifar10, optimizer, *, epochs, batch_size, see
             "count": n_validation,
             "indexes": "rows of the original training arrays (data_batch_1..5 in order)",
         },
-        "versions": library_versions(),
+        "versions": library_versions(with_tf=True),
         "devices": [d.device_type for d in tf.config.list_logical_devices()],
         "seconds_per_epoch": seconds,
         "mean_seconds_per_epoch": float(np.mean(seconds)) if seconds else None,

@@ -5,9 +5,7 @@ or streamed over chunks and shards through one mergeable accumulator.
 from __future__ import annotations
 
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from types import SimpleNamespace
 from typing import Callable, Iterable, Mapping
 
@@ -15,6 +13,8 @@ import numpy as np
 
 from audit import __version__
 from audit.errors import AuditError
+from audit.result.schema import SCHEMA_VERSION
+from audit.versions import library_versions
 from audit.metrics.calibration import (
     NLL_CLIP,
     SKETCH_BINS,
@@ -28,22 +28,25 @@ from audit.metrics.classification import (
     overall_metrics,
     per_class_metrics,
 )
-from audit.metrics.confusion import ConfusionAccumulator
+from audit.metrics.confusion import TOP_CONFUSIONS, ConfusionAccumulator
+from audit.metrics.intervals import CONFIDENCE
 from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
 from audit.metrics.temperature import (
     FIT_METHOD,
+    T_BOUNDS,
     apply_temperature,
     cross_fit_temperature,
     fit_temperature,
 )
 
-SCHEMA_VERSION = "1"
 #: AuditAccumulator.update cuts chunks of more than 2 × BLOCK_ROWS rows into blocks of BLOCK_ROWS rows,
 #: updated in up to MAX_WORKERS threads (one per available core).
 BLOCK_ROWS = 1 << 17
 MAX_WORKERS = 8
 #: Per fold, at most this many samples (a seeded bottom-k sample) fit T in the streaming cross-fit.
 STREAM_FIT_CAP = 200_000
+#: The gallery keeps this many of the most confident mistakes.
+MAX_MISTAKES = 24
 MSG_STREAM_CROSSFIT = (
     "the streaming cross-fit of the temperature reads the data twice; pass a callable that returns "
     "a fresh iterator of chunks, a calibration set, or a fixed temperature"
@@ -52,7 +55,8 @@ GROUP_NOTE = "accuracy by value of the group column {name!r}, as given in the in
 
 
 def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]:
-    """One sentence per metric stating its convention."""
+    """One sentence per metric stating its convention, built from the constants it describes."""
+    pct = f"{CONFIDENCE:.0%}"
     ace = (
         f"top-label adaptive ECE: samples sorted by confidence split into {n_bins} equal-count bins "
         "(sizes differ by at most one, as numpy.array_split); exact, computed on the whole array, "
@@ -62,7 +66,7 @@ def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]
         f"{SKETCH_BINS}-bin confidence histogram (bins exact to within 1/{SKETCH_BINS} in confidence)"
     )
     return {
-        "accuracy_ci": "95% Wilson score interval",
+        "accuracy_ci": f"{pct} Wilson score interval",
         "argmax_ties": "ties in the arg-max go to the lowest class index",
         "balanced_accuracy": "mean recall over the classes present in the labels (scikit-learn)",
         "macro_f1": ("mean of the defined per-class F1 values; F1 of a class absent from both labels "
@@ -70,13 +74,13 @@ def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]
                      "average='macro', labels=range(K), zero_division=nan)"),
         "precision": "correct k / predicted k; undefined (null) when k is never predicted",
         "recall": "correct k / support of k; undefined (null) for a class absent from the labels",
-        "error_rate": "1 − recall with a 95% Wilson interval on errors / support; null without support",
+        "error_rate": f"1 − recall with a {pct} Wilson interval on errors / support; null without support",
         "mean_confidence": "mean top-label confidence over the samples whose TRUE class is k",
         "confusion_matrix": "counts, rows = true class, columns = predicted class",
-        "top_confusions": "10 largest off-diagonal cells by count, ties by row then column",
+        "top_confusions": f"{TOP_CONFUSIONS} largest off-diagonal cells by count, ties by row then column",
         "ece": (f"top-label ECE, {n_bins} equal-width bins (lo, hi], confidence 1.0 in the last bin "
                 "and 0 in the first (Guo et al. 2017); Σ (n_b/N)|acc_b − conf_b|"),
-        "ece_ci": ("seeded bootstrap 95% percentile interval: multinomial resampling of the "
+        "ece_ci": (f"seeded bootstrap {pct} percentile interval: multinomial resampling of the "
                    "(bin, correct) cell counts, cell confidence sums drawn with their empirical "
                    "mean and variance"),
         "mce": "largest |acc_b − conf_b| over non-empty bins",
@@ -86,7 +90,7 @@ def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]
         "brier": "mean over samples of Σ_k (p_k − 1[y = k])² (range 0 to 2)",
         "nll": f"mean of −ln(clip(p_true, {NLL_CLIP:g}, 1))",
         "temperature": ("T > 0 minimising the NLL of softmax(ln p / T), safeguarded Newton on 1/T "
-                        "with analytic derivatives, T in [0.05, 20]; fitted on data other than the "
+                        f"with analytic derivatives, T in [{T_BOUNDS[0]:g}, {T_BOUNDS[1]:g}]; fitted on data other than the "
                         "audited samples"),
         "disparity": ("accuracy per group by fairlearn MetricFrame; difference = max − min, ratio = "
                       "min / max, *_to_overall as MetricFrame(method='to_overall')"),
@@ -167,7 +171,7 @@ class AuditAccumulator:
     _blocked = True
 
     def __init__(self, class_names, *, group_names=(), n_bins: int = 15,
-                 temperature: float | None = None, max_mistakes: int = 24):
+                 temperature: float | None = None, max_mistakes: int = MAX_MISTAKES):
         self.class_names = tuple(str(c) for c in class_names)
         k = len(self.class_names)
         self.n_bins = int(n_bins)
@@ -345,20 +349,10 @@ class AuditAccumulator:
         }
 
 
-def _versions() -> dict:
-    out = {"python": sys.version.split()[0]}
-    for dist in ("numpy", "scipy", "scikit-learn", "fairlearn", "pandas", "pillow"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
 def _envelope(class_names, *, run, provenance, settings, n_bins, adaptive_exact) -> dict:
     prov = {"model_sha256": None, "data_sha256": None, "predictions_sha256": None}
     prov.update(provenance or {})
-    prov["versions"] = {**_versions(), **(prov.get("versions") or {})}
+    prov["versions"] = {**library_versions(), **(prov.get("versions") or {})}
     prov["settings"] = {**settings, **(prov.get("settings") or {})}
     base_run = {"name": None, "model_name": None, "source": "predictions", "seed": settings.get("seed")}
     base_run.update(run or {})
@@ -389,7 +383,7 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
 
 
 def build_result(pred, *, calibration=None, calibration_source: str | None = None, n_bins: int = 15,
-                 seed: int = 0, n_bootstrap: int = 200, images: bool = True, max_mistakes: int = 24,
+                 seed: int = 0, n_bootstrap: int = 200, images: bool = True, max_mistakes: int = MAX_MISTAKES,
                  run: dict | None = None, provenance: dict | None = None) -> dict:
     """The JSON-ready audit result of ``pred`` (every key of docs/audit-json.md except checklist,
     gate and baseline, which later stages add).
@@ -445,7 +439,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
     return result
 
 
-class _FoldSample:
+class FoldSample:
     """A seeded bottom-k sample (smallest random keys) of one fold's rows: bounded and mergeable."""
 
     def __init__(self, cap: int):
@@ -459,15 +453,15 @@ class _FoldSample:
         self.labels = np.concatenate([self.labels, labels])
         self.probs = probs.astype(np.float64) if self.probs is None else np.concatenate([self.probs, probs])
         if self.keys.size > 2 * self.cap:
-            self._trim()
+            self.trim()
 
-    def _trim(self) -> None:
+    def trim(self) -> None:
         if self.keys.size > self.cap:
             keep = np.argpartition(self.keys, self.cap)[: self.cap]
             self.keys, self.labels, self.probs = self.keys[keep], self.labels[keep], self.probs[keep]
 
     def fit(self) -> float:
-        self._trim()
+        self.trim()
         return fit_temperature(self.labels, self.probs)
 
 
@@ -476,7 +470,7 @@ def _fold_split(seed: int, chunk_no: int, n: int) -> tuple[np.ndarray, np.ndarra
     return rng.random(n) < 0.5, rng.random(n)
 
 
-def add_to_folds(folds: tuple["_FoldSample", "_FoldSample"], chunk, chunk_no: int, seed: int) -> None:
+def add_to_folds(folds: tuple["FoldSample", "FoldSample"], chunk, chunk_no: int, seed: int) -> None:
     """Put each row of ``chunk`` into cross-fit fold A or B (seeded by ``seed`` and the chunk number)."""
     in_a, keys = _fold_split(seed, chunk_no, len(chunk.labels))
     labels, probs = np.asarray(chunk.labels), np.asarray(chunk.probs)
@@ -497,7 +491,7 @@ def cross_fit_scaled(chunk, chunk_no: int, seed: int, t_a: float, t_b: float) ->
 def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_names,
                            group_names=(), calibration=None, calibration_source: str | None = None,
                            temperature: float | None = None, n_bins: int = 15, seed: int = 0,
-                           n_bootstrap: int = 200, max_mistakes: int = 24,
+                           n_bootstrap: int = 200, max_mistakes: int = MAX_MISTAKES,
                            fit_cap: int = STREAM_FIT_CAP, run: dict | None = None,
                            provenance: dict | None = None) -> dict:
     """The audit result of predictions read chunk by chunk; memory bounded by the chunk size.
@@ -530,7 +524,7 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
     else:
         if not callable(chunks):
             raise AuditError(MSG_STREAM_CROSSFIT)
-        folds = (_FoldSample(fit_cap), _FoldSample(fit_cap))
+        folds = (FoldSample(fit_cap), FoldSample(fit_cap))
         for no, chunk in enumerate(chunks()):
             acc.update(chunk)
             add_to_folds(folds, chunk, no, seed)
@@ -578,42 +572,3 @@ def stream_finish(acc: "AuditAccumulator", *, class_names, temperature, fit, n_b
                        n_bins=n_bins, adaptive_exact=False)
     result.update(body)
     return result
-
-
-def summarize(result: dict) -> str:
-    """A short human summary (about ten lines) of an audit result for the terminal."""
-
-    def pct(x):
-        return "n/a" if x is None else f"{100 * x:.1f}%"
-
-    def num(x, fmt=".4f"):
-        return "n/a" if x is None else format(x, fmt)
-
-    o = result["overall"]
-    lo, hi = o["accuracy_ci"] or (None, None)
-    lines = [f"audit of {result.get('run', {}).get('name') or 'predictions'}: N = {o['n']}, "
-             f"{len(result['class_names'])} classes",
-             f"  accuracy          {pct(o['accuracy'])}  (95% CI {pct(lo)}–{pct(hi)})",
-             f"  balanced accuracy {pct(o['balanced_accuracy'])}   macro F1 {num(o['macro_f1'], '.3f')}"]
-    rated = [r for r in result["per_class"] if r["error_rate"] is not None]
-    if rated:
-        worst = max(rated, key=lambda r: r["error_rate"])
-        lines.append(f"  worst class       {worst['class']}: error rate {pct(worst['error_rate'])} "
-                     f"(n = {worst['support']})")
-    absent = [r["class"] for r in result["per_class"] if r["error_rate"] is None]
-    if absent:
-        lines.append(f"  no samples of     {', '.join(absent)} (error rate undefined)")
-    c = result["calibration"]
-    after = c.get("after_scaling") or {}
-    lines.append(f"  ECE               {num(c['ece'])} before, {num(after.get('ece'))} after "
-                 f"temperature T = {num(c['temperature'], '.3f')} "
-                 f"({(c.get('temperature_fit') or {}).get('source') or 'not fitted'})")
-    lines.append(f"  NLL / Brier       {num(c['nll'])} / {num(c['brier'])}")
-    gaps = [d for d in result.get("disparity", []) if d.get("difference") is not None]
-    if gaps:
-        d = max(gaps, key=lambda d: d["difference"])
-        lines.append(f"  largest disparity {d['name']}{' (proxy)' if d['proxy'] else ''}: accuracy gap "
-                     f"{100 * d['difference']:.1f} pp, worst group {d['worst_group']}")
-    else:
-        lines.append("  disparity         no groups given")
-    return "\n".join(lines)

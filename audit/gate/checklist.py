@@ -13,7 +13,9 @@ from typing import Any
 
 from audit.errors import AuditError
 
+#: The answers a checklist item can have; an item without an answer is "open" (OPEN).
 STATUSES = ("yes", "no", "not applicable")
+OPEN = "open"
 #: Statuses whose answer must carry evidence or a justification.
 NEEDS_EVIDENCE = ("no", "not applicable")
 REQUIRED_FIELDS = ("id", "status", "answered_by", "answered_on")
@@ -294,7 +296,7 @@ def checklist_section(answers: dict[str, Any] | None) -> dict[str, Any]:
             "category": item.category,
             "question": item.question,
             "reference": item.reference,
-            "status": answer["status"] if answer else "open",
+            "status": answer["status"] if answer else OPEN,
             "evidence": answer["evidence"] if answer else None,
             "answered_by": answer["answered_by"] if answer else None,
             "answered_on": answer["answered_on"] if answer else None,
@@ -303,5 +305,5 @@ def checklist_section(answers: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "items": items,
         "source": (answers or {}).get("source"),
-        "n_open": sum(1 for i in items if i["status"] == "open"),
+        "n_open": sum(1 for i in items if i["status"] == OPEN),
     }

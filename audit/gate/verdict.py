@@ -12,14 +12,13 @@ import difflib
 import math
 from typing import Any
 
+from audit.gate.checklist import NEEDS_EVIDENCE, STATUSES
 from audit.gate.policy import Policy
 
 #: Values within this distance of a threshold count as at the threshold (float rounding, e.g. 0.7 - 0.67).
 TOLERANCE = 1e-9
 
 #: Statuses that need a justification in the item's evidence.
-NEEDS_JUSTIFICATION = ("no", "not applicable")
-ANSWERED = ("yes", "no", "not applicable")
 
 MSG_UNDEFINED = "{what} is undefined (null or missing in the result); failing closed"
 
@@ -202,9 +201,9 @@ def _checklist(result: dict, policy: Policy) -> dict:
                 or item.get("category") in rule.required_categories):
             continue
         status = item.get("status")
-        if status not in ANSWERED:
+        if status not in STATUSES:
             problems.append(f"{item.get('id')} is {status or 'unanswered'}")
-        elif status in NEEDS_JUSTIFICATION and not str(item.get("evidence") or "").strip():
+        elif status in NEEDS_EVIDENCE and not str(item.get("evidence") or "").strip():
             problems.append(f"{item.get('id')} is {status!r} without a justification")
     if not problems:
         n = len(items) if everything else sum(

@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from audit.errors import AuditError
+from audit.gate.checklist import OPEN, STATUSES
 from audit.render import charts
 from audit.render import formatting as f
 
@@ -31,7 +32,7 @@ OPTIONAL = {
     "schema_version": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
-STATUS_LABELS = {"yes": "Yes", "no": "No", "not applicable": "Not applicable", "open": "Open"}
+STATUS_LABELS = {status: status.capitalize() for status in (*STATUSES, OPEN)}
 
 
 @functools.lru_cache(maxsize=1)
