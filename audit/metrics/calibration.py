@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from audit.metrics.confusion import row_pick, top_label
+from audit.metrics.intervals import CONFIDENCE
 
 #: Probabilities are clipped to [NLL_CLIP, 1] before the log in the negative log-likelihood.
 NLL_CLIP = 1e-15
@@ -316,7 +317,7 @@ def negative_log_likelihood(labels, probs, clip: float = NLL_CLIP) -> float:
 
 
 def ece_bootstrap_interval(
-    cell_count, cell_sum, cell_sumsq, *, n_bootstrap: int = 200, seed: int = 0, confidence: float = 0.95
+    cell_count, cell_sum, cell_sumsq, *, n_bootstrap: int = 200, seed: int = 0, confidence: float = CONFIDENCE
 ) -> list[float] | None:
     """Seeded bootstrap percentile interval for top-label ECE, from per-(bin, correct) cell statistics.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit.metrics.confusion import TOP_CONFUSIONS
 from audit.metrics.intervals import wilson_interval
 
 
@@ -133,7 +134,7 @@ def normalized_confusion(counts: np.ndarray) -> list[list[float] | None]:
     return [None if s == 0 else (row / s).tolist() for row, s in zip(counts, support)]
 
 
-def confusion_rows(counts: np.ndarray, class_names, k: int = 10) -> list[dict]:
+def confusion_rows(counts: np.ndarray, class_names, k: int = TOP_CONFUSIONS) -> list[dict]:
     """The ``k`` largest off-diagonal cells as JSON rows {true, predicted, count, rate}."""
     from audit.metrics.confusion import top_confusions
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: How many off-diagonal cells the result lists as the largest confusions.
+TOP_CONFUSIONS = 10
+
 MSG_CLASSES = "n_classes must be an int >= 2; got {!r}"
 MSG_MERGE = "cannot merge accumulators over different class counts: {} and {}"
 MSG_SHAPE = "labels ({}) and predictions ({}) disagree on the number of samples"
@@ -56,7 +59,7 @@ def confusion_counts(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return flat.reshape(n_classes, n_classes).astype(np.int64, copy=False)
 
 
-def top_confusions(counts: np.ndarray, k: int = 10) -> list[tuple[int, int, int]]:
+def top_confusions(counts: np.ndarray, k: int = TOP_CONFUSIONS) -> list[tuple[int, int, int]]:
     """The ``k`` largest non-zero off-diagonal cells of a confusion matrix.
 
     Ordered by count (descending), then true class (row), then predicted class (column), ascending.

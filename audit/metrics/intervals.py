@@ -6,11 +6,14 @@ from statistics import NormalDist
 
 import numpy as np
 
+#: Two-sided coverage of every interval the audit reports (Wilson intervals and the ECE bootstrap).
+CONFIDENCE = 0.95
+
 MSG_CONFIDENCE = "confidence must lie strictly between 0 and 1; got {!r}"
 MSG_COUNTS = "successes must lie in [0, n]; got successes={!r}, n={!r}"
 
 
-def wilson_interval(successes, n, confidence: float = 0.95):
+def wilson_interval(successes, n, confidence: float = CONFIDENCE):
     """Wilson score interval for a binomial proportion ``successes / n``.
 
     Parameters
