@@ -48,13 +48,3 @@ def write_text(path: str | Path, text: str) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
     return Path(path)
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return Path(path)

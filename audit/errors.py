@@ -34,3 +34,7 @@ class AuditError(Exception):
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+class OptionConflict(AuditError):
+    """Options that cannot be used together; the CLI reports it as a usage error."""

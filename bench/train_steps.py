@@ -42,7 +42,7 @@ def child(config: str, steps: int, epochs: int) -> None:
 
     from audit.model.optimizer import fuse_rmsprop, make_optimizer
     from audit.model.quiet import import_keras, quiet_stderr
-    from audit.model.train import LOSS, POLICY_DEFAULT, POLICY_FAST, _epoch_timer, image_dataset, precision_policy
+    from audit.model.train import LOSS, POLICY_DEFAULT, POLICY_FAST, epoch_timer, image_dataset, precision_policy
 
     keras = import_keras()
     import tensorflow as tf
@@ -53,7 +53,7 @@ def child(config: str, steps: int, epochs: int) -> None:
     n = BATCH * steps
     x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, n)
-    timer = _epoch_timer(keras)  # the callback audit train times its epochs with
+    timer = epoch_timer(keras)  # the callback audit train times its epochs with
 
     keras.utils.set_random_seed(0)
     with precision_policy(POLICY_DEFAULT if config.startswith(("seed", "f32")) else POLICY_FAST), quiet_stderr():

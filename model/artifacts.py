@@ -28,7 +28,6 @@ KERAS_FILE = "cifar10.keras"
 HISTORY_FILE = "history.json"
 VALIDATION_FILE = "validation_indices.npy"
 MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = "audit-model/1"
 #: The input every CIFAR-10 model must accept.
 CIFAR_INPUT_SHAPE = (None, 32, 32, 3)
 

@@ -27,7 +27,6 @@ ENV_DATA = "AUDIT_DATA"
 ENV_CACHE = "AUDIT_CACHE"
 
 RECORD_BYTES = 1 + 32 * 32 * 3
-IMAGE_SHAPE = (32, 32, 3)
 N_CLASSES = 10
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"

@@ -1,4 +1,4 @@
-"""``audit gate``: re-evaluate a stored audit.json against a policy without recomputing any metric."""
+"""``audit gate``: parse the options, call :func:`audit.pipeline.regate`, print, set the exit code."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from audit.result.write import dump_json, write_outputs
-from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
+from audit.errors import EXIT_GATE_FAILED, EXIT_OK
 
 
 @click.command("gate")
@@ -28,30 +27,10 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     Example:
       audit gate reports/seed/audit.json --policy audit-policy.toml --checklist audit-checklist.toml
     """
-    from audit.gate.policy import load_policy
-    from audit.render.junit import render_junit
-    from audit.result.load import load_audit_json
-    from audit.gate.verdict import evaluate, format_table
+    from audit.gate.verdict import format_table
+    from audit.pipeline import regate
 
-    result = load_audit_json(audit_json)
-    policy = load_policy(policy_path)
-    if checklist_path is not None:
-        result["checklist"] = load_checklist_section(checklist_path)
-    verdict = evaluate(result, policy, informational=False)
-
-    out_dir = out_dir if out_dir is not None else audit_json.parent
-    record = {"audit_json": str(audit_json), "checklist_source": str(checklist_path) if checklist_path else None,
-              **verdict}
-    write_outputs(out_dir, {"gate.json": dump_json(record), "junit.xml": render_junit(verdict)})
-    click.echo(format_table(verdict))
-    click.echo(f"wrote {out_dir / 'junit.xml'}, {out_dir / 'gate.json'}", err=True)
-    click.get_current_context().exit(EXIT_OK if verdict["passed"] else EXIT_GATE_FAILED)
-
-
-def load_checklist_section(path: Path) -> dict:
-    """The ``checklist`` section built from an answers file (audit.gate.checklist, imported lazily)."""
-    try:
-        from audit.gate.checklist import checklist_section, load_checklist
-    except ImportError as exc:  # pragma: no cover - only while audit.gate.checklist is not installed
-        raise AuditError(f"checklist support is not available: {exc}", path=path) from None
-    return checklist_section(load_checklist(path))
+    outcome = regate(audit_json, policy=policy_path, checklist=checklist_path, out_dir=out_dir)
+    click.echo(format_table(outcome.gate))
+    click.echo(f"wrote {outcome.written['junit.xml']}, {outcome.written['gate.json']}", err=True)
+    click.get_current_context().exit(EXIT_OK if outcome.passed else EXIT_GATE_FAILED)

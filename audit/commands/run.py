@@ -1,33 +1,14 @@
-"""``audit run``: predictions (from a file, or from the saved seed model) -> result -> verdict -> files."""
+"""``audit run``: parse the options, call :func:`audit.run_audit`, print, set the exit code."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import platform
-from importlib import metadata
-from pathlib import Path
-
 import click
 
-from audit import __version__
-from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
+from audit.errors import EXIT_GATE_FAILED, EXIT_OK, OptionConflict
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REPORTS = REPO_ROOT / "reports" if (REPO_ROOT / "pyproject.toml").is_file() else Path("reports")
-MSG_MODEL_MISSING = "model not found: no such folder"
-VERSIONED = ("numpy", "pandas", "scikit-learn", "fairlearn", "scipy", "jinja2", "tensorflow", "keras")
-
-
-def _versions(with_tf: bool) -> dict:
-    out = {"python": platform.python_version(), "audit": __version__}
-    for name in VERSIONED:
-        if name in ("tensorflow", "keras") and not with_tf:
-            continue
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+MSG_PREDICTIONS_VS_MODEL = "--predictions audits a file; --model and --data are for the saved model"
+MSG_FILE_ONLY = "--group-col and --calibration-set apply to --predictions files"
+MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions files"
 
 
 @click.command("run")
@@ -78,177 +59,42 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
       audit run --predictions 'shards/*.parquet' --checklist audit-checklist.toml
     """
     from audit.gate.checklist import load_checklist
-    from audit.engine.build import build_result, summarize
-    from audit.gate.policy import default_policy, load_policy
-    from audit.hashing import sha256_file
-    from audit.sources import expand_sources
+    from audit.gate.policy import load_policy
+    from audit.pipeline import default_out_dir, run_audit
 
+    check_conflicts(predictions=predictions, model_dir=model_dir, data=data, group_cols=group_cols,
+                    calibration_set=calibration_set, stream=stream, dask=dask_scheduler)
     # Read the small files first: a typo in the policy must not cost a training run.
     answers = load_checklist(checklist) if checklist else None
-    rules = load_policy(policy) if policy else default_policy()
-
-    provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": not no_images,
-                                     "group_cols": list(group_cols)}}
-    result = None
+    rules = load_policy(policy) if policy else None
     if predictions:
-        if model_dir or data:
-            raise click.UsageError("--predictions audits a file; --model and --data are for the saved model")
-        from audit.engine.distributed import audit_sources, should_stream
-
-        if dask_scheduler and stream is False:
-            raise click.UsageError("--dask streams the predictions; it cannot be combined with --no-stream")
-        sources = expand_sources(predictions)
-        streaming = bool(dask_scheduler) or should_stream(sources, stream)
-        if streaming and baseline and (Path(baseline).is_dir() or Path(baseline).suffix.lower() in
-                                       (".npz", ".csv", ".parquet", ".pq")):
-            raise click.UsageError("a predictions baseline is matched sample by sample in memory; with "
-                                   "--stream or --dask compare against a previous audit.json, or use --no-stream")
-        pred, calibration, cal_source, name = _from_file(sources, group_cols, calibration_set, stream=streaming)
-        # on Dask the workers hash the shards (the client may not see the files)
-        provenance["predictions_sha256"] = None if dask_scheduler else {str(p): sha256_file(p) for p in sources}
-        provenance["model_sha256"] = None
-        provenance["data_sha256"] = None
-        run_info = {"name": run_name or name, "model_name": name, "source": "predictions", "seed": seed}
-        with_tf = False
-        if streaming:
-            provenance["settings"]["chunk_rows"] = chunk_rows
-            provenance["versions"] = _versions(with_tf)
-            result = audit_sources(sources, dask=dask_scheduler, hash_sources=bool(dask_scheduler),
-                                   group_cols=group_cols, chunk_rows=chunk_rows, calibration=calibration,
-                                   calibration_source=cal_source, seed=seed, n_bootstrap=n_bootstrap,
-                                   run=run_info, provenance=provenance)
+        source = predictions
     else:
-        if group_cols or calibration_set:
-            raise click.UsageError("--group-col and --calibration-set apply to --predictions files")
-        if stream is not None or dask_scheduler:
-            raise click.UsageError("--stream, --no-stream and --dask apply to --predictions files")
-        pred, calibration, cal_source, name, model_prov = _from_model(model_dir, data, no_images, batch_size)
-        provenance.update(model_prov)
-        provenance["predictions_sha256"] = None
-        run_info = {"name": run_name or name, "model_name": name, "source": "model", "seed": seed}
-        with_tf = True
-    provenance["versions"] = _versions(with_tf)
+        from audit.model.source import saved_model_source
 
-    if result is None:
-        result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
-                              n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
-                              provenance=provenance)
-    if not reproducible:
-        result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-    out = Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"])
-    written = finish(result, answers=answers, rules=rules, informational=policy is None,
-                     baseline=baseline, current_pred=pred, out_dir=out)
-    from audit.gate.verdict import verdict_line
-
-    click.echo(summarize(result))
-    click.echo(f"  {verdict_line(result['gate'])}")
+        source = saved_model_source(model_dir, data, images=not no_images, batch_size=batch_size,
+                                    notify=lambda line: click.echo(line, err=True))
+    try:
+        result = run_audit(source, group_cols=group_cols, calibration=calibration_set, policy=rules,
+                           checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
+                           images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
+                           chunk_rows=chunk_rows, dask=dask_scheduler)
+    except OptionConflict as exc:
+        raise click.UsageError(exc.message) from None
+    written = result.save(out_dir or default_out_dir(result.data["run"]["name"]))
+    click.echo(result.summary())
     click.echo(f"  report: {written['report.html']}")
-    gate_failed = policy is not None and not result["gate"]["passed"]
+    gate_failed = policy is not None and not result.passed
     click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
 
 
-def finish(result: dict, *, answers, rules, informational: bool, baseline, current_pred,
-           out_dir: Path) -> dict[str, Path]:
-    """Add checklist, baseline and verdict to ``result``; write every file as a set; return their paths."""
-    from audit.gate.checklist import checklist_section
-    from audit.result.write import dump_json, write_outputs
-    from audit.render.html import render_html
-    from audit.render.junit import render_junit
-    from audit.render.markdown import render_markdown
-    from audit.gate.verdict import evaluate
-
-    result["checklist"] = checklist_section(answers)
-    if baseline:
-        from audit.gate.baseline import compare
-        result["baseline"] = compare(result, baseline, current_pred=current_pred)
-    else:
-        result["baseline"] = None
-    result["gate"] = evaluate(result, rules, informational=informational)
-    files = {
-        "audit.json": dump_json(result),
-        "report.html": render_html(result),
-        "summary.md": render_markdown(result),
-        "junit.xml": render_junit(result["gate"]),
-    }
-    return {path.name: path for path in write_outputs(out_dir, files)}
-
-
-def _safe_name(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".-")
-    return keep or "audit"
-
-
-def _from_file(sources, group_cols, calibration_set, *, stream=False):
-    """Predictions of the expanded ``sources`` (None with ``stream``: they are read later, chunk by
-    chunk), calibration set, its description and the run name."""
-    from audit.sources import load_predictions
-
-    pred = None
-    if len(sources) == 1:
-        name = sources[0].stem
-        if not stream:
-            pred = load_predictions(sources[0], group_cols=group_cols)
-    else:
-        from audit.sources import load_shards
-        name = sources[0].parent.name or "shards"
-        if not stream:
-            pred = load_shards(sources, group_cols=group_cols)
-    calibration, cal_source = None, None
-    if calibration_set:
-        calibration = load_predictions(calibration_set, group_cols=())
-        if stream:
-            from audit.engine.distributed import peek_layout
-            class_names = peek_layout(sources[0], group_cols=group_cols)[0]
-        else:
-            class_names = pred.class_names
-        if calibration.class_names != class_names:
-            raise AuditError(
-                f"calibration set classes {list(calibration.class_names)} differ from the audit set's "
-                f"{list(class_names)}", path=calibration_set)
-        cal_source = f"calibration set {calibration_set}"
-    return pred, calibration, cal_source, name
-
-
-def _from_model(model_dir, data, no_images, batch_size):
-    from audit.model.artifacts import default_model_dir, load_model, read_manifest
-    from audit.model.data import load_cifar10, resolve_data_path
-    from audit.model.predict import cifar10_predictions
-
-    given = model_dir is not None
-    model_dir = Path(model_dir) if given else default_model_dir()
-    dataset = load_cifar10(resolve_data_path(data))
-    if model_dir.exists() and not model_dir.is_dir():
-        raise AuditError("--model takes a model folder written by `audit train`; got a file", path=model_dir,
-                         hint="pass the folder that holds it")
-    if given and not model_dir.exists():
-        raise AuditError(MSG_MODEL_MISSING, path=model_dir,
-                         hint="train one with `audit train --out DIR`, or leave --model out to audit the seed model")
-    if model_dir.exists() and not (model_dir / "manifest.json").exists():
-        raise AuditError("not a saved model folder (no manifest.json)", path=model_dir,
-                         hint="point --model at the folder `audit train` wrote")
-    if not (model_dir / "manifest.json").exists():
-        click.echo(f"audit: no saved model in {model_dir}; training the seed network first "
-                   "(20 epochs, about 6 minutes on 2 cores)", err=True)
-        from audit.model.train import train
-        train(dataset, out_dir=model_dir)
-    manifest = read_manifest(model_dir)
-    model = load_model(model_dir)
-    common = {"batch_size": batch_size, "model": model}
-    pred = cifar10_predictions(model_dir, dataset, split="test", images=not no_images, **common)
-    calibration = cifar10_predictions(model_dir, dataset, split="validation", images=False, **common)
-    prov = {
-        "model_sha256": manifest.get("artifacts", {}),
-        "data_sha256": dataset.files,
-        "model_dir": str(model_dir),
-        "training": {
-            "seed": manifest.get("seed"),
-            "limit": manifest.get("limit"),
-            "hyperparameters": manifest.get("hyperparameters"),
-            "test": manifest.get("test"),
-            "mean_seconds_per_epoch": manifest.get("mean_seconds_per_epoch"),
-            "n_train": (manifest.get("dataset") or {}).get("n_train"),
-        },
-    }
-    name = model_dir.name if model_dir.name != "" else "model"
-    return pred, calibration, "validation split of the training run", name, prov
+def check_conflicts(*, predictions, model_dir, data, group_cols, calibration_set, stream, dask) -> None:
+    """Options that belong to the other kind of source: a usage error before anything is read."""
+    if predictions:
+        if model_dir or data:
+            raise click.UsageError(MSG_PREDICTIONS_VS_MODEL)
+        return
+    if group_cols or calibration_set:
+        raise click.UsageError(MSG_FILE_ONLY)
+    if stream is not None or dask:
+        raise click.UsageError(MSG_STREAM_FILE_ONLY)

@@ -150,11 +150,11 @@ def _accumulate_shard(source, first_chunk, *, names, groups, group_cols, chunk_r
                       temperature, max_mistakes, seed, fit_cap, folds, hash_source):
     """One shard's AuditAccumulator; with ``folds`` also its two cross-fit fold samples, with the
     random split keyed by the global chunk number (as in a single-process stream)."""
-    from audit.engine.build import AuditAccumulator, _FoldSample, add_to_folds
+    from audit.engine.build import AuditAccumulator, FoldSample, add_to_folds
 
     acc = AuditAccumulator(names, group_names=groups, n_bins=n_bins, temperature=temperature,
                            max_mistakes=max_mistakes)
-    samples = (_FoldSample(fit_cap), _FoldSample(fit_cap)) if folds else None
+    samples = (FoldSample(fit_cap), FoldSample(fit_cap)) if folds else None
     for no, chunk in enumerate(_shard_chunks(source, chunk_rows=chunk_rows, group_cols=group_cols,
                                              class_names=names, group_names=groups), start=first_chunk or 0):
         acc.update(chunk)
@@ -162,7 +162,7 @@ def _accumulate_shard(source, first_chunk, *, names, groups, group_cols, chunk_r
             add_to_folds(samples, chunk, no, seed)
     if samples is not None:
         for s in samples:
-            s._trim()
+            s.trim()
     digest = None
     if hash_source:
         from audit.hashing import sha256_file
@@ -203,7 +203,7 @@ def _merge_parts(*parts):
             for mine, theirs in zip(first["folds"], p["folds"]):
                 if theirs.probs is not None:
                     mine.add(theirs.keys, theirs.labels, theirs.probs)
-                    mine._trim()
+                    mine.trim()
     return first
 
 

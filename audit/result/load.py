@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import AuditError
+from audit.result.schema import SCHEMA_VERSION
 
-#: The ``schema_version`` this tool reads and writes.
-SCHEMA_VERSION = "1"
 
 MSG_NOT_FOUND = "audit.json not found"
 MSG_EMPTY = "the file is empty (0 bytes)"
@@ -63,10 +62,21 @@ def load_audit_json(path: str | Path) -> dict:
                          path=path) from None
     except ValueError as exc:
         raise AuditError(MSG_BAD_JSON.format(error=exc), path=path) from None
+    return validate_result(result, source=path)
+
+
+def validate_result(result: Any, *, source: str | Path | None = None) -> dict:
+    """Check a result already in memory as :func:`load_audit_json` checks a file; return it unchanged.
+
+    Raises
+    ------
+    AuditError
+        Naming ``source`` (when given), the key path and the value found.
+    """
     try:
         _validate(result)
     except _Invalid as exc:
-        raise AuditError(str(exc), path=path) from None
+        raise AuditError(str(exc), path=source) from None
     return result
 
 

@@ -1,4 +1,7 @@
-"""A small, hand-checkable audit result for the gate tests: 3 classes, 300 samples, every default rule passing."""
+"""A small, hand-checkable audit result for the gate tests: 3 classes, 300 samples, every default rule passing.
+
+It is a complete audit.json (tests/audit/result/test_schema.py holds it to audit.result.schema): the confusion
+matrix agrees with the per-class counts, and the sections the gate does not read carry plain values."""
 
 from __future__ import annotations
 
@@ -10,6 +13,10 @@ _RESULT = {
     "schema_version": "1",
     "tool": {"name": "audit", "version": "0.1.0"},
     "run": {"name": "fixture", "model_name": "fixture", "source": "predictions", "seed": 0},
+    "provenance": {"model_sha256": None, "data_sha256": None, "predictions_sha256": {"preds.npz": "0" * 64},
+                   "versions": {"python": "3.11.7", "audit": "0.1.0"},
+                   "settings": {"seed": 0, "n_bootstrap": 200, "images": False, "group_cols": ["region"]}},
+    "conventions": {"accuracy_ci": "95% Wilson score interval"},
     "class_names": ["cat", "dog", "ship"],
     # 210 of 300 right; accuracy_ci is the 95% Wilson interval of 210/300.
     "overall": {"n": 300, "n_correct": 210, "accuracy": 0.7, "accuracy_ci": [0.6459, 0.7491],
@@ -22,33 +29,49 @@ _RESULT = {
         {"class": "ship", "index": 2, "support": 100, "n_predicted": 100, "error_rate": 0.2,
          "error_rate_ci": [0.1334, 0.2888], "precision": 0.8, "recall": 0.8, "f1": 0.8, "mean_confidence": 0.8},
     ],
-    "calibration": {"n_bins": 15, "ece": 0.05, "ece_ci": [0.03, 0.07], "mce": 0.1,
-                    "after_scaling": {"ece": 0.03, "ece_ci": [0.02, 0.05]}},
+    # rows = true class, columns = predicted class: diagonal 60/70/80, every row and column sums to 100
+    "confusion_matrix": [[60, 20, 20], [30, 70, 0], [10, 10, 80]],
+    "confusion_matrix_normalized": [[0.6, 0.2, 0.2], [0.3, 0.7, 0.0], [0.1, 0.1, 0.8]],
+    "top_confusions": [{"true": "dog", "predicted": "cat", "count": 30, "rate": 0.3},
+                       {"true": "cat", "predicted": "dog", "count": 20, "rate": 0.2},
+                       {"true": "cat", "predicted": "ship", "count": 20, "rate": 0.2},
+                       {"true": "ship", "predicted": "cat", "count": 10, "rate": 0.1},
+                       {"true": "ship", "predicted": "dog", "count": 10, "rate": 0.1}],
+    "calibration": {"n_bins": 15, "binning": "equal-width (lo, hi]", "ece": 0.05, "ece_ci": [0.03, 0.07],
+                    "mce": 0.1, "classwise_ece": 0.04, "adaptive_ece": 0.05,
+                    "adaptive_binning": "equal-count, 15 bins over sorted top-label confidence",
+                    "brier": 0.4, "nll": 0.8, "nll_clip": 1e-15, "bins": [], "temperature": 1.2,
+                    "temperature_fit": {"method": "given", "source": "given", "n": None},
+                    "after_scaling": {"ece": 0.03, "ece_ci": [0.02, 0.05], "mce": 0.08, "classwise_ece": 0.03,
+                                      "adaptive_ece": 0.03, "brier": 0.39, "nll": 0.75, "bins": []}},
     "disparity": [
-        {"name": "region", "kind": "group column", "proxy": False, "note": None, "metric": "accuracy",
+        {"name": "region", "kind": "group column", "proxy": False, "note": "region as given", "metric": "accuracy",
          "groups": [{"group": "north", "n": 150, "accuracy": 0.68, "accuracy_ci": [0.6, 0.75]},
                     {"group": "south", "n": 150, "accuracy": 0.72, "accuracy_ci": [0.64, 0.79]}],
-         "overall": 0.7, "difference": 0.04, "ratio": 0.68 / 0.72, "worst_group": "north", "best_group": "south"},
+         "overall": 0.7, "difference": 0.04, "ratio": 0.68 / 0.72, "difference_to_overall": 0.02,
+         "ratio_to_overall": 0.68 / 0.7, "worst_group": "north", "best_group": "south", "per_class_gaps": []},
         {"name": "brightness", "kind": "image property", "proxy": True, "note": "proxy", "metric": "accuracy",
          "groups": [{"group": "dark", "n": 100, "accuracy": 0.45, "accuracy_ci": [0.36, 0.55]},
                     {"group": "bright", "n": 200, "accuracy": 0.825, "accuracy_ci": [0.77, 0.87]}],
-         "overall": 0.7, "difference": 0.375, "ratio": 0.45 / 0.825, "worst_group": "dark",
-         "best_group": "bright"},
+         "overall": 0.7, "difference": 0.375, "ratio": 0.45 / 0.825, "difference_to_overall": 0.25,
+         "ratio_to_overall": 0.45 / 0.7, "worst_group": "dark", "best_group": "bright", "per_class_gaps": []},
     ],
     "checklist": {
         "items": [
             {"id": "consent-1", "category": "Informed consent", "question": "Consent?", "status": "yes",
-             "evidence": "forms on file", "answered_by": "A", "answered_on": "2026-01-01", "links_to": None},
+             "evidence": "forms on file", "answered_by": "A", "answered_on": "2026-01-01", "links_to": None, "reference": None},
             {"id": "bias-1", "category": "Bias and discrimination", "question": "Gaps reviewed?",
              "status": "no", "evidence": "no people in the images", "answered_by": "A",
-             "answered_on": "2026-01-01", "links_to": "disparity"},
+             "answered_on": "2026-01-01", "links_to": "disparity", "reference": None},
             {"id": "oversight-1", "category": "Lack of regulation and oversight", "question": "Law?",
              "status": "not applicable", "evidence": "internal research use only", "answered_by": "A",
-             "answered_on": "2026-01-01", "links_to": None},
+             "answered_on": "2026-01-01", "links_to": None, "reference": None},
         ],
         "source": "answers.toml",
         "n_open": 0,
     },
+    "mistakes": [],
+    "gate": {"policy_source": None, "informational": True, "passed": True, "rules": []},
     "baseline": None,
 }
 

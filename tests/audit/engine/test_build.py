@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit.engine.build import AuditAccumulator, build_result, build_result_streaming, summarize
+from audit.engine.build import AuditAccumulator, build_result, build_result_streaming
+from audit.render.text import summarize
 from audit.errors import AuditError
 from audit.predictions import make_predictions
 from audit.render.thumbnails import png_data_uri

@@ -1,0 +1,316 @@
+"""The audit pipeline as a library: a source of predictions in, an :class:`~audit.AuditResult` out.
+
+Every command of the CLI calls into this module and only parses options, prints and sets the exit code:
+``audit run`` calls :func:`run_audit`; ``audit gate`` calls :func:`regate`. Nothing here imports
+TensorFlow: a model in the loop reaches the pipeline as a :class:`PreparedSource` made by
+``audit.model.source`` (which does).
+
+The flow: resolve the source (a predictions file, glob or folder; a :class:`~audit.Predictions`; or a
+prepared model source) -> the metrics (:mod:`audit.engine`) -> the checklist, the baseline comparison and
+the verdict (:func:`judge`) -> :class:`~audit.AuditResult`, whose ``save`` writes the four files as a set.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from audit.errors import AuditError, OptionConflict
+from audit.predictions import Predictions
+from audit.result.audit_result import AuditResult
+
+#: Rows read at once when streaming a predictions file (``--chunk-rows``).
+DEFAULT_CHUNK_ROWS = 1_000_000
+MSG_STREAM_BASELINE = ("a predictions baseline is matched sample by sample in memory; with --stream or --dask "
+                       "compare against a previous audit.json, or use --no-stream")
+MSG_DASK_NO_STREAM = "--dask streams the predictions; it cannot be combined with --no-stream"
+MSG_STREAM_IN_MEMORY = "streaming (--stream, --dask) reads predictions files; these predictions are already in memory"
+MSG_CAL_CLASSES = "calibration set classes {found} differ from the audit set's {expected}"
+MSG_UNKNOWN_GROUPS = "group column(s) {missing} not among the predictions' group columns {known}"
+PREDICTION_SUFFIXES = (".npz", ".csv", ".parquet", ".pq")
+
+
+def default_out_dir(run_name: str) -> Path:
+    """``reports/<run name>/``: under the repository in a source checkout, else under the working folder;
+    the name made safe for a folder (letters, digits, ``-_.``)."""
+    repo = Path(__file__).resolve().parents[1]
+    reports = repo / "reports" if (repo / "pyproject.toml").is_file() else Path("reports")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in run_name).strip(".-")
+    return reports / (safe or "audit")
+
+
+@dataclass
+class PreparedSource:
+    """Predictions already made (by a model in the loop), with what the audit needs to know of them.
+
+    Parameters
+    ----------
+    pred : Predictions
+        The audited predictions.
+    name : str
+        Default run name (the model's).
+    kind : {"model", "predictions"}
+        ``run.source`` in audit.json.
+    calibration : Predictions, optional
+        Held-out predictions to fit the temperature on.
+    calibration_source : str, optional
+        Where ``calibration`` came from (``calibration.temperature_fit.source``).
+    provenance : dict
+        Merged into the ``provenance`` section (hashes, model folder, training record, versions).
+    """
+
+    pred: Predictions
+    name: str
+    kind: str = "model"
+    calibration: Predictions | None = None
+    calibration_source: str | None = None
+    provenance: dict = field(default_factory=dict)
+
+
+def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: Sequence[str] = (),
+              calibration: str | Path | Predictions | None = None, policy=None, checklist=None, baseline=None,
+              seed: int = 0, n_bootstrap: int = 200, images: bool = True, name: str | None = None,
+              reproducible: bool = False, stream: bool | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+              dask: str | None = None) -> AuditResult:
+    """Audit ``source`` and judge it against a release policy.
+
+    Parameters
+    ----------
+    source : path, glob, Predictions or PreparedSource
+        A predictions file (``.npz``, ``.csv``, ``.parquet``, a folder of ``.npy``) or a glob of shards;
+        predictions built in memory with :func:`audit.make_predictions`; or a model's predictions
+        prepared by ``audit.model.source``.
+    group_cols : sequence of str
+        Group columns to measure disparity over (default: every group column of an ``.npz`` or of the
+        Predictions; CSV and Parquet columns must be named).
+    calibration : path or Predictions, optional
+        Predictions held out from the audit set to fit the temperature on; default a seeded 2-fold
+        cross-fit on the audit set (a PreparedSource brings its own).
+    policy : Policy or path, optional
+        The release policy. Without it the default policy gives an *informational* verdict.
+    checklist : path or mapping, optional
+        The ethics checklist answers (a TOML file, or the mapping :func:`audit.gate.checklist.load_checklist`
+        returns).
+    baseline : path, mapping, AuditResult or Predictions, optional
+        A previous audit.json (path, parsed mapping or result), or previous predictions on the same test
+        set (path or Predictions, matched by sample id), to compare against.
+    seed, n_bootstrap : int
+        Seed of the bootstrap and the cross-fit; bootstrap resamples of the ECE interval (0: none).
+    images : bool
+        Thumbnails of the most confident mistakes in the report (when the source has images).
+    name : str, optional
+        Run name (default: the model's or the file's name).
+    reproducible : bool
+        Leave out the timestamp (``generated_at``): the same inputs give byte-identical files.
+    stream, chunk_rows, dask
+        Read predictions files in chunks of ``chunk_rows`` with bounded memory (default: above 2,000,000
+        rows), or on a Dask cluster (``"local:N"`` or a scheduler address); see docs/scale.md.
+
+    Returns
+    -------
+    AuditResult
+    """
+    from audit.engine.build import build_result
+
+    policy_obj, informational = _policy(policy)
+    answers = _checklist_answers(checklist)
+    provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": bool(images),
+                                     "group_cols": list(group_cols)}}
+    data = None
+    if isinstance(source, PreparedSource):
+        if stream or dask:
+            raise OptionConflict(MSG_STREAM_IN_MEMORY)
+        pred, cal, cal_source, default_name = source.pred, source.calibration, source.calibration_source, source.name
+        provenance.update(source.provenance)
+        provenance.setdefault("predictions_sha256", None)
+        kind = source.kind
+    elif isinstance(source, Predictions):
+        if stream or dask:
+            raise OptionConflict(MSG_STREAM_IN_MEMORY)
+        pred = _select_groups(source, group_cols)
+        cal, cal_source = _calibration(calibration, pred.class_names)
+        default_name, kind = "predictions", "predictions"
+        provenance.update(model_sha256=None, data_sha256=None, predictions_sha256=None)
+    else:
+        from audit.engine.distributed import audit_sources, should_stream
+        from audit.hashing import sha256_file
+        from audit.sources import expand_sources
+
+        if dask and stream is False:
+            raise OptionConflict(MSG_DASK_NO_STREAM)
+        sources = expand_sources(source)
+        streaming = bool(dask) or should_stream(sources, stream)
+        if streaming and baseline is not None and _is_predictions_path(baseline):
+            raise OptionConflict(MSG_STREAM_BASELINE)
+        pred, default_name = _read_sources(sources, group_cols, streaming)
+        cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
+                                       first_source=sources[0], group_cols=group_cols)
+        # on Dask the workers hash the shards (the client may not see the files)
+        provenance["predictions_sha256"] = None if dask else {str(p): sha256_file(p) for p in sources}
+        provenance["model_sha256"] = None
+        provenance["data_sha256"] = None
+        kind = "predictions"
+        if streaming:
+            provenance["settings"]["chunk_rows"] = chunk_rows
+            data = audit_sources(sources, dask=dask, hash_sources=bool(dask), group_cols=group_cols,
+                                 chunk_rows=chunk_rows, calibration=cal, calibration_source=cal_source,
+                                 seed=seed, n_bootstrap=n_bootstrap,
+                                 run=_run_info(name, default_name, kind, seed), provenance=provenance)
+    if data is None:
+        data = build_result(pred, calibration=cal, calibration_source=cal_source, seed=seed,
+                            n_bootstrap=n_bootstrap, images=images,
+                            run=_run_info(name, default_name, kind, seed), provenance=provenance)
+    if not reproducible:
+        data["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,
+          current_pred=pred)
+    return AuditResult(data)
+
+
+def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = None, baseline=None,
+          current_pred: Predictions | None = None) -> dict:
+    """Add the ``checklist``, ``baseline`` and ``gate`` sections to the result ``data`` (in place) and
+    return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
+    from audit.gate.checklist import checklist_section
+    from audit.gate.verdict import evaluate
+
+    data["checklist"] = checklist_section(answers)
+    data["baseline"] = _compare(data, baseline, current_pred) if baseline is not None else None
+    data["gate"] = evaluate(data, policy, informational=informational)
+    return data["gate"]
+
+
+@dataclass
+class GateOutcome:
+    """What ``audit gate`` decided: the verdict and the files it wrote."""
+
+    gate: dict
+    record: dict
+    written: dict[str, Path]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.gate["passed"])
+
+
+def regate(audit_json: str | Path, *, policy, checklist: str | Path | None = None,
+           out_dir: str | Path | None = None) -> GateOutcome:
+    """Re-evaluate a stored ``audit.json`` against ``policy`` (never informational) without recomputing
+    a metric; with ``checklist``, its answers replace the stored checklist. Writes ``gate.json`` and
+    ``junit.xml`` as a set into ``out_dir`` (default: beside ``audit_json``); ``audit_json`` itself is
+    left unchanged."""
+    from audit.gate.checklist import checklist_section, load_checklist
+    from audit.gate.verdict import evaluate
+    from audit.render.junit import render_junit
+    from audit.result.load import load_audit_json
+    from audit.result.write import dump_json, write_outputs
+
+    audit_json = Path(audit_json)
+    data = load_audit_json(audit_json)
+    policy_obj, _ = _policy(policy)
+    if checklist is not None:
+        data["checklist"] = checklist_section(load_checklist(checklist))
+    verdict = evaluate(data, policy_obj, informational=False)
+    out = Path(out_dir) if out_dir is not None else audit_json.parent
+    record = {"audit_json": str(audit_json), "checklist_source": str(checklist) if checklist is not None else None,
+              **verdict}
+    paths = write_outputs(out, {"gate.json": dump_json(record), "junit.xml": render_junit(verdict)})
+    return GateOutcome(gate=verdict, record=record, written={p.name: p for p in paths})
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+def _policy(policy) -> tuple[Any, bool]:
+    """(Policy, informational) from a Policy, a path or None (the default policy, informational)."""
+    from audit.gate.policy import Policy, default_policy, load_policy
+
+    if policy is None:
+        return default_policy(), True
+    if isinstance(policy, Policy):
+        return policy, False
+    return load_policy(policy), False
+
+
+def _checklist_answers(checklist) -> Mapping | None:
+    if checklist is None or isinstance(checklist, Mapping):
+        return checklist
+    from audit.gate.checklist import load_checklist
+
+    return load_checklist(checklist)
+
+
+def _run_info(name: str | None, default_name: str, kind: str, seed: int) -> dict:
+    return {"name": name or default_name, "model_name": default_name, "source": kind, "seed": seed}
+
+
+def _select_groups(pred: Predictions, group_cols: Sequence[str]) -> Predictions:
+    """``pred`` with only the named group columns (all of them when none are named)."""
+    if not group_cols:
+        return pred
+    missing = [g for g in group_cols if g not in pred.groups]
+    if missing:
+        raise AuditError(MSG_UNKNOWN_GROUPS.format(missing=missing, known=sorted(pred.groups)))
+    from dataclasses import replace
+
+    return replace(pred, groups={g: pred.groups[g] for g in group_cols})
+
+
+def _read_sources(sources: list[Path], group_cols, streaming: bool) -> tuple[Predictions | None, str]:
+    """The predictions of the expanded ``sources`` (None when streaming: they are read later, chunk by
+    chunk) and the default run name."""
+    from audit.sources import load_predictions, load_shards
+
+    if len(sources) == 1:
+        pred = None if streaming else load_predictions(sources[0], group_cols=group_cols)
+        return pred, sources[0].stem
+    pred = None if streaming else load_shards(sources, group_cols=group_cols)
+    return pred, sources[0].parent.name or "shards"
+
+
+def _calibration(calibration, class_names, *, first_source: Path | None = None,
+                 group_cols=()) -> tuple[Predictions | None, str | None]:
+    """The calibration predictions and their description, checked to have the audit set's classes
+    (``class_names`` None: read them from ``first_source``, a streamed audit's first shard)."""
+    if calibration is None:
+        return None, None
+    if isinstance(calibration, Predictions):
+        cal, where, described = calibration, None, "calibration set (in memory)"
+    else:
+        from audit.sources import load_predictions
+
+        cal = load_predictions(calibration, group_cols=())
+        where, described = calibration, f"calibration set {calibration}"
+    if class_names is None:
+        from audit.engine.distributed import peek_layout
+
+        class_names = peek_layout(first_source, group_cols=group_cols)[0]
+    if tuple(cal.class_names) != tuple(class_names):
+        raise AuditError(MSG_CAL_CLASSES.format(found=list(cal.class_names), expected=list(class_names)),
+                         path=where)
+    return cal, described
+
+
+def _is_predictions_path(baseline) -> bool:
+    if not isinstance(baseline, (str, Path)):
+        return False
+    path = Path(baseline)
+    return path.is_dir() or path.suffix.lower() in PREDICTION_SUFFIXES
+
+
+def _compare(data: dict, baseline, current_pred: Predictions | None) -> dict:
+    from audit.gate.baseline import MSG_NEEDS_CURRENT, compare, compare_audit_json, compare_predictions
+    from audit.result.load import validate_result
+
+    if isinstance(baseline, AuditResult):
+        baseline = baseline.to_dict()
+    if isinstance(baseline, Mapping):
+        source = "baseline result (in memory)"
+        return compare_audit_json(data, validate_result(dict(baseline), source=source), source=source)
+    if isinstance(baseline, Predictions):
+        if current_pred is None:
+            raise AuditError(MSG_NEEDS_CURRENT)
+        return compare_predictions(current_pred, baseline, source="baseline predictions (in memory)")
+    return compare(data, baseline, current_pred=current_pred)

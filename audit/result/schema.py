@@ -1,0 +1,339 @@
+"""The shape of ``audit.json``, declared once.
+
+Every section is a :class:`typing.TypedDict`; :data:`SCHEMA_VERSION` is the version the engine writes and
+``audit gate`` / ``--baseline`` read. ``docs/audit-json.md`` documents the same keys, and
+``tests/audit/result/test_schema.py`` holds the engine's output, every hand-written test fixture and that
+document to this declaration with :func:`conformance_errors`.
+
+Undefined numbers are ``None`` (JSON ``null``), never NaN; intervals are ``[low, high]`` lists.
+"""
+
+
+import types
+import typing
+from typing import Any, Literal, NotRequired, TypedDict, Union
+
+#: The ``schema_version`` this tool writes and reads.
+SCHEMA_VERSION = "1"
+
+Interval = list[float]  # [low, high]
+
+
+class Tool(TypedDict):
+    name: str
+    version: str
+
+
+class Run(TypedDict):
+    name: str | None
+    model_name: str | None
+    source: Literal["model", "predictions"]
+    seed: int | None
+
+
+class Training(TypedDict):
+    seed: int | None
+    limit: int | None
+    hyperparameters: dict[str, Any] | None
+    test: dict[str, Any] | None
+    mean_seconds_per_epoch: float | None
+    n_train: int | None
+
+
+class Provenance(TypedDict):
+    model_sha256: dict[str, str] | str | None
+    data_sha256: dict[str, str] | str | None
+    predictions_sha256: dict[str, str] | None
+    versions: dict[str, str | None]
+    settings: dict[str, Any]
+    model_dir: NotRequired[str]
+    training: NotRequired[Training]
+
+
+class Overall(TypedDict):
+    n: int
+    n_correct: int
+    accuracy: float
+    accuracy_ci: Interval
+    balanced_accuracy: float | None
+    macro_f1: float | None
+    mean_confidence: float | None
+
+
+class PerClass(TypedDict):
+    # "class" is a Python keyword: the functional form below adds it (see PerClass below)
+    index: int
+    support: int
+    n_predicted: int
+    error_rate: float | None
+    error_rate_ci: Interval | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    mean_confidence: float | None
+
+
+PerClass = TypedDict("PerClass", {"class": str, **PerClass.__annotations__})  # type: ignore[misc]
+
+
+class TopConfusion(TypedDict):
+    true: str
+    predicted: str
+    count: int
+    rate: float
+
+
+class CalibrationBin(TypedDict):
+    lo: float
+    hi: float
+    count: int
+    mean_confidence: float | None
+    accuracy: float | None
+
+
+class TemperatureFit(TypedDict):
+    method: str
+    source: str | None
+    n: int | None
+    fold_temperatures: NotRequired[list[float]]
+
+
+class AfterScaling(TypedDict):
+    ece: float | None
+    ece_ci: Interval | None
+    mce: float | None
+    classwise_ece: float | None
+    adaptive_ece: float | None
+    brier: float | None
+    nll: float | None
+    bins: list[CalibrationBin]
+
+
+class Calibration(TypedDict):
+    n_bins: int
+    binning: str
+    ece: float | None
+    ece_ci: Interval | None
+    mce: float | None
+    classwise_ece: float | None
+    adaptive_ece: float | None
+    adaptive_binning: str
+    brier: float | None
+    nll: float | None
+    nll_clip: float
+    bins: list[CalibrationBin]
+    temperature: float | None
+    temperature_fit: TemperatureFit | None
+    after_scaling: AfterScaling | None
+
+
+class GroupAccuracy(TypedDict):
+    group: str
+    n: int
+    accuracy: float | None
+    accuracy_ci: Interval | None
+
+
+ClassGap = TypedDict("ClassGap", {"class": str, "tpr_difference": Union[float, None],
+                                  "fpr_difference": Union[float, None]})
+
+
+class Disparity(TypedDict):
+    name: str
+    kind: Literal["group column", "image property"]
+    proxy: bool
+    note: str
+    metric: Literal["accuracy"]
+    groups: list[GroupAccuracy]
+    overall: float | None
+    difference: float | None
+    ratio: float | None
+    difference_to_overall: float | None
+    ratio_to_overall: float | None
+    worst_group: str | None
+    best_group: str | None
+    per_class_gaps: list[ClassGap]
+    cut_points: NotRequired[list[float]]
+
+
+class Mistake(TypedDict):
+    index: int
+    sample_id: str | None
+    true: str
+    predicted: str
+    confidence: float
+    thumbnail: str | None
+
+
+class ChecklistItem(TypedDict):
+    id: str
+    category: str
+    question: str
+    status: Literal["yes", "no", "not applicable", "open"]
+    evidence: str | None
+    answered_by: str | None
+    answered_on: str | None
+    links_to: str | None
+    reference: str | None
+
+
+class Checklist(TypedDict):
+    items: list[ChecklistItem]
+    source: str | None
+    n_open: int
+
+
+class Rule(TypedDict):
+    name: str
+    value: float | str | None
+    threshold: float | str | None
+    passed: bool
+    skipped: bool
+    reason: str
+
+
+class Gate(TypedDict):
+    policy_source: str | None
+    informational: bool
+    passed: bool
+    rules: list[Rule]
+
+
+class McNemar(TypedDict):
+    b: int
+    c: int
+    p_value: float
+
+
+class BaselineOverall(TypedDict):
+    n: int
+    accuracy_before: float | None
+    accuracy_after: float | None
+    delta: float | None
+    mcnemar: McNemar | None
+
+
+BaselineClass = TypedDict("BaselineClass", {"class": str, "recall_before": Union[float, None],
+                                            "recall_after": Union[float, None], "delta": Union[float, None],
+                                            "mcnemar": Union[McNemar, None]})
+
+
+class Baseline(TypedDict):
+    source: str
+    kind: Literal["audit.json", "predictions"]
+    overall: BaselineOverall
+    per_class: list[BaselineClass]
+
+
+class AuditJSON(TypedDict):
+    """The whole of ``audit.json`` (docs/audit-json.md)."""
+
+    schema_version: str
+    tool: Tool
+    generated_at: NotRequired[str]
+    run: Run
+    provenance: Provenance
+    conventions: dict[str, str]
+    class_names: list[str]
+    overall: Overall
+    per_class: list[PerClass]
+    confusion_matrix: list[list[int]]
+    confusion_matrix_normalized: list[list[float | None]]
+    top_confusions: list[TopConfusion]
+    calibration: Calibration
+    disparity: list[Disparity]
+    mistakes: list[Mistake]
+    checklist: Checklist | None
+    gate: Gate
+    baseline: Baseline | None
+
+
+class GateRecord(Gate):
+    """``gate.json``, written by ``audit gate``: the verdict and what it was computed from."""
+
+    audit_json: str
+    checklist_source: str | None
+
+
+# --------------------------------------------------------------------------------------------------
+# Conformance
+
+
+def conformance_errors(value: Any, declared: Any = AuditJSON, path: str = "") -> list[str]:
+    """Where ``value`` departs from the ``declared`` type: one ``"<key path>: <problem>"`` per departure.
+
+    TypedDicts must have every required key and no other; ``X | None`` admits ``None``; ``float`` admits
+    ``int`` (JSON writes 0.0 as 0.0 but a hand-written fixture may not); ``Literal`` checks the value.
+    """
+    where = path or "audit.json"
+    origin = typing.get_origin(declared)
+    if declared is Any:
+        return []
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(declared)
+        attempts = [conformance_errors(value, option, path) for option in options]
+        if any(not errors for errors in attempts):
+            return []
+        return min(attempts, key=len)
+    if origin is Literal:
+        return [] if value in typing.get_args(declared) else [f"{where}: {value!r} is not one of "
+                                                               f"{list(typing.get_args(declared))}"]
+    if declared is type(None):
+        return [] if value is None else [f"{where}: expected null, got {type(value).__name__}"]
+    if typing.is_typeddict(declared):
+        if not isinstance(value, dict):
+            return [f"{where}: expected an object ({declared.__name__}), got {type(value).__name__}"]
+        hints = typing.get_type_hints(declared)
+        errors = [f"{where}: missing key {key!r}" for key in sorted(declared.__required_keys__ - value.keys())]
+        errors += [f"{where}: undeclared key {key!r}" for key in sorted(value.keys() - hints.keys())]
+        for key in sorted(value.keys() & hints.keys()):
+            errors += conformance_errors(value[key], hints[key], f"{path}.{key}" if path else key)
+        return errors
+    if origin is list:
+        (item,) = typing.get_args(declared)
+        if not isinstance(value, list):
+            return [f"{where}: expected a list, got {type(value).__name__}"]
+        errors = []
+        for i, element in enumerate(value):
+            errors += conformance_errors(element, item, f"{path}[{i}]")
+        return errors
+    if origin is dict:
+        _, item = typing.get_args(declared)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            return [f"{where}: expected an object with string keys, got {type(value).__name__}"]
+        errors = []
+        for key, element in value.items():
+            errors += conformance_errors(element, item, f"{path}.{key}")
+        return errors
+    if declared is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return [] if ok else [f"{where}: expected a number, got {type(value).__name__}"]
+    if declared is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return [] if ok else [f"{where}: expected an integer, got {type(value).__name__}"]
+    if isinstance(declared, type):
+        return [] if isinstance(value, declared) else [f"{where}: expected {declared.__name__}, "
+                                                        f"got {type(value).__name__}"]
+    raise TypeError(f"conformance_errors cannot check the declared type {declared!r}")
+
+
+def section_keys(declared: Any = AuditJSON) -> dict[str, set[str]]:
+    """``{"<section path>": {its declared keys}}`` for every TypedDict reachable from ``declared``
+    (list items as ``path[]``), the top level as ``""``: what docs/audit-json.md must name."""
+    out: dict[str, set[str]] = {}
+
+    def walk(tp: Any, path: str) -> None:
+        origin = typing.get_origin(tp)
+        if origin in (Union, types.UnionType):
+            for option in typing.get_args(tp):
+                walk(option, path)
+        elif origin is list:
+            walk(typing.get_args(tp)[0], path + "[]")
+        elif typing.is_typeddict(tp):
+            hints = typing.get_type_hints(tp)
+            out.setdefault(path, set()).update(hints)
+            for key, hint in hints.items():
+                walk(hint, f"{path}.{key}" if path else key)
+
+    walk(declared, "")
+    return out
