@@ -18,29 +18,14 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED = REPO / "tests" / "golden" / "expected"
 CLASS_NAMES = ("cat", "dog", "bird", "ship")
 
-#: A filled-in checklist (three answers, one of them "no").
-CHECKLIST = """\
-[[answer]]
-id = "consent-1"
-status = "yes"
-evidence = "consent forms on file"
-answered_by = "A. Reviewer"
-answered_on = 2026-01-15
-
-[[answer]]
-id = "bias-1"
-status = "no"
-evidence = "gaps not yet reviewed <script>alert(1)</script>"
-answered_by = "A. Reviewer"
-answered_on = 2026-01-15
-
-[[answer]]
-id = "oversight-2"
-status = "not applicable"
-evidence = "no automated decisions"
-answered_by = "B. Reviewer"
-answered_on = 2026-01-16
-"""
+ANSWERS = (  # id, status, evidence, answered_by, answered_on
+    ("consent-1", "yes", "consent forms on file", "A. Reviewer", "2026-01-15"),
+    ("bias-1", "no", "gaps not yet reviewed <script>alert(1)</script>", "A. Reviewer", "2026-01-15"),
+    ("oversight-2", "not applicable", "no automated decisions", "B. Reviewer", "2026-01-16"),
+)
+#: A filled-in checklist (three answers, one of them "no", one with markup to escape).
+CHECKLIST = "\n".join(f'[[answer]]\nid = "{i}"\nstatus = "{st}"\nevidence = "{ev}"\nanswered_by = "{by}"\n'
+                      f"answered_on = {on}\n" for i, st, ev, by, on in ANSWERS)
 
 
 def _arrays(n: int, seed: int, skill: float = 0.6):
