@@ -122,7 +122,9 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     if isinstance(source, PreparedSource):
         if stream or dask:
             raise OptionConflict(MSG_STREAM_IN_MEMORY)
-        pred, cal, cal_source, default_name = source.pred, source.calibration, source.calibration_source, source.name
+        pred, default_name = _select_groups(source.pred, group_cols), source.name
+        cal, cal_source = (_calibration(calibration, pred.class_names) if calibration is not None
+                           else (source.calibration, source.calibration_source))
         provenance.update(source.provenance)
         provenance.setdefault("predictions_sha256", None)
         kind = source.kind
