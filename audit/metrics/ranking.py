@@ -56,26 +56,17 @@ def score_bins(values: np.ndarray) -> np.ndarray:
 
 
 def bin_floor(code: int) -> float:
-    """The smallest float64 in [0, 1] that :func:`score_bins` puts in bin ``code`` or above."""
+    """The smallest float64 in [0, 1] that :func:`score_bins` puts in bin ``code`` or above (a binary
+    search over the bit patterns of [0, 1], which order like the floats they encode)."""
     code = int(code)
-    if code <= 0:
-        return 0.0
-    h = code if code < _HALF else SCORE_BINS - 1 - code
-    bits = np.array([(h + ((1023 - SCORE_MIN_EXP) << SCORE_MANTISSA_BITS)) << (52 - SCORE_MANTISSA_BITS)],
-                    dtype=np.int64)
-    q_lo = float(bits.view(np.float64)[0])
-    if code < _HALF:
-        t = q_lo
-    else:
-        bits = np.array([(h + 1 + ((1023 - SCORE_MIN_EXP) << SCORE_MANTISSA_BITS)) << (52 - SCORE_MANTISSA_BITS)],
-                        dtype=np.int64)
-        t = 1.0 - float(bits.view(np.float64)[0])
-    # walk to the exact edge (the subtraction above may round by an ulp or two)
-    while t > 0.0 and score_bins(np.array([np.nextafter(t, 0.0)]))[0] >= code:
-        t = float(np.nextafter(t, 0.0))
-    while t < 1.0 and score_bins(np.array([t]))[0] < code:
-        t = float(np.nextafter(t, 2.0))
-    return t
+    lo, hi = 0, int(np.array([1.0]).view(np.int64)[0])  # bin(hi) >= code for every code
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if score_bins(np.array([mid], dtype=np.int64).view(np.float64))[0] >= code:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(np.array([lo], dtype=np.int64).view(np.float64)[0])
 
 
 # --- metrics from score groups ------------------------------------------------------------------------
