@@ -115,7 +115,8 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
             result = audit_sources(sources, dask=dask_scheduler, hash_sources=bool(dask_scheduler),
                                    group_cols=group_cols, chunk_rows=chunk_rows, calibration=calibration,
                                    calibration_source=cal_source, seed=seed, n_bootstrap=n_bootstrap,
-                                   run=run_info, provenance=provenance)
+                                   run=run_info, provenance=provenance,
+                                   target_accuracy=rules.selective.target_accuracy)
     else:
         if group_cols or calibration_set:
             raise click.UsageError("--group-col and --calibration-set apply to --predictions files")
@@ -131,7 +132,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     if result is None:
         result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
                               n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
-                              provenance=provenance)
+                              provenance=provenance, target_accuracy=rules.selective.target_accuracy)
     if not reproducible:
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 

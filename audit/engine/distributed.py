@@ -119,7 +119,8 @@ def audit_shards(sources: Sequence[str | Path], *, group_cols: Sequence[str] = (
         Rows held in memory at once; the streaming cross-fit's random split depends on it.
     **options
         Passed to :func:`audit.engine.build.build_result_streaming` (``calibration``, ``temperature``,
-        ``n_bins``, ``seed``, ``n_bootstrap``, ``max_mistakes``, ``fit_cap``, ``run``, ``provenance``).
+        ``n_bins``, ``seed``, ``n_bootstrap``, ``max_mistakes``, ``fit_cap``, ``run``, ``provenance``,
+        ``target_accuracy``).
 
     Returns
     -------

@@ -50,6 +50,22 @@ _RESULT = {
         "n_open": 0,
     },
     "baseline": None,
+    # coverage 0.6 at 90% accuracy; review load 0.40 / 0.44 by region (gap 0.04), 0.2 / 0.7 by the
+    # brightness proxy (not gated by default).
+    "selective": {
+        "n": 300, "target_accuracy": 0.9, "aurc": 0.12, "aurc_optimal": 0.05, "eaurc": 0.07,
+        "threshold": 0.8, "coverage": 0.6, "review_load": 0.4, "selective_accuracy": 0.9,
+        "by_group": [
+            {"name": "region", "kind": "group column", "proxy": False,
+             "groups": [{"group": "north", "n": 150, "review_load": 0.4, "coverage": 0.6},
+                        {"group": "south", "n": 150, "review_load": 0.44, "coverage": 0.56}],
+             "review_load_gap": 0.04},
+            {"name": "brightness", "kind": "image property", "proxy": True,
+             "groups": [{"group": "dark", "n": 100, "review_load": 0.7, "coverage": 0.3},
+                        {"group": "bright", "n": 200, "review_load": 0.2, "coverage": 0.8}],
+             "review_load_gap": 0.5},
+        ],
+    },
 }
 
 
