@@ -35,7 +35,9 @@ def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
     slices : sequence of dict
         Extra groupings (image-property slices): ``{name, values, kind, proxy, order}``.
     """
-    attach_ranking(body, ranking_exact(pred.labels, pred.probs))
+    from audit.engine.build import MAX_WORKERS, available_cores
+
+    attach_ranking(body, ranking_exact(pred.labels, pred.probs, threads=min(available_cores(), MAX_WORKERS)))
     groupings = [{"name": name, "values": values, "kind": "group column", "proxy": False}
                  for name, values in pred.groups.items()] + list(slices)
     selective = selective_exact(pred.labels, *top_label, pred.class_names, groupings, target=target)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma
 
+from audit.metrics.disparity import _factorize
 from audit.metrics.intervals import wilson_interval
 from audit.metrics.ranking import SCORE_BINS, bin_floor, score_bins
 
@@ -46,14 +47,19 @@ def aurc_from_groups(n, e) -> tuple[float, float]:
     """
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    keep = n > 0
-    n, e = n[keep], e[keep]
-    total, m = float(n.sum()), float(e.sum())
-    b = np.cumsum(n) - n
-    a = np.cumsum(e) - e
+    if not np.all(n > 0):
+        keep = n > 0
+        n, e = n[keep], e[keep]
+    b = np.cumsum(n)
+    total, m = float(b[-1]), float(e.sum())
+    b -= n
+    a = np.cumsum(e)
+    a -= e
     r = e / n
-    # Σ_{j=1..n} (a + j r) / (b + j) = n r + (a − r b) Σ 1 / (b + j)
-    aurc = float(np.sum(n * r + (a - r * b) * _harmonic_diff(b, n)) / total)
+    # Σ_{j=1..n} (a + j r) / (b + j) = n r + (a − r b) Σ 1 / (b + j), and Σ n r = m
+    r *= b
+    a -= r
+    aurc = float((m + np.dot(a, _harmonic_diff(b, n))) / total)
     if m == 0:
         optimal = 0.0
     elif m == total:
@@ -237,13 +243,17 @@ def selective_exact(labels, predicted, confidence, class_names, groupings=(), *,
     confidence = np.asarray(confidence, dtype=np.float64)
     correct = np.asarray(predicted) == labels
     # tie groups in descending confidence: all confidences and the errors' sorted apart
-    s_all = np.sort(confidence)[::-1]
-    s_err = np.sort(confidence[~correct])
+    s_all = np.sort(confidence)
     first = np.flatnonzero(np.concatenate([[True], s_all[1:] != s_all[:-1]]))
-    values = s_all[first]
-    n_desc = np.diff(np.append(first, s_all.size)).astype(np.float64)
-    e_desc = (np.searchsorted(s_err, values, side="right")
-              - np.searchsorted(s_err, values, side="left")).astype(np.float64)
+    values = s_all[first][::-1]
+    n_desc = np.diff(np.append(first, s_all.size))[::-1].astype(np.float64)
+    # errors per distinct value: the errors' own distinct values, placed among all distinct values
+    s_err = np.sort(confidence[~correct])
+    e_desc = np.zeros(values.size)
+    if s_err.size:
+        e_first = np.flatnonzero(np.concatenate([[True], s_err[1:] != s_err[:-1]]))
+        at = values.size - 1 - np.searchsorted(values[::-1], s_err[e_first])
+        e_desc[at] = np.diff(np.append(e_first, s_err.size))
     out = selective_summary(n_desc, e_desc, lambda i: values[i], target, binned=False)
     threshold = out["threshold"]
     kept = confidence >= threshold if threshold is not None else np.zeros(labels.size, bool)
@@ -252,9 +262,8 @@ def selective_exact(labels, predicted, confidence, class_names, groupings=(), *,
     out["by_class"] = [count_row(str(name), "class", per_class[i]) for i, name in enumerate(class_names)]
     out["by_group"] = []
     for g in groupings:
-        values_g = np.asarray(g["values"])
-        uniques, codes = np.unique(values_g, return_inverse=True)
-        counts = _counts_by(codes.reshape(-1).astype(np.int64), uniques.size, correct, kept)
+        codes, uniques = _factorize(np.asarray(g["values"]))
+        counts = _counts_by(codes, len(uniques), correct, kept)
         out["by_group"].append(grouping_entry(
             g["name"], {str(u): counts[i] for i, u in enumerate(uniques)},
             kind=g.get("kind", "group column"), proxy=g.get("proxy", False), order=g.get("order")))
@@ -279,8 +288,6 @@ class SelectiveAccumulator:
     def update(self, labels, predicted, confidence, groups=None) -> "SelectiveAccumulator":
         """Add one chunk: labels, predicted classes and top-label confidences (n,), and its group
         columns (name -> values of shape (n,))."""
-        from audit.metrics.disparity import _factorize
-
         labels = np.asarray(labels, dtype=np.int64)
         if labels.size == 0:
             return self
