@@ -159,11 +159,13 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
             data = audit_sources(sources, dask=dask, hash_sources=bool(dask), group_cols=group_cols,
                                  chunk_rows=chunk_rows, calibration=cal, calibration_source=cal_source,
                                  seed=seed, n_bootstrap=n_bootstrap,
-                                 run=_run_info(name, default_name, kind, seed), provenance=provenance)
+                                 run=_run_info(name, default_name, kind, seed), provenance=provenance,
+                                 target_accuracy=policy_obj.selective.target_accuracy)
     if data is None:
         data = build_result(pred, calibration=cal, calibration_source=cal_source, seed=seed,
                             n_bootstrap=n_bootstrap, images=images,
-                            run=_run_info(name, default_name, kind, seed), provenance=provenance)
+                            run=_run_info(name, default_name, kind, seed), provenance=provenance,
+                            target_accuracy=policy_obj.selective.target_accuracy)
     if not reproducible:
         data["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,

@@ -31,6 +31,8 @@ from audit.metrics.classification import (
 from audit.metrics.confusion import TOP_CONFUSIONS, ConfusionAccumulator
 from audit.metrics.intervals import CONFIDENCE
 from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
+from audit.metrics.ranking import RankingAccumulator
+from audit.metrics.selective import DEFAULT_TARGET_ACCURACY, SelectiveAccumulator
 from audit.metrics.temperature import (
     FIT_METHOD,
     T_BOUNDS,
@@ -65,7 +67,10 @@ def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]
         f"top-label adaptive ECE with {n_bins} equal-count bins, approximated from a mergeable "
         f"{SKETCH_BINS}-bin confidence histogram (bins exact to within 1/{SKETCH_BINS} in confidence)"
     )
+    from audit.engine import confidence
+
     return {
+        **confidence.conventions(adaptive_exact),
         "accuracy_ci": f"{pct} Wilson score interval",
         "argmax_ties": "ties in the arg-max go to the lowest class index",
         "balanced_accuracy": "mean recall over the classes present in the labels (scikit-learn)",
@@ -158,6 +163,9 @@ class AuditAccumulator:
     temperature : float, optional
         When given, every chunk is also scaled by it for the after-scaling metrics.
     max_mistakes : int, default 24
+    sketch_ranks : bool, default True
+        Keep the score histograms of the ranking and selective metrics (off in memory, where
+        :func:`build_result` computes them exactly).
 
     Notes
     -----
@@ -171,7 +179,7 @@ class AuditAccumulator:
     _blocked = True
 
     def __init__(self, class_names, *, group_names=(), n_bins: int = 15,
-                 temperature: float | None = None, max_mistakes: int = MAX_MISTAKES):
+                 temperature: float | None = None, max_mistakes: int = MAX_MISTAKES, sketch_ranks: bool = True):
         self.class_names = tuple(str(c) for c in class_names)
         k = len(self.class_names)
         self.n_bins = int(n_bins)
@@ -181,6 +189,10 @@ class AuditAccumulator:
         self.calibration = CalibrationAccumulator(n_bins, k)
         self.scaled = CalibrationAccumulator(n_bins, k)
         self.groups = {str(g): GroupCellAccumulator(k) for g in group_names}
+        self.sketch_ranks = bool(sketch_ranks)
+        self.ranking = RankingAccumulator(k)
+        self.selective = SelectiveAccumulator(k, self.groups)
+        self.selective_scaled = SelectiveAccumulator(k, self.groups)
         self.n = 0
         #: (predicted, confidence) of the latest chunk, for callers that need them again.
         self.last_top_label = None
@@ -217,17 +229,23 @@ class AuditAccumulator:
             if name not in groups:
                 raise AuditError(f"a chunk lacks the group column {name!r}; it has {sorted(groups)}")
             acc.update(labels, predicted, groups[name], pairs=pairs)
+        if self.sketch_ranks:
+            self.ranking.update(labels, probs)
+            self.selective.update(labels, predicted, confidence, groups)
         if scaled_probs is None and self.temperature is not None:
             scaled_probs = apply_temperature(probs, self.temperature)
         if scaled_probs is not None:
             self.scaled.update(labels, scaled_probs, threaded=self._blocked)
+            if self.sketch_ranks:
+                self.selective_scaled.update(labels, *self.scaled.last_top_label, groups)
         self._add_mistakes(labels, predicted, confidence, getattr(chunk, "sample_ids", None))
         self.n += labels.shape[0]
         return self
 
     def _empty_like(self) -> "AuditAccumulator":
         part = AuditAccumulator(self.class_names, group_names=list(self.groups), n_bins=self.n_bins,
-                                temperature=self.temperature, max_mistakes=self.max_mistakes)
+                                temperature=self.temperature, max_mistakes=self.max_mistakes,
+                                sketch_ranks=self.sketch_ranks)
         part._blocked = False
         return part
 
@@ -255,9 +273,18 @@ class AuditAccumulator:
             self.scaled.last_top_label = _joined([p.scaled.last_top_label for p in parts])
         return self
 
-    def update_scaled(self, labels, scaled_probs) -> "AuditAccumulator":
-        """Add temperature-scaled probabilities only (the second pass of a streaming cross-fit)."""
+    def update_scaled(self, labels, scaled_probs, groups=None) -> "AuditAccumulator":
+        """Add temperature-scaled probabilities only (the second pass of a streaming cross-fit);
+        ``groups`` are the chunk's group columns."""
         self.scaled.update(labels, scaled_probs)
+        if self.sketch_ranks:
+            self.selective_scaled.update(labels, *self.scaled.last_top_label, groups)
+        return self
+
+    def merge_scaled(self, other: "AuditAccumulator") -> "AuditAccumulator":
+        """Merge only another accumulator's temperature-scaled statistics (in place)."""
+        self.scaled.merge(other.scaled)
+        self.selective_scaled.merge(other.selective_scaled)
         return self
 
     def _add_mistakes(self, labels, predicted, confidence, sample_ids) -> None:
@@ -291,6 +318,9 @@ class AuditAccumulator:
         self.confusion.merge(other.confusion)
         self.calibration.merge(other.calibration)
         self.scaled.merge(other.scaled)
+        self.ranking.merge(other.ranking)
+        self.selective.merge(other.selective)
+        self.selective_scaled.merge(other.selective_scaled)
         for name, acc in self.groups.items():
             acc.merge(other.groups[name])
         shifted = dict(other._mistakes, index=other._mistakes["index"] + self.n)
@@ -384,7 +414,8 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
 
 def build_result(pred, *, calibration=None, calibration_source: str | None = None, n_bins: int = 15,
                  seed: int = 0, n_bootstrap: int = 200, images: bool = True, max_mistakes: int = MAX_MISTAKES,
-                 run: dict | None = None, provenance: dict | None = None) -> dict:
+                 run: dict | None = None, provenance: dict | None = None,
+                 target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> dict:
     """The JSON-ready audit result of ``pred`` (every key of docs/audit-json.md except checklist,
     gate and baseline, which later stages add).
 
@@ -400,6 +431,8 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         cross-fit split; images=False leaves thumbnails out).
     run, provenance : dict, optional
         Merged over the defaults of the ``run`` and ``provenance`` sections.
+    target_accuracy : float, default 0.90
+        Accuracy the ``selective`` operating point must reach (policy ``selective.target_accuracy``).
 
     Returns
     -------
@@ -407,7 +440,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
     """
     scaled, t, fit = _fit_temperature_for(pred, calibration, calibration_source, seed)
     acc = AuditAccumulator(pred.class_names, group_names=list(pred.groups), n_bins=n_bins,
-                           max_mistakes=max_mistakes)
+                           max_mistakes=max_mistakes, sketch_ranks=False)
     acc.update(pred, scaled_probs=scaled)
     predicted, confidence = acc.last_top_label
     s_pred, s_conf = acc.scaled.last_top_label
@@ -415,6 +448,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
         adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
         adaptive_scaled=adaptive_ece(s_conf, s_pred == pred.labels, n_bins))
+    slices = []
     if pred.images is not None:
         from audit.metrics.slices import TERCILE_LABELS, image_slices
 
@@ -426,13 +460,19 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
                                     proxy=True, note=note, order=TERCILE_LABELS)
             entry["cut_points"] = [q1, q2]
             body["disparity"].append(entry)
+            slices.append({"name": sl["name"], "values": sl["labels"], "kind": "image property",
+                           "proxy": True, "order": TERCILE_LABELS})
         if images:
             from audit.render.thumbnails import png_data_uri
 
             for m in body["mistakes"]:
                 m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)
+    from audit.engine.confidence import exact_sections
+
+    exact_sections(body, pred, top_label=(predicted, confidence), scaled_top_label=(s_pred, s_conf),
+                   slices=slices, target=target_accuracy)
     settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": bool(images),
-                "max_mistakes": max_mistakes}
+                "max_mistakes": max_mistakes, "target_accuracy": target_accuracy}
     result = _envelope(pred.class_names, run=run, provenance=provenance, settings=settings,
                        n_bins=n_bins, adaptive_exact=True)
     result.update(body)
@@ -493,7 +533,8 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
                            temperature: float | None = None, n_bins: int = 15, seed: int = 0,
                            n_bootstrap: int = 200, max_mistakes: int = MAX_MISTAKES,
                            fit_cap: int = STREAM_FIT_CAP, run: dict | None = None,
-                           provenance: dict | None = None) -> dict:
+                           provenance: dict | None = None,
+                           target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> dict:
     """The audit result of predictions read chunk by chunk; memory bounded by the chunk size.
 
     Parameters
@@ -530,11 +571,11 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
             add_to_folds(folds, chunk, no, seed)
         t_a, t_b = folds[0].fit(), folds[1].fit()
         for no, chunk in enumerate(chunks()):
-            acc.update_scaled(*cross_fit_scaled(chunk, no, seed, t_a, t_b))
+            acc.update_scaled(*cross_fit_scaled(chunk, no, seed, t_a, t_b), groups=_chunk_groups(chunk))
         temperature, fit = stream_cross_fit(t_a, t_b, fit_cap=fit_cap, n=acc.n)
     return stream_finish(acc, class_names=class_names, temperature=temperature, fit=fit, n_bins=n_bins,
                          seed=seed, n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run,
-                         provenance=provenance)
+                         provenance=provenance, target_accuracy=target_accuracy)
 
 
 def stream_temperature(calibration, calibration_source: str | None,
@@ -560,14 +601,18 @@ def stream_cross_fit(t_a: float, t_b: float, *, fit_cap: int, n: int) -> tuple[f
 
 
 def stream_finish(acc: "AuditAccumulator", *, class_names, temperature, fit, n_bins: int, seed: int,
-                  n_bootstrap: int, max_mistakes: int, run: dict | None, provenance: dict | None) -> dict:
+                  n_bootstrap: int, max_mistakes: int, run: dict | None, provenance: dict | None,
+                  target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> dict:
     """The result dict of a merged streaming accumulator (shared by the in-process and Dask paths)."""
     if acc.n == 0:
         raise AuditError("no predictions (N = 0); an audit needs at least one sample")
     body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=temperature,
                         temperature_fit=fit)
+    from audit.engine.confidence import streamed_sections
+
+    streamed_sections(body, acc, target=target_accuracy)
     settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": False,
-                "max_mistakes": max_mistakes, "streaming": True}
+                "max_mistakes": max_mistakes, "streaming": True, "target_accuracy": target_accuracy}
     result = _envelope(class_names, run=run, provenance=provenance, settings=settings,
                        n_bins=n_bins, adaptive_exact=False)
     result.update(body)

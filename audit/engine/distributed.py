@@ -119,7 +119,8 @@ def audit_shards(sources: Sequence[str | Path], *, group_cols: Sequence[str] = (
         Rows held in memory at once; the streaming cross-fit's random split depends on it.
     **options
         Passed to :func:`audit.engine.build.build_result_streaming` (``calibration``, ``temperature``,
-        ``n_bins``, ``seed``, ``n_bootstrap``, ``max_mistakes``, ``fit_cap``, ``run``, ``provenance``).
+        ``n_bins``, ``seed``, ``n_bootstrap``, ``max_mistakes``, ``fit_cap``, ``run``, ``provenance``,
+        ``target_accuracy``).
 
     Returns
     -------
@@ -184,7 +185,7 @@ def _scale_shard(source, first_chunk, t_a, t_b, *, names, groups, group_cols, ch
     acc = AuditAccumulator(names, group_names=groups, n_bins=n_bins, max_mistakes=0)
     for no, chunk in enumerate(_shard_chunks(source, chunk_rows=chunk_rows, group_cols=group_cols,
                                              class_names=names, group_names=groups), start=first_chunk):
-        acc.update_scaled(*cross_fit_scaled(chunk, no, seed, t_a, t_b))
+        acc.update_scaled(*cross_fit_scaled(chunk, no, seed, t_a, t_b), groups=chunk.groups)
     return acc
 
 
@@ -194,7 +195,7 @@ def _merge_parts(*parts):
     first = copy.deepcopy(parts[0])
     if not isinstance(first, dict):
         for p in parts[1:]:
-            first.scaled.merge(p.scaled)
+            first.merge_scaled(p)
         return first
     for p in parts[1:]:
         first["acc"].merge(p["acc"])
@@ -276,7 +277,8 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
                   chunk_rows: int = DEFAULT_CHUNK_ROWS, n_bins: int = 15, seed: int = 0,
                   n_bootstrap: int = 200, max_mistakes: int = 24, fit_cap: int | None = None,
                   split_every: int = SPLIT_EVERY, hash_sources: bool = False,
-                  run: dict | None = None, provenance: dict | None = None) -> dict:
+                  run: dict | None = None, provenance: dict | None = None,
+                  target_accuracy: float | None = None) -> dict:
     """The audit result of predictions shards, one Dask task per shard, merged by a tree reduction.
 
     Each task reads its shard in chunks into an :class:`~audit.engine.build.AuditAccumulator` and returns
@@ -291,7 +293,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
         Where to run; default: the active client, else dask's local threaded scheduler.
     group_cols, class_names, chunk_rows : as in :func:`audit_shards`.
     calibration, calibration_source, temperature, n_bins, seed, n_bootstrap, max_mistakes, fit_cap,
-    run, provenance : as in :func:`audit.engine.build.build_result_streaming`. Without a calibration set
+    run, provenance, target_accuracy : as in :func:`audit.engine.build.build_result_streaming`. Without a calibration set
         or a temperature the cross-fit reads every shard three times (chunk counts, fold samples,
         scaled sums) so that its random split is that of the single-process stream.
     split_every : int, default 8
@@ -342,13 +344,15 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
         scaled = [delayed(_scale_shard, pure=False)(s, off, t_a, t_b, n_bins=n_bins, seed=seed, **layout)
                   for s, off in zip(sources, offsets)]
         (scaled_acc,) = compute(_tree_reduce(delayed, scaled, split_every))
-        acc.scaled.merge(scaled_acc.scaled)
+        acc.merge_scaled(scaled_acc)
         temperature, fit = stream_cross_fit(t_a, t_b, fit_cap=fit_cap, n=acc.n)
     provenance = dict(provenance or {})
     if hash_sources:
         provenance["predictions_sha256"] = {str(s): d for s, d in zip(sources, merged["sha256"])}
+    target = {} if target_accuracy is None else {"target_accuracy": target_accuracy}
     return stream_finish(acc, class_names=names, temperature=temperature, fit=fit, n_bins=n_bins, seed=seed,
-                         n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run, provenance=provenance)
+                         n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run, provenance=provenance,
+                         **target)
 
 
 def audit_sources(sources: Sequence[str | Path], *, dask: str | None = None, hash_sources: bool = False,

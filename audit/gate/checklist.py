@@ -108,7 +108,7 @@ ITEMS: tuple[ChecklistItem, ...] = (
                   "consented skin-tone annotations), or is the reason it was not written down?",
                   "Sandvig et al. 2016", "disparity"),
     ChecklistItem("bias-4", _B, "Can an affected person contest a wrong prediction, and does a human review "
-                  "it before any decision with consequences for that person?", None, "disparity"),
+                  "it before any decision with consequences for that person?", None, "selective"),
     ChecklistItem("data-1", _D, "Where are the training data, evaluation images, predictions and this "
                   "report stored, who can access them, and is access logged?", "Allam & Jones 2020"),
     ChecklistItem("data-2", _D, "Are images and predictions encrypted at rest and in transit, and has the "

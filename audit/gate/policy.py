@@ -95,6 +95,22 @@ class BaselineRule:
 
 
 @dataclass(frozen=True)
+class SelectiveRule:
+    """Selective classification at ``target_accuracy``: minimum coverage, maximum gap in review load
+    between the groups of each grouping (groups under ``min_group_size`` samples left out; ``use``
+    ``"point"`` or ``"ci_lower"``, the lower end of the gap from Bonferroni-adjusted Wilson intervals)."""
+
+    enabled: bool
+    target_accuracy: float
+    min_coverage: float
+    max_review_gap: float
+    use: str
+    min_group_size: int
+    groupings: tuple[str, ...]
+    include_proxies: bool
+
+
+@dataclass(frozen=True)
 class Policy:
     """A complete release policy. ``source`` is the file it came from, or ``"default"``."""
 
@@ -104,6 +120,7 @@ class Policy:
     disparity: DisparityRule
     checklist: ChecklistRule
     baseline: BaselineRule
+    selective: SelectiveRule
     source: str | None = None
 
 
@@ -125,6 +142,21 @@ def _number(key: str, value: Any, lo: float, hi: float, allowed: str, *, closed:
     inside = (lo <= value <= hi) if closed else (lo < value < hi)
     if not math.isfinite(value) or not inside:
         raise _Invalid(MSG_RANGE.format(key=key, allowed=allowed, value=value))
+    return value
+
+
+def _target(key: str, value: Any) -> float:
+    value = _number(key, value, 0.0, 1.0, "(0, 1]", closed=True)
+    if value == 0.0:
+        raise _Invalid(MSG_RANGE.format(key=key, allowed="(0, 1]", value=value))
+    return value
+
+
+def _size(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(MSG_TYPE.format(key=key, expected="an integer", value=value))
+    if value < 1:
+        raise _Invalid(MSG_RANGE.format(key=key, allowed="[1, inf)", value=value))
     return value
 
 
@@ -193,6 +225,16 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "overall": _bool,
         "require_baseline": _bool,
     },
+    "selective": {
+        "enabled": _bool,
+        "target_accuracy": _target,
+        "min_coverage": _fraction,
+        "max_review_gap": _fraction,
+        "use": _choice("point", "ci_lower"),
+        "min_group_size": _size,
+        "groupings": _str_list,
+        "include_proxies": _bool,
+    },
 }
 
 _RULE_TYPES = {
@@ -202,6 +244,7 @@ _RULE_TYPES = {
     "disparity": DisparityRule,
     "checklist": ChecklistRule,
     "baseline": BaselineRule,
+    "selective": SelectiveRule,
 }
 
 

@@ -55,6 +55,10 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         rules.append(_checklist(result, policy))
     if policy.baseline.enabled:
         rules.extend(_baseline(result, policy))
+    if policy.selective.enabled:
+        from audit.gate.selective_rules import selective_rules
+
+        rules.extend(selective_rules(result, policy.selective))
     return {
         "policy_source": policy.source,
         "informational": bool(informational),

@@ -19,6 +19,7 @@ from audit.errors import AuditError
 from audit.gate.checklist import OPEN, STATUSES
 from audit.render import charts
 from audit.render import formatting as f
+from audit.render.confidence_charts import confidence_view
 
 #: Forbids every network load and every script; only inline styles and data: images are allowed.
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
@@ -29,7 +30,7 @@ OPTIONAL = {
     "run": {}, "tool": {}, "provenance": {}, "conventions": {}, "confusion_matrix": None,
     "confusion_matrix_normalized": None, "top_confusions": [], "calibration": None, "disparity": [],
     "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
-    "schema_version": None,
+    "schema_version": None, "selective": None, "ranking": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 STATUS_LABELS = {status: status.capitalize() for status in (*STATUSES, OPEN)}
@@ -159,4 +160,5 @@ def render_html(result: dict[str, Any]) -> str:
         largest=largest_disparity(r),
         mistakes=mistakes,
         categories=categories,
+        confidence=confidence_view(r),
     )

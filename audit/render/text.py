@@ -39,4 +39,7 @@ def summarize(result: dict) -> str:
                      f"{100 * d['difference']:.1f} pp, worst group {d['worst_group']}")
     else:
         lines.append("  disparity         no groups given")
+    from audit.engine.confidence import summary_lines
+
+    lines.extend(summary_lines(result))
     return "\n".join(lines)

@@ -156,6 +156,28 @@ def _validate(result: Any) -> None:
     baseline = result.get("baseline")
     if baseline is not None and not isinstance(baseline, dict):
         raise _Invalid(MSG_BAD_VALUE.format(key="baseline", expected="an object or null", value=baseline))
+    _validate_selective(result.get("selective"))
+
+
+def _validate_selective(selective: Any) -> None:
+    """The keys of the optional ``selective`` section that the gate reads (absent: the rule fails closed)."""
+    if selective is None:
+        return
+    if not isinstance(selective, dict):
+        raise _Invalid(MSG_BAD_VALUE.format(key="selective", expected="an object or null", value=selective))
+    _number(selective, "target_accuracy", "selective.", 0.0, 1.0)
+    _fraction(selective, "coverage", "selective.")
+    for i, entry in enumerate(_require(selective, "by_group", "selective.", list, "a list of groupings")):
+        prefix = f"selective.by_group[{i}]."
+        _require(entry, "name", prefix, str, "a string")
+        _require(entry, "proxy", prefix, bool, "true or false")
+        for j, group in enumerate(_require(entry, "groups", prefix, list, "a list of groups")):
+            _require(group, "group", f"{prefix}groups[{j}].", str, "a string")
+            n = _require(group, "n", f"{prefix}groups[{j}].", int, "a non-negative integer")
+            if n < 0:
+                raise _Invalid(MSG_BAD_VALUE.format(key=f"{prefix}groups[{j}].n", expected="a non-negative integer",
+                                                    value=n))
+            _fraction(group, "review_load", f"{prefix}groups[{j}].")
 
 
 def _require(obj: Any, key: str, prefix: str, kind: type, expected: str) -> Any:

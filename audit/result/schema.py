@@ -58,6 +58,10 @@ class Overall(TypedDict):
     balanced_accuracy: float | None
     macro_f1: float | None
     mean_confidence: float | None
+    roc_auc_macro: NotRequired[float | None]
+    roc_auc_weighted: NotRequired[float | None]
+    average_precision_macro: NotRequired[float | None]
+    average_precision_weighted: NotRequired[float | None]
 
 
 class PerClass(TypedDict):
@@ -71,6 +75,12 @@ class PerClass(TypedDict):
     recall: float | None
     f1: float | None
     mean_confidence: float | None
+    roc_auc: NotRequired[float | None]
+    roc_auc_ci: NotRequired[Interval | None]
+    roc_auc_bound: NotRequired[float | None]
+    average_precision: NotRequired[float | None]
+    average_precision_ci: NotRequired[Interval | None]
+    average_precision_bound: NotRequired[float | None]
 
 
 PerClass = TypedDict("PerClass", {"class": str, **PerClass.__annotations__})  # type: ignore[misc]
@@ -225,6 +235,83 @@ class Baseline(TypedDict):
     per_class: list[BaselineClass]
 
 
+class RocCurve(TypedDict):
+    fpr: list[float]
+    tpr: list[float]
+
+
+class PrCurve(TypedDict):
+    recall: list[float]
+    precision: list[float]
+
+
+class RiskCoverageCurve(TypedDict):
+    coverage: list[float]
+    accuracy: list[float | None]
+
+
+RankingCurves = TypedDict("RankingCurves", {"class": str, "roc": Union[RocCurve, None],
+                                            "pr": Union[PrCurve, None]})
+
+
+class Ranking(TypedDict):
+    curves: list[RankingCurves]
+
+
+class SelectiveCell(TypedDict):
+    n: int
+    accuracy: float | None
+    accuracy_ci: Interval | None
+    coverage: float | None
+    coverage_ci: Interval | None
+    review_load: float | None
+    review_load_ci: Interval | None
+    selective_accuracy: float | None
+    selective_accuracy_ci: Interval | None
+
+
+SelectiveClass = TypedDict("SelectiveClass", {"class": str, **SelectiveCell.__annotations__})
+SelectiveGroupCell = TypedDict("SelectiveGroupCell", {"group": str, **SelectiveCell.__annotations__})
+
+
+class SelectiveGrouping(TypedDict):
+    name: str
+    kind: str
+    proxy: bool
+    groups: list[SelectiveGroupCell]
+    accuracy_gap_full: float | None
+    worst_group_full: str | None
+    accuracy_gap_at_target: float | None
+    worst_group_at_target: str | None
+    review_load_gap: float | None
+    most_reviewed_group: str | None
+
+
+class SelectiveBody(TypedDict):
+    n: int
+    target_accuracy: float
+    aurc: float | None
+    aurc_optimal: float | None
+    eaurc: float | None
+    aurc_bound: float | None
+    accuracy_full: float | None
+    threshold: float | None
+    coverage: float | None
+    coverage_ci: Interval | None
+    review_load: float | None
+    review_load_ci: Interval | None
+    selective_accuracy: float | None
+    selective_accuracy_ci: Interval | None
+    coverage_upper: float | None
+    curve: RiskCoverageCurve
+    by_class: list[SelectiveClass]
+    by_group: list[SelectiveGrouping]
+
+
+class Selective(SelectiveBody):
+    after_scaling: NotRequired[SelectiveBody | None]
+
+
 class AuditJSON(TypedDict):
     """The whole of ``audit.json`` (docs/audit-json.md)."""
 
@@ -243,6 +330,8 @@ class AuditJSON(TypedDict):
     calibration: Calibration
     disparity: list[Disparity]
     mistakes: list[Mistake]
+    ranking: NotRequired[Ranking]
+    selective: NotRequired[Selective | None]
     checklist: Checklist | None
     gate: Gate
     baseline: Baseline | None

@@ -9,6 +9,14 @@ import copy
 import json
 from pathlib import Path
 
+def _selective_cell(group: str, n: int, coverage: float) -> dict:
+    """One group's selective cell: coverage as given, review load = 1 − coverage, the rest placeholders."""
+    return {"group": group, "n": n, "accuracy": 0.7, "accuracy_ci": [0.6, 0.8], "coverage": coverage,
+            "coverage_ci": [coverage - 0.05, coverage + 0.05], "review_load": round(1 - coverage, 10),
+            "review_load_ci": [0.95 - coverage, 1.05 - coverage], "selective_accuracy": 0.9,
+            "selective_accuracy_ci": [0.85, 0.95]}
+
+
 _RESULT = {
     "schema_version": "1",
     "tool": {"name": "audit", "version": "0.1.0"},
@@ -73,6 +81,28 @@ _RESULT = {
     "mistakes": [],
     "gate": {"policy_source": None, "informational": True, "passed": True, "rules": []},
     "baseline": None,
+    # coverage 0.6 at 90% accuracy; review load 0.40 / 0.44 by region (gap 0.04), 0.2 / 0.7 by the
+    # brightness proxy (not gated by default).
+    # selective classification at 90% target accuracy: the cells the gate reads are hand-set (review load
+    # = 1 − coverage), the rest are plain placeholders
+    "selective": {
+        "n": 300, "target_accuracy": 0.9, "aurc": 0.12, "aurc_optimal": 0.05, "eaurc": 0.07, "aurc_bound": 0.0,
+        "accuracy_full": 0.7, "threshold": 0.8, "coverage": 0.6, "coverage_ci": [0.54, 0.65],
+        "review_load": 0.4, "review_load_ci": [0.35, 0.46], "selective_accuracy": 0.9,
+        "selective_accuracy_ci": [0.85, 0.93], "coverage_upper": 0.6,
+        "curve": {"coverage": [0.5, 1.0], "accuracy": [0.92, 0.7]},
+        "by_class": [],
+        "by_group": [
+            {"name": "region", "kind": "group column", "proxy": False,
+             "groups": [_selective_cell("north", 150, 0.6), _selective_cell("south", 150, 0.56)],
+             "accuracy_gap_full": 0.04, "worst_group_full": "north", "accuracy_gap_at_target": 0.02,
+             "worst_group_at_target": "north", "review_load_gap": 0.04, "most_reviewed_group": "south"},
+            {"name": "brightness", "kind": "image property", "proxy": True,
+             "groups": [_selective_cell("dark", 100, 0.3), _selective_cell("bright", 200, 0.8)],
+             "accuracy_gap_full": 0.375, "worst_group_full": "dark", "accuracy_gap_at_target": 0.1,
+             "worst_group_at_target": "dark", "review_load_gap": 0.5, "most_reviewed_group": "dark"},
+        ],
+    },
 }
 
 

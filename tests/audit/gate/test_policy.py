@@ -28,7 +28,7 @@ def test_default_policy_turns_every_rule_on_and_is_frozen():
     policy = default_policy()
     assert isinstance(policy, Policy) and policy.source == "default"
     rules = [getattr(policy, f.name) for f in dataclasses.fields(policy) if f.name != "source"]
-    assert len(rules) == 6 and all(rule.enabled for rule in rules)
+    assert len(rules) == 7 and all(rule.enabled for rule in rules)
     assert policy.accuracy.use == "ci_lower"
     assert policy.disparity.checks == ("difference", "ratio", "worst_group_accuracy")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -38,7 +38,8 @@ def test_default_policy_turns_every_rule_on_and_is_frozen():
 def test_every_threshold_has_a_why_comment():
     text = template_text()
     for key in ("min = ", "max = ", "max_ece = ", "max_difference = ", "min_ratio = ",
-                "min_worst_group_accuracy = ", "max_drop = "):
+                "min_worst_group_accuracy = ", "max_drop = ", "target_accuracy = ", "min_coverage = ",
+                "max_review_gap = ", "min_group_size = "):
         line = next(i for i, l in enumerate(text.splitlines()) if l.startswith(key))
         before = "\n".join(text.splitlines()[max(0, line - 4):line])
         assert "Why" in before, key

@@ -13,7 +13,8 @@ from audit.errors import AuditError
 from audit.render import formatting as f
 from audit.render.html import CSP, render_html
 
-SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration", "Disparity between groups",
+SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration",
+            "Confidence: ranking and human review", "Disparity between groups",
             "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Provenance"]
 MODEL_CARD = ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
               "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"]

@@ -1,0 +1,78 @@
+"""The engine's hooks for the metrics that rank by confidence: per-class ROC AUC and average precision
+(``per_class[i].roc_auc``, ``overall.roc_auc_macro`` ...) and the ``selective`` section, exact in memory
+or from the accumulators' histograms in a stream (docs/audit-json.md).
+"""
+
+from __future__ import annotations
+
+from audit.metrics.ranking import ranking_conventions, ranking_exact, ranking_means
+from audit.metrics.selective import DEFAULT_TARGET_ACCURACY, selective_conventions, selective_exact
+
+#: Keys of each class's :func:`~audit.metrics.ranking.rank_stats` copied into its ``per_class`` row.
+ROW_KEYS = ("roc_auc", "roc_auc_ci", "roc_auc_bound", "average_precision", "average_precision_ci",
+            "average_precision_bound")
+
+
+def attach_ranking(body: dict, stats: list[dict]) -> None:
+    """Add the ranking metrics to a result body: per-class values in ``per_class``, means in
+    ``overall``, and the curves under ``ranking.curves`` (one per class, in class order)."""
+    for row, s in zip(body["per_class"], stats):
+        row.update({key: s[key] for key in ROW_KEYS})
+    body["overall"].update(ranking_means(stats))
+    body["ranking"] = {"curves": [{"class": row["class"], "roc": s["roc_curve"], "pr": s["pr_curve"]}
+                                  for row, s in zip(body["per_class"], stats)]}
+
+
+def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
+                   target: float = DEFAULT_TARGET_ACCURACY) -> None:
+    """Exact ranking metrics and ``selective`` section (before and after temperature scaling) of an
+    in-memory audit, added to ``body``.
+
+    Parameters
+    ----------
+    pred : Predictions
+    top_label, scaled_top_label : (predicted, confidence) before and after scaling
+    slices : sequence of dict
+        Extra groupings (image-property slices): ``{name, values, kind, proxy, order}``.
+    """
+    from audit.engine.build import MAX_WORKERS, available_cores
+
+    attach_ranking(body, ranking_exact(pred.labels, pred.probs, threads=min(available_cores(), MAX_WORKERS)))
+    groupings = [{"name": name, "values": values, "kind": "group column", "proxy": False}
+                 for name, values in pred.groups.items()] + list(slices)
+    selective = selective_exact(pred.labels, *top_label, pred.class_names, groupings, target=target)
+    selective["after_scaling"] = selective_exact(pred.labels, *scaled_top_label, pred.class_names,
+                                                 groupings, target=target)
+    body["selective"] = selective
+
+
+def streamed_sections(body: dict, acc, *, target: float = DEFAULT_TARGET_ACCURACY) -> None:
+    """The same sections from a streaming accumulator's histograms (bounds stated per value)."""
+    attach_ranking(body, acc.ranking.result())
+    selective = acc.selective.result(acc.class_names, target=target)
+    selective["after_scaling"] = (acc.selective_scaled.result(acc.class_names, target=target)
+                                  if acc.selective_scaled.n else None)
+    body["selective"] = selective
+
+
+def conventions(exact: bool) -> dict[str, str]:
+    """The ``conventions`` entries of the ranking and selective metrics."""
+    return {**ranking_conventions(exact), **selective_conventions(exact)}
+
+
+def summary_lines(result: dict) -> list[str]:
+    """Terminal summary lines of the ranking and selective metrics (none when the result lacks them)."""
+    o, sel = result.get("overall") or {}, result.get("selective")
+    lines = []
+    if o.get("roc_auc_macro") is not None:
+        lines.append(f"  ROC AUC / AP      {o['roc_auc_macro']:.3f} / {o['average_precision_macro']:.3f} "
+                     "(macro, one-vs-rest)")
+    if sel:
+        target = f"{100 * sel['target_accuracy']:.0f}%"
+        if sel.get("threshold") is None:
+            lines.append(f"  human review      no threshold reaches {target} accuracy: people review every image")
+        else:
+            lines.append(f"  human review      to reach {target} accuracy people review "
+                         f"{100 * sel['review_load']:.1f}% of images (confidence < {sel['threshold']:.4f}); "
+                         f"AURC {sel['aurc']:.4f}")
+    return lines

@@ -1,0 +1,101 @@
+"""Benchmark: the confidence metrics (per-class ROC AUC and average precision with intervals and curves,
+and the selective section before and after temperature scaling, with a group column) on N × K random
+predictions, against scikit-learn's per-class ``roc_auc_score`` + ``average_precision_score`` on the
+same data in the same process; also the mergeable histogram updates of a streamed audit.
+
+    .venv/bin/python bench/confidence_bench.py              # 1M × 10, best of 3
+    .venv/bin/python bench/confidence_bench.py --n 200000 --repeat 1
+
+Each path is timed as the best of ``--repeat`` wall-clock runs, the paths interleaved (round r runs
+each once) so that load on a shared machine hits them alike. Exactness: the largest absolute
+difference from scikit-learn over the K classes is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+GROUPS = np.array(["north", "south", "east", "west"])
+
+
+def make_data(n: int, k: int, seed: int):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(k, 0.3), n)
+    labels = np.where(rng.random(n) < 0.7, probs.argmax(1), rng.integers(0, k, n))
+    return labels, probs, GROUPS[rng.integers(0, len(GROUPS), n)]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from audit.engine.build import MAX_WORKERS, available_cores
+    from audit.metrics.confusion import top_label
+    from audit.metrics.ranking import RankingAccumulator, ranking_exact
+    from audit.metrics.selective import SelectiveAccumulator, selective_exact
+    from audit.metrics.temperature import apply_temperature
+
+    labels, probs, groups = make_data(args.n, args.k, args.seed)
+    names = [f"c{i}" for i in range(args.k)]
+    scaled = apply_temperature(probs, 1.7)
+    top, s_top = top_label(probs), top_label(scaled)
+    grouping = [{"name": "region", "values": groups}]
+    out: dict = {}
+
+    def sklearn_path():
+        out["sk"] = [(roc_auc_score(labels == k, probs[:, k]), average_precision_score(labels == k, probs[:, k]))
+                     for k in range(args.k)]
+
+    def ranking_path():
+        out["rank"] = ranking_exact(labels, probs, threads=min(available_cores(), MAX_WORKERS))
+
+    def selective_path():
+        out["sel"] = selective_exact(labels, *top, names, grouping)
+        out["sel_after"] = selective_exact(labels, *s_top, names, grouping)
+
+    def stream_path():
+        RankingAccumulator(args.k).update(labels, probs)
+        acc = SelectiveAccumulator(args.k, ["region"]).update(labels, *top, {"region": groups})
+        out["stream_sel"] = acc.result(names)
+
+    paths = {"scikit-learn roc_auc_score + average_precision_score, per class": sklearn_path,
+             "ranking_exact (AUC, AP, DeLong/logit intervals, curves)": ranking_path,
+             "selective_exact before + after scaling (with a group column)": selective_path,
+             "streamed: histogram updates (ranking + selective) + result": stream_path}
+    best = {name: float("inf") for name in paths}
+    for _ in range(args.repeat):
+        for name, fn in paths.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    base = best[next(iter(paths))]
+    ours = best[list(paths)[1]] + best[list(paths)[2]]
+    print(f"N = {args.n:,}, K = {args.k}, best of {args.repeat}, ranking in up to "
+          f"{min(available_cores(), MAX_WORKERS)} threads")
+    for name, seconds in best.items():
+        print(f"  {seconds:8.3f} s  {name}")
+    print(f"  {ours:8.3f} s  every new in-memory metric (ranking + selective before and after scaling)")
+    print(f"ratio scikit-learn / every new in-memory metric: {base / ours:.1f}x")
+    auc_diff = max(abs(a - s["roc_auc"]) for (a, _), s in zip(out["sk"], out["rank"]))
+    ap_diff = max(abs(b - s["average_precision"]) for (_, b), s in zip(out["sk"], out["rank"]))
+    print(f"largest |difference| from scikit-learn: ROC AUC {auc_diff:.2e}, AP {ap_diff:.2e}")
+    sel, st = out["sel"], out["stream_sel"]
+    print(f"selective at {sel['target_accuracy']:.0%}: AURC {sel['aurc']:.4f}, E-AURC {sel['eaurc']:.4f}, "
+          f"coverage {sel['coverage']:.4f}; streamed AURC {st['aurc']:.4f} (bound {st['aurc_bound']:.1e}), "
+          f"coverage {st['coverage']:.4f} (upper {st['coverage_upper']:.4f})")
+
+
+if __name__ == "__main__":
+    main()
