@@ -164,6 +164,16 @@ def _round(values: np.ndarray) -> list[float]:
 # --- exact, in memory ---------------------------------------------------------------------------------
 
 
+def narrowed(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32 when that loses nothing (a float32 model's outputs): the same order and
+    ties, and a float32 sort is about 40% faster than a float64 one."""
+    values = np.asarray(values)
+    if values.dtype == np.float32 or values.size < 1024:
+        return values
+    small = values.astype(np.float32)
+    return small if np.array_equal(small, values) else values
+
+
 def tie_groups(scores: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score groups of one class in ascending order, exact: one group per distinct positive score
     (with the negatives tied to it) and one per run of negatives between two positive scores.
@@ -175,6 +185,7 @@ def tie_groups(scores: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, np.n
     -------
     pos, neg : ndarray of float64, shape (2 · n_distinct_positive_scores + 1,)
     """
+    scores = narrowed(scores)
     p = np.sort(scores[is_pos])
     n = np.sort(scores[~is_pos])
     if p.size == 0:

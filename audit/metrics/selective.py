@@ -15,7 +15,7 @@ from scipy.special import digamma
 
 from audit.metrics.disparity import _factorize
 from audit.metrics.intervals import wilson_interval
-from audit.metrics.ranking import SCORE_BINS, bin_floor, score_bins
+from audit.metrics.ranking import SCORE_BINS, bin_floor, narrowed, score_bins
 
 #: Default target accuracy of the operating point (the policy's ``selective.target_accuracy``).
 DEFAULT_TARGET_ACCURACY = 0.90
@@ -243,6 +243,7 @@ def selective_exact(labels, predicted, confidence, class_names, groupings=(), *,
     confidence = np.asarray(confidence, dtype=np.float64)
     correct = np.asarray(predicted) == labels
     # tie groups in descending confidence: all confidences and the errors' sorted apart
+    confidence = narrowed(confidence)
     s_all = np.sort(confidence)
     first = np.flatnonzero(np.concatenate([[True], s_all[1:] != s_all[:-1]]))
     values = s_all[first][::-1]
