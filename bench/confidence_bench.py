@@ -37,6 +37,8 @@ def main(argv=None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--float32", action="store_true",
+                        help="probabilities as float32, as a Keras model outputs them")
     args = parser.parse_args(argv)
 
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -48,6 +50,8 @@ def main(argv=None) -> None:
     from audit.metrics.temperature import apply_temperature
 
     labels, probs, groups = make_data(args.n, args.k, args.seed)
+    if args.float32:
+        probs = probs.astype(np.float32)
     names = [f"c{i}" for i in range(args.k)]
     scaled = apply_temperature(probs, 1.7)
     top, s_top = top_label(probs), top_label(scaled)
@@ -82,7 +86,7 @@ def main(argv=None) -> None:
             best[name] = min(best[name], time.perf_counter() - t)
     base = best[next(iter(paths))]
     ours = best[list(paths)[1]] + best[list(paths)[2]]
-    print(f"N = {args.n:,}, K = {args.k}, best of {args.repeat}, ranking in up to "
+    print(f"N = {args.n:,}, K = {args.k}, {probs.dtype}, best of {args.repeat}, ranking in up to "
           f"{min(available_cores(), MAX_WORKERS)} threads")
     for name, seconds in best.items():
         print(f"  {seconds:8.3f} s  {name}")

@@ -34,6 +34,12 @@ AP_CI = ("logit interval of Boyd et al. 2013: logit(AP) ± 1.96 / sqrt(n_pos · 
          "back-transformed; undefined when AP is 0 or 1")
 
 
+def inner(a: np.ndarray, b: np.ndarray) -> float:
+    """Σ a·b of two 1-D arrays by einsum's own loop: ``np.dot`` goes through BLAS, whose threads
+    cost more than the sum itself at these sizes (and spin on a shared machine)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def score_bins(values: np.ndarray) -> np.ndarray:
     """Fixed, monotone bins of scores in [0, 1] with fine resolution near both ends.
 
@@ -101,33 +107,31 @@ def rank_stats(pos, neg, *, binned: bool = False) -> dict:
            "average_precision_bound": None, "roc_curve": None, "pr_curve": None}
     if n_pos == 0 or n_neg == 0:
         return out
-    keep = (pos > 0) | (neg > 0)
-    pos, neg = pos[keep], neg[keep]
     neg_below = np.cumsum(neg) - neg
     pos_above = n_pos - np.cumsum(pos)
     neg_above = n_neg - np.cumsum(neg)
-    auc = float(np.dot(pos, neg_below + 0.5 * neg) / (n_pos * n_neg))
+    auc = float(inner(pos, neg_below + 0.5 * neg) / (n_pos * n_neg))
     tp = pos_above + pos  # positives scored at or above the group
     fp = neg_above + neg
     hit = pos > 0
     precision = tp[hit] / (tp[hit] + fp[hit])
-    ap = float(np.dot(pos[hit], precision) / n_pos)
+    ap = float(inner(pos[hit], precision) / n_pos)
     # DeLong: placement values of the positives (v10) and negatives (v01)
     v10 = (neg_below + 0.5 * neg) / n_neg
     v01 = (pos_above + 0.5 * pos) / n_pos
-    s10 = float(np.dot(pos, (v10 - auc) ** 2) / (n_pos - 1)) if n_pos > 1 else 0.0
-    s01 = float(np.dot(neg, (v01 - auc) ** 2) / (n_neg - 1)) if n_neg > 1 else 0.0
+    s10 = float(inner(pos, (v10 - auc) ** 2) / (n_pos - 1)) if n_pos > 1 else 0.0
+    s01 = float(inner(neg, (v01 - auc) ** 2) / (n_neg - 1)) if n_neg > 1 else 0.0
     se = np.sqrt(s10 / n_pos + s01 / n_neg)
     out.update(roc_auc=auc, roc_auc_ci=[max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se)],
                average_precision=ap, average_precision_ci=_logit_interval(ap, n_pos))
     if binned:
-        out["roc_auc_bound"] = float(0.5 * np.dot(pos, neg) / (n_pos * n_neg))
+        out["roc_auc_bound"] = float(0.5 * inner(pos, neg) / (n_pos * n_neg))
         # each positive of a bin has its precision between the bin's worst and best internal orders
         tp_above, fp_above = pos_above[hit], neg_above[hit]
         lo = (tp_above + 1) / (tp_above + 1 + fp_above + neg[hit])
         hi = (tp_above + pos[hit]) / (tp_above + pos[hit] + fp_above)
         out["average_precision_bound"] = float(
-            np.dot(pos[hit], np.maximum(hi - precision, precision - lo)) / n_pos)
+            inner(pos[hit], np.maximum(hi - precision, precision - lo)) / n_pos)
     else:
         out["roc_auc_bound"] = out["average_precision_bound"] = 0.0
     # curves from the highest score down, starting at (0, 0) and recall 0
@@ -164,6 +168,16 @@ def _round(values: np.ndarray) -> list[float]:
 # --- exact, in memory ---------------------------------------------------------------------------------
 
 
+def narrowed(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32 when that loses nothing (a float32 model's outputs): the same order and
+    ties, and a float32 sort is about 40% faster than a float64 one."""
+    values = np.asarray(values)
+    if values.dtype == np.float32 or values.size < 1024:
+        return values
+    small = values.astype(np.float32)
+    return small if np.array_equal(small, values) else values
+
+
 def tie_groups(scores: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score groups of one class in ascending order, exact: one group per distinct positive score
     (with the negatives tied to it) and one per run of negatives between two positive scores.
@@ -175,6 +189,7 @@ def tie_groups(scores: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, np.n
     -------
     pos, neg : ndarray of float64, shape (2 · n_distinct_positive_scores + 1,)
     """
+    scores = narrowed(scores)
     p = np.sort(scores[is_pos])
     n = np.sort(scores[~is_pos])
     if p.size == 0:
@@ -277,7 +292,7 @@ def ranking_means(stats: list[dict]) -> dict:
         values = np.array([v for v, _ in rows])
         weights = np.array([w for _, w in rows], dtype=np.float64)
         out[f"{key}_macro"] = float(values.mean())
-        out[f"{key}_weighted"] = float(np.dot(values, weights) / weights.sum())
+        out[f"{key}_weighted"] = float(inner(values, weights) / weights.sum())
     return out
 
 

@@ -15,7 +15,7 @@ from scipy.special import digamma
 
 from audit.metrics.disparity import _factorize
 from audit.metrics.intervals import wilson_interval
-from audit.metrics.ranking import SCORE_BINS, bin_floor, score_bins
+from audit.metrics.ranking import SCORE_BINS, inner, bin_floor, narrowed, score_bins
 
 #: Default target accuracy of the operating point (the policy's ``selective.target_accuracy``).
 DEFAULT_TARGET_ACCURACY = 0.90
@@ -59,7 +59,7 @@ def aurc_from_groups(n, e) -> tuple[float, float]:
     # Σ_{j=1..n} (a + j r) / (b + j) = n r + (a − r b) Σ 1 / (b + j), and Σ n r = m
     r *= b
     a -= r
-    aurc = float((m + np.dot(a, _harmonic_diff(b, n))) / total)
+    aurc = float((m + inner(a, _harmonic_diff(b, n))) / total)
     if m == 0:
         optimal = 0.0
     elif m == total:
@@ -243,6 +243,7 @@ def selective_exact(labels, predicted, confidence, class_names, groupings=(), *,
     confidence = np.asarray(confidence, dtype=np.float64)
     correct = np.asarray(predicted) == labels
     # tie groups in descending confidence: all confidences and the errors' sorted apart
+    confidence = narrowed(confidence)
     s_all = np.sort(confidence)
     first = np.flatnonzero(np.concatenate([[True], s_all[1:] != s_all[:-1]]))
     values = s_all[first][::-1]

@@ -132,3 +132,12 @@ def test_curves_start_at_the_origin_and_end_at_one():
     assert (roc["fpr"][0], roc["tpr"][0]) == (0.0, 0.0) and (roc["fpr"][-1], roc["tpr"][-1]) == (1.0, 1.0)
     assert pr["recall"][-1] == 1.0 and len(roc["fpr"]) <= 67
     assert np.all(np.diff(roc["fpr"]) >= 0) and np.all(np.diff(pr["recall"]) >= 0)
+
+
+def test_float32_scores_sorted_narrow_give_the_same_values():
+    labels, probs = random_case(12, n=5000, k=3)
+    probs32 = probs.astype(np.float32)
+    stats = ranking_exact(labels, probs32.astype(np.float64))  # lossless: sorted as float32
+    for k, s in enumerate(stats):
+        assert s["roc_auc"] == pytest.approx(roc_auc_score(labels == k, probs32[:, k]), rel=1e-12)
+        assert s["average_precision"] == pytest.approx(average_precision_score(labels == k, probs32[:, k]), rel=1e-12)

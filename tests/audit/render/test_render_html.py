@@ -111,9 +111,11 @@ def test_disparity_proxy_label_and_bias_links(result):
     cells = [td.get_text(strip=True) for td in groupings[0].table.tbody.tr.find_all("td")]
     g = result["disparity"][0]["groups"][0]
     assert cells == [f.count(g["n"]), f.pct(g["accuracy"]), f.ci(g["accuracy_ci"])]
-    for item in ("bias-1", "bias-2", "bias-3", "bias-4"):
+    for item in ("bias-1", "bias-2", "bias-3"):
         row = soup.find(id=f"item-{item}")
         assert row.find("a", href="#disparity") is not None
+    # the human-review item links to the review-load section
+    assert soup.find(id="item-bias-4").find("a", href="#selective") is not None
     assert soup.find(id="item-consent-1").find("a", href="#disparity") is None
 
 
