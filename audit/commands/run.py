@@ -11,6 +11,9 @@ import click
 
 from audit import __version__
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
+from audit.history import hooks
+from audit.history.engine import display_url
+from audit.history.options import db_option, db_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REPORTS = REPO_ROOT / "reports" if (REPO_ROOT / "pyproject.toml").is_file() else Path("reports")
@@ -46,8 +49,9 @@ def _versions(with_tf: bool) -> dict:
 @click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
               help="Release policy (TOML). With it, exit 1 when a rule fails; without it the verdict "
                    "against the default policy is informational.")
-@click.option("--baseline", type=click.Path(), metavar="PATH",
-              help="A previous audit.json, or previous predictions on the same test set (matched by sample id).")
+@click.option("--baseline", type=click.Path(), metavar="PATH|released|ID",
+              help="A previous audit.json, or previous predictions on the same test set (matched by sample id); "
+                   "or from the history: `released` (the last released run of this model) or a run ID.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Output folder (default: reports/<run name>/).")
 @click.option("--name", "run_name", metavar="NAME", help="Run name (default: the model or file name).")
@@ -67,8 +71,11 @@ def _versions(with_tf: bool) -> dict:
 @click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
               help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
+@db_option
+@click.option("--no-record", is_flag=True, help="Do not record this run in the history database.")
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
-        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler):
+        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
+        db, no_record):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -136,19 +143,23 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
     out = Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"])
+    history_db = db_url(db)
+    baseline = hooks.baseline_source(baseline, db=history_db, model=run_info["model_name"])
     written = finish(result, answers=answers, rules=rules, informational=policy is None,
-                     baseline=baseline, current_pred=pred, out_dir=out)
+                     baseline=baseline, current_pred=pred, out_dir=out, history_db=history_db)
     from audit.gate.verdict import verdict_line
 
     click.echo(summarize(result))
     click.echo(f"  {verdict_line(result['gate'])}")
     click.echo(f"  report: {written['report.html']}")
+    if not no_record:
+        click.echo(f"  recorded: run #{hooks.record_run(result, written, db=history_db)} in {display_url(history_db)}")
     gate_failed = policy is not None and not result["gate"]["passed"]
     click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
 
 
 def finish(result: dict, *, answers, rules, informational: bool, baseline, current_pred,
-           out_dir: Path) -> dict[str, Path]:
+           out_dir: Path, history_db: str | None = None) -> dict[str, Path]:
     """Add checklist, baseline and verdict to ``result``; write every file as a set; return their paths."""
     from audit.gate.checklist import checklist_section
     from audit.result.write import dump_json, write_outputs
@@ -166,7 +177,7 @@ def finish(result: dict, *, answers, rules, informational: bool, baseline, curre
     result["gate"] = evaluate(result, rules, informational=informational)
     files = {
         "audit.json": dump_json(result),
-        "report.html": render_html(result),
+        "report.html": render_html(result, trends=hooks.trend_rows(history_db, result) if history_db else None),
         "summary.md": render_markdown(result),
         "junit.xml": render_junit(result["gate"]),
     }
