@@ -21,7 +21,7 @@ def _dec(value) -> str:
 
 def _table(records) -> str:
     rows = [COLUMNS] + [
-        (str(r.id), r.recorded_at.replace("+00:00", "Z"), r.model_name, _pct(r.metrics.get("accuracy")),
+        (str(r.id), r.recorded_at[:19] + "Z", r.model_name, _pct(r.metrics.get("accuracy")),
          _dec(r.metrics.get("ece_before")), r.verdict,
          ("yes (forced)" if r.release_forced else "yes") if r.released else "no")
         for r in records]

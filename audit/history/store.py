@@ -55,7 +55,7 @@ class RunRecord:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

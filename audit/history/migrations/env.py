@@ -1,4 +1,8 @@
-"""Alembic environment: migrations run on the connection the tool hands over (never from an ini file)."""
+"""Alembic environment: migrations run on the connection the tool hands over (never from an ini file).
+
+SQLite connections have foreign keys on: a migration must not recreate a parent table (batch "move and
+copy"), which would cascade-delete its children; add columns with constant defaults instead.
+"""
 
 from __future__ import annotations
 

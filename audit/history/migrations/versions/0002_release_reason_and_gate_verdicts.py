@@ -19,10 +19,11 @@ JSONDoc = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("released_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("release_forced", sa.Boolean, nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("release_reason", sa.Text, nullable=True))
+    # Plain ADD COLUMNs (a constant default), never a batch "move and copy": on SQLite with foreign keys
+    # on, dropping the old runs table would cascade-delete every run_metrics row.
+    op.add_column("runs", sa.Column("released_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("runs", sa.Column("release_forced", sa.Boolean, nullable=False, server_default="0"))
+    op.add_column("runs", sa.Column("release_reason", sa.Text, nullable=True))
     op.create_table(
         "gate_verdicts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -39,7 +40,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_gate_verdicts_run_id", table_name="gate_verdicts")
     op.drop_table("gate_verdicts")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("release_reason")
-        batch.drop_column("release_forced")
-        batch.drop_column("released_at")
+    for column in ("release_reason", "release_forced", "released_at"):
+        op.drop_column("runs", column)  # SQLite >= 3.35 drops columns in place
