@@ -9,3 +9,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _isolated_history(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AUDIT_DB", str(tmp_path_factory.mktemp("history") / "audit-history.sqlite"))
+
+
+# History database backends (a SQLite file; a throwaway PostgreSQL server, one per session).
+from helpers.history_backends import pg_server, pg_url, sqlite_url, url  # noqa: E402,F401

@@ -48,7 +48,10 @@ def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None for in-memory databases and other backends)."""
     from sqlalchemy.engine import make_url
 
-    u = make_url(url)
+    try:
+        u = make_url(url)
+    except (ValueError, TypeError):  # make_engine reports the unparsable URL
+        return None
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
@@ -70,7 +73,7 @@ def make_engine(url: str):
         from sqlalchemy.engine import make_url
 
         backend = make_url(url).get_backend_name()
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError, TypeError) as exc:
         raise AuditError(f"not a database URL: {exc}", path=shown,
                          hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB") from None
     try:

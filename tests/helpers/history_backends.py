@@ -1,5 +1,6 @@
-"""Backends for the history tests: a SQLite file in a temporary folder, and a throwaway PostgreSQL server
-(started once per session; each test gets a new database; skipped with the reason where it cannot start)."""
+"""History database fixtures (import them into a test module or conftest): a SQLite file in a temporary
+folder, and a throwaway PostgreSQL server started once per session, a new database per test, skipped
+with the reason where it cannot start."""
 
 from __future__ import annotations
 
