@@ -134,6 +134,14 @@ class HistoryStore:
             self._engine = None
 
     # -- writing ----------------------------------------------------------------------------------
+    def record_runs(self, results: list[tuple[dict, str | None]]) -> list[int]:
+        """Store several (result, audit.json text) pairs in one transaction (e.g. an import); their ids."""
+        rows = [self._row(result, text) for result, text in results]
+        with self._session("could not record the runs", write=True) as s:
+            s.add_all(rows)
+            s.flush()
+            return [row.id for row in rows]
+
     def record_run(self, result: dict, *, audit_json_text: str | None = None) -> int:
         """Store one audit result (numbers only) with its key metrics; return the new run id.
 
@@ -144,6 +152,14 @@ class HistoryStore:
         audit_json_text : str, optional
             The audit.json text as written, whose sha256 lets ``audit gate`` find the run later.
         """
+        row = self._row(result, audit_json_text)
+        with self._session("could not record the run", write=True) as s:
+            s.add(row)
+            s.flush()
+            return row.id
+
+    @staticmethod
+    def _row(result: dict, audit_json_text: str | None):
         from audit.history.models import Run, RunMetric
 
         run = result.get("run") or {}
@@ -159,10 +175,7 @@ class HistoryStore:
             released=False, release_forced=False, result=rec.stored_result(result),
         )
         row.metrics = [RunMetric(name=k, value=v) for k, v in rec.key_metrics(result).items()]
-        with self._session("could not record the run", write=True) as s:
-            s.add(row)
-            s.flush()
-            return row.id
+        return row
 
     def record_gate(self, audit_json_text: str, verdict: dict, *, policy_source: str | None,
                     checklist_source: str | None) -> int | None:
@@ -225,17 +238,16 @@ class HistoryStore:
     def list_runs(self, *, model: str | None = None, limit: int | None = DEFAULT_LIMIT) -> list[RunRecord]:
         """Runs, newest first (optionally of one model name), without their result documents."""
         from sqlalchemy import select
-        from sqlalchemy.orm import load_only
 
         from audit.history.models import Run
 
-        query = select(Run).options(load_only(*_listed())).order_by(Run.id.desc())
+        query = select(*_listed()).order_by(Run.id.desc())  # plain rows: no result documents, no ORM objects
         if model is not None:
             query = query.where(Run.model_name == model)
         if limit is not None:
             query = query.limit(limit)
         with self._session("could not read the history") as s:
-            runs = list(s.scalars(query))
+            runs = list(s.execute(query))
             return self._records(s, runs)
 
     def trend(self, model: str, *, limit: int = DEFAULT_LIMIT) -> list[RunRecord]:
@@ -301,7 +313,8 @@ class HistoryStore:
             rechecked = r.id in gates
             passed = gates[r.id] if rechecked else r.gate_passed
             informational = False if rechecked else r.gate_informational
-            ordered = {k: metrics.get(r.id, {})[k] for k in rec.METRICS if k in metrics.get(r.id, {})}
+            found = metrics.get(r.id, {})
+            ordered = {k: found[k] for k in rec.METRICS if k in found}
             out.append(RunRecord(
                 id=r.id, recorded_at=_iso(r.recorded_at), name=r.name, model_name=r.model_name, source=r.source,
                 verdict=_verdict(passed, informational), gate_passed=passed, gate_informational=informational,

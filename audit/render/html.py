@@ -157,7 +157,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         The audit result (schema version 1, see docs/audit-json.md).
     trends : dict, optional
         The last stored runs of this model, from :func:`audit.history.hooks.trend_rows`
-        (``{model, rows[], note}``); without it the Trends section says no history was read.
+        (``{model, rows[], note}``); without it the report has no Trends section.
 
     Returns
     -------
