@@ -1,9 +1,27 @@
-"""Fixtures for every test: each test gets its own history database (``$AUDIT_DB``), so that `audit run`
-never records into the repository's reports/ folder and parallel tests never share one."""
+"""Fixtures for every test: a history database (``$AUDIT_DB``) of their own, so that `audit run` never
+records into the repository's reports/ folder. Each test gets a new one; module- and session-scoped
+fixtures (set up before any test's own) share one for the session."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
+
+_SESSION_DIR: str | None = None
+
+
+def pytest_configure(config):
+    global _SESSION_DIR
+    _SESSION_DIR = tempfile.mkdtemp(prefix="audit-history-")
+    os.environ["AUDIT_DB"] = os.path.join(_SESSION_DIR, "audit-history.sqlite")
+
+
+def pytest_unconfigure(config):
+    if _SESSION_DIR is not None:
+        shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -130,21 +130,25 @@ TREND_METRICS = (
 )
 
 
-def trend_charts(trends: dict | None) -> list:
-    """One small trend chart per key metric measured in at least one of the runs."""
+def trend_metrics(trends: dict | None) -> list[tuple[str, str, str]]:
+    """The key metrics measured in at least one run of the trend (robustness only where it was run)."""
+    rows = (trends or {}).get("rows") or []
+    return [m for m in TREND_METRICS if any(f.is_number(row["metrics"].get(m[0])) for row in rows)]
+
+
+def trend_charts(trends: dict | None) -> list[tuple[str, Markup]]:
+    """(label, chart) for each key metric measured in at least one of the runs."""
     from audit.render.trend_chart import trend_chart
 
     rows = (trends or {}).get("rows") or []
     out = []
-    for key, label, kind in TREND_METRICS:
+    for key, label, kind in trend_metrics(trends):
         values = [row["metrics"].get(key) for row in rows]
-        if not any(f.is_number(v) for v in values):
-            continue
-        out.append(Markup(trend_chart(
+        out.append((label, Markup(trend_chart(
             [row["label"] for row in rows], values, [row["released"] for row in rows],
             [row["current"] for row in rows], chart_id=f"chart-trend-{key}", title=f"{label} over the last runs",
             desc=f"{label} of each stored run of this model, oldest left; diamonds: released runs; ring: this run.",
-            fmt=f.pct if kind == "pct" else (lambda v: f.dec(v, 4)))))
+            fmt=f.pct if kind == "pct" else (lambda v: f.dec(v, 4))))))
     return out
 
 
@@ -185,7 +189,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         csp=CSP,
         charts={**_charts(r), "trends": trend_charts(trends)},
         trends=trends,
-        trend_metrics=TREND_METRICS,
+        trend_metrics=trend_metrics(trends),
         worst=worst_classes(r),
         largest=largest_disparity(r),
         mistakes=mistakes,
