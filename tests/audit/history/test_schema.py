@@ -91,3 +91,11 @@ def test_a_sqlite_file_that_is_not_a_database(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(AuditError, match="h.sqlite.*file is not a database"):
         HistoryStore(f"sqlite:///{bad}").list_runs()
+
+
+def test_head_constant_is_the_head_of_the_shipped_migrations():
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(schema.alembic_config())
+    assert schema.HEAD == scripts.get_current_head()
+    assert schema.known_revisions() == {"0001", "0002"}
