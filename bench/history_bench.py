@@ -10,7 +10,8 @@ recording is printed as a ratio of it. Listing is `HistoryStore.list_runs(limit=
 `audit history --limit N` command (in-process, table formatting included). Size per run: the SQLite
 file after a WAL checkpoint, and PostgreSQL's pg_total_relation_size of the three tables (TOAST and
 indexes included), each divided by the number of runs. PostgreSQL runs with fsync=off (a throwaway test
-server): its write figures are lower bounds for a real server.
+server): its write figures are lower bounds for a real server. Last, the wall time a user sees:
+`audit run --predictions` recorded against --no-record, as subprocesses (median of 3).
 """
 
 from __future__ import annotations
@@ -96,6 +97,35 @@ def parallel(url: str, workers: int = 8, runs: int = 25) -> dict:
     return {"rows": rows, "errors": sum(len(e) for _, _, e in out), "wall_s": wall}
 
 
+def cli_overhead(tmp: Path, repeats: int = 3) -> dict:
+    """Wall time of `audit run --predictions` (10,000 x 10 predictions) recorded into an existing SQLite
+    history, against the same command with --no-record (which still reads the history for the trend)."""
+    import subprocess
+
+    import numpy as np
+
+    from audit.predictions import make_predictions
+    from audit.sources import save_npz
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), size=10_000)
+    preds = tmp / "cli-preds.npz"
+    save_npz(preds, make_predictions(rng.integers(0, 10, 10_000), probs))
+    db = tmp / "cli.sqlite"
+    cmd = [sys.executable, "-m", "audit", "run", "--predictions", str(preds), "--bootstrap", "0", "--db", str(db),
+           "--out", str(tmp / "cli-out")]
+    subprocess.run(cmd, check=True, capture_output=True)  # creates the database
+    out = {}
+    for label, extra in (("no_record", ["--no-record"]), ("record", [])):
+        walls = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run(cmd + extra, check=True, capture_output=True)
+            walls.append(time.perf_counter() - t0)
+        out[label] = statistics.median(walls)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=10_000, help="runs stored before listing")
@@ -138,6 +168,9 @@ def main() -> None:
               f"8x25 parallel writers: {p['rows']} rows, {p['errors']} errors, {p['wall_s']:.1f} s")
     if server is not None:
         server.stop()
+    c = cli_overhead(tmp)
+    print(f"`audit run --predictions` (10,000 x 10), wall: {c['record']:.2f} s recorded, {c['no_record']:.2f} s "
+          f"with --no-record ({c['record'] / c['no_record']:.2f}x)")
 
 
 if __name__ == "__main__":
