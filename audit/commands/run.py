@@ -11,8 +11,6 @@ import click
 
 from audit import __version__
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
-from audit.history import hooks
-from audit.history.engine import display_url
 from audit.history.options import db_option, db_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +141,8 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
     out = Path(out_dir) if out_dir else DEFAULT_REPORTS / _safe_name(run_info["name"])
+    from audit.history import hooks
+
     history_db = db_url(db)
     baseline = hooks.baseline_source(baseline, db=history_db, model=run_info["model_name"])
     written = finish(result, answers=answers, rules=rules, informational=policy is None,
@@ -153,6 +153,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     click.echo(f"  {verdict_line(result['gate'])}")
     click.echo(f"  report: {written['report.html']}")
     if not no_record:
+        from audit.history.engine import display_url
         click.echo(f"  recorded: run #{hooks.record_run(result, written, db=history_db)} in {display_url(history_db)}")
     gate_failed = policy is not None and not result["gate"]["passed"]
     click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
@@ -167,6 +168,7 @@ def finish(result: dict, *, answers, rules, informational: bool, baseline, curre
     from audit.render.junit import render_junit
     from audit.render.markdown import render_markdown
     from audit.gate.verdict import evaluate
+    from audit.history import hooks
 
     result["checklist"] = checklist_section(answers)
     if baseline:
