@@ -8,10 +8,9 @@ import json
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import create_engine, text
 
 from audit.history import HistoryStore
-from helpers.hardening_helpers import assert_clear_error, run_main, write_predictions
+from helpers.hardening_helpers import run_main, write_predictions
 
 LENIENT = """\
 [accuracy]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -145,3 +144,15 @@ def test_database_folder_cannot_be_created(tmp_path, preds, capsys):
     assert_clear_error(capsys.readouterr().err, "file", "cannot create the history database's folder",
                        "NOT recorded")
     assert (tmp_path / "out" / "audit.json").exists()
+
+
+def test_server_down_fails_the_gate_after_writing_its_files(tmp_path, preds, capsys):
+    out = tmp_path / "out"
+    assert run_main("run", "--predictions", preds, "--out", out, "--bootstrap", "0", "--no-record") == 0
+    policy = tmp_path / "p.toml"
+    policy.write_text("[checklist]\nenabled = false\n")
+    capsys.readouterr()
+    assert run_main("gate", out / "audit.json", "--policy", policy, "--db", _down_url(tmp_path)) == 2
+    assert_clear_error(capsys.readouterr().err, "no-server", "could not record the gate verdict",
+                       "NOT recorded", "junit.xml and gate.json were written")
+    assert (out / "gate.json").exists() and (out / "junit.xml").exists()

@@ -99,3 +99,16 @@ def test_head_constant_is_the_head_of_the_shipped_migrations():
     scripts = ScriptDirectory.from_config(schema.alembic_config())
     assert schema.HEAD == scripts.get_current_head()
     assert schema.known_revisions() == {"0001", "0002"}
+
+
+def test_the_migrations_ship_inside_the_package():
+    # `pip install` users migrate with `audit db upgrade`: the scripts must be in the distribution
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["setuptools"]["packages"]
+    assert {"audit.history", "audit.history.migrations", "audit.history.migrations.versions"} <= set(packages)
+    assert (schema.MIGRATIONS / "env.py").is_file()
+    assert sorted(p.name for p in (schema.MIGRATIONS / "versions").glob("0*.py")) == [
+        "0001_runs_and_metrics.py", "0002_release_reason_and_gate_verdicts.py"]
