@@ -50,8 +50,8 @@ def trend_rows(db: str, result: dict, *, limit: int = DEFAULT_LIMIT) -> dict:
     except AuditError as exc:
         past = []
         note = f"history unavailable: {exc}"
-    rows = [{"label": f"#{r.id}", "time": r.recorded_at[:19].replace("T", " ") + " UTC", "metrics": r.metrics, "verdict": r.verdict,
-             "released": r.released, "current": False} for r in past]
+    rows = [{"label": f"#{r.id}", "time": r.recorded_at[:19].replace("T", " ") + " UTC", "metrics": r.metrics,
+             "verdict": r.verdict, "released": r.released, "current": False} for r in past]
     gate = result.get("gate") or {}
     rows.append({"label": "this run", "time": None, "metrics": rec.key_metrics(result),
                  "verdict": ("pass" if gate.get("passed") else "fail") if gate else None,

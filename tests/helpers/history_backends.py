@@ -19,16 +19,16 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_url(pg_server) -> str:
+def history_pg_url(pg_server) -> str:
     return pg_server.create_database()
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
+def history_sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'history.sqlite'}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def url(request) -> str:
+def history_url(request) -> str:
     """Each test using it runs once on SQLite and once on PostgreSQL."""
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    return request.getfixturevalue("history_sqlite_url" if request.param == "sqlite" else "history_pg_url")

@@ -65,7 +65,8 @@ def start() -> tuple[Server | None, str]:
         return None, "psycopg is not installed (pip install 'classifier-audit[postgres]')"
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        return None, "PostgreSQL's initdb/pg_ctl not found (Debian package `postgresql`; scripts/test.sh installs it as root)"
+        return None, ("PostgreSQL's initdb/pg_ctl not found (Debian package `postgresql`; scripts/test.sh installs "
+                      "it as root)")
     as_user: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="audit-pg-"))
     if os.geteuid() == 0:
@@ -91,7 +92,8 @@ def start() -> tuple[Server | None, str]:
         if proc.returncode != 0:
             log = (root / "server.log").read_text(errors="replace")[-400:] if (root / "server.log").exists() else ""
             server.stop()
-            return None, f"could not start PostgreSQL ({Path(cmd[len(as_user)]).name}): {(proc.stderr or log).strip()[-400:]}"
+            why = (proc.stderr or log).strip()[-400:]
+            return None, f"could not start PostgreSQL ({Path(cmd[len(as_user)]).name}): {why}"
     if as_user:  # the tests connect as root through the socket: let them in
         os.chmod(root, 0o755)
         subprocess.run([*as_user, "chmod", "755", str(socket_dir)], check=True)

@@ -47,12 +47,12 @@ def preds(tmp_path):
     return write_predictions(tmp_path / "model-a.npz", n=120)
 
 
-def test_run_records_every_run_unless_no_record(tmp_path, preds, url, capsys):
-    assert _run(tmp_path, preds, "o1", "--db", url) == 0
+def test_run_records_every_run_unless_no_record(tmp_path, preds, history_url, capsys):
+    assert _run(tmp_path, preds, "o1", "--db", history_url) == 0
     assert "recorded: run #1 in " in capsys.readouterr().out
-    assert _run(tmp_path, preds, "o2", "--db", url, "--no-record") == 0
-    assert _run(tmp_path, preds, "o3", "--db", url) == 0
-    runs = HistoryStore(url).list_runs()
+    assert _run(tmp_path, preds, "o2", "--db", history_url, "--no-record") == 0
+    assert _run(tmp_path, preds, "o3", "--db", history_url) == 0
+    runs = HistoryStore(history_url).list_runs()
     assert [r.id for r in runs] == [2, 1]
     stored = json.loads((tmp_path / "o3" / "audit.json").read_text())
     assert runs[0].metrics["accuracy"] == stored["overall"]["accuracy"]

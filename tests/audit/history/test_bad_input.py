@@ -128,7 +128,8 @@ def test_foreign_database(tmp_path, capsys):
 
 @pytest.mark.parametrize("url, fragment", [("mysql://u@h/db", "unsupported database backend 'mysql'"),
                                            ("postgresql+nodriver://u@h/db", "no driver for this database URL"),
-                                           ("sqlite://:bad:url", "not a database URL")], ids=["mysql", "driver", "garbled"])
+                                           ("sqlite://:bad:url", "not a database URL")],
+                         ids=["mysql", "driver", "garbled"])
 def test_bad_database_url(url, fragment, capsys):
     assert run_main("history", "--db", url) == 2
     err = capsys.readouterr().err

@@ -27,11 +27,11 @@ def _context():
     return mp.get_context(CONTEXT)
 
 
-def test_8_processes_x_25_runs_lose_nothing_and_fail_nothing(url):
+def test_8_processes_x_25_runs_lose_nothing_and_fail_nothing(history_url):
     # The database does not exist yet: the 8 processes also race to create the schema.
     ctx = _context()
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=history_workers.write_runs, args=(url, w, RUNS, barrier, results))
+    procs = [ctx.Process(target=history_workers.write_runs, args=(history_url, w, RUNS, barrier, results))
              for w in range(WORKERS)]
     for p in procs:
         p.start()
@@ -42,18 +42,18 @@ def test_8_processes_x_25_runs_lose_nothing_and_fail_nothing(url):
     ids = [i for _, worker_ids, _ in out for i in worker_ids]
     assert errors == [] and all(p.exitcode == 0 for p in procs)
     assert len(ids) == len(set(ids)) == WORKERS * RUNS
-    runs = HistoryStore(url).list_runs(limit=None)
+    runs = HistoryStore(history_url).list_runs(limit=None)
     assert sorted(r.id for r in runs) == sorted(ids)
     for w in range(WORKERS):  # every process's runs, each with its own numbers
         accs = sorted(r.metrics["accuracy"] for r in runs if r.model_name == f"model-{w}")
         assert accs == [round(0.5 + (w * RUNS + i) / 1000, 6) for i in range(RUNS)]
 
 
-def test_a_writer_killed_while_recording_leaves_the_database_consistent(url):
+def test_a_writer_killed_while_recording_leaves_the_database_consistent(history_url):
     ctx = _context()
-    proc = ctx.Process(target=history_workers.write_forever, args=(url,))
+    proc = ctx.Process(target=history_workers.write_forever, args=(history_url,))
     proc.start()
-    engine = create_engine(url)
+    engine = create_engine(history_url)
     deadline = time.monotonic() + 120
     n = 0
     while n < 4 and time.monotonic() < deadline:
@@ -73,6 +73,6 @@ def test_a_writer_killed_while_recording_leaves_the_database_consistent(url):
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     engine.dispose()
     assert len(per_run) == runs and {c for _, c in per_run} == {6}  # whole runs only: 6 key metrics each
-    store = HistoryStore(url, create=True)  # and the database takes new runs
+    store = HistoryStore(history_url, create=True)  # and the database takes new runs
     store.record_run(result("after-the-kill"))
     assert len(store.list_runs(limit=None)) == runs + 1

@@ -16,16 +16,16 @@ from audit.result.write import dump_json
 from helpers.history_fixtures import result
 
 
-def _at_revision(url: str, revision: str) -> None:
-    engine = make_engine(url)
+def _at_revision(history_url: str, revision: str) -> None:
+    engine = make_engine(history_url)
     with engine.begin() as conn:
         schema.upgrade(conn, revision)
     engine.dispose()
 
 
-def test_migration_from_the_first_schema_to_the_current_one(url):
-    _at_revision(url, "0001")
-    engine = create_engine(url)
+def test_migration_from_the_first_schema_to_the_current_one(history_url):
+    _at_revision(history_url, "0001")
+    engine = create_engine(history_url)
     with engine.begin() as conn:  # a run written by the first version of the tool
         conn.execute(text(
             "INSERT INTO runs (recorded_at, name, model_name, source, gate_passed, gate_informational, released, "
@@ -36,10 +36,10 @@ def test_migration_from_the_first_schema_to_the_current_one(url):
     engine.dispose()
     with pytest.raises(AuditError, match=r"schema revision 0001, this version of the tool needs 0002; "
                                          r"migrate it with `audit db upgrade --db"):
-        HistoryStore(url).list_runs()
-    assert upgrade_database(url) == ("0001", "0002")
-    assert upgrade_database(url) == ("0002", "0002")
-    store = HistoryStore(url, create=True)
+        HistoryStore(history_url).list_runs()
+    assert upgrade_database(history_url) == ("0001", "0002")
+    assert upgrade_database(history_url) == ("0002", "0002")
+    store = HistoryStore(history_url, create=True)
     old = store.list_runs()[0]
     assert (old.id, old.name, old.released, old.release_forced, old.metrics) == (1, "old", True, False,
                                                                                    {"accuracy": 0.7})
@@ -48,38 +48,39 @@ def test_migration_from_the_first_schema_to_the_current_one(url):
     assert store.baseline("released", model="m")["run_id"] == new
 
 
-def test_a_newer_database_is_refused_asking_to_upgrade_the_tool(url):
-    HistoryStore(url, create=True).record_run(result(), audit_json_text="x")
-    engine = create_engine(url)
+def test_a_newer_database_is_refused_asking_to_upgrade_the_tool(history_url):
+    HistoryStore(history_url, create=True).record_run(result(), audit_json_text="x")
+    engine = create_engine(history_url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
     engine.dispose()
-    for call in (lambda: HistoryStore(url).list_runs(), lambda: HistoryStore(url, create=True).record_run(result()),
-                 lambda: upgrade_database(url)):
+    for call in (lambda: HistoryStore(history_url).list_runs(),
+                 lambda: HistoryStore(history_url, create=True).record_run(result()),
+                 lambda: upgrade_database(history_url)):
         with pytest.raises(AuditError, match="revision 0999, newer than this version of the tool knows .*"
                                              "pip install --upgrade classifier-audit"):
             call()
 
 
-def test_a_database_of_something_else_is_refused(url):
-    engine = create_engine(url)
+def test_a_database_of_something_else_is_refused(history_url):
+    engine = create_engine(history_url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
     engine.dispose()
     with pytest.raises(AuditError, match=r"holds tables \(invoices\) but no audit history schema revision"):
-        HistoryStore(url, create=True).record_run(result())
+        HistoryStore(history_url, create=True).record_run(result())
     with pytest.raises(AuditError, match="not an audit history database"):
-        upgrade_database(url)
+        upgrade_database(history_url)
 
 
-def test_the_migrations_create_exactly_what_the_models_declare(url):
+def test_the_migrations_create_exactly_what_the_models_declare(history_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from audit.history.models import Base
 
-    upgrade_database(url)
-    engine = create_engine(url)
+    upgrade_database(history_url)
+    engine = create_engine(history_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()

@@ -16,8 +16,8 @@ def _record(store, r):
     return store.record_run(r, audit_json_text=dump_json(r))
 
 
-def test_history_numbers_equal_the_audit_json(url):
-    store = HistoryStore(url, create=True)
+def test_history_numbers_equal_the_audit_json(history_url):
+    store = HistoryStore(history_url, create=True)
     r = result(robustness=0.61)
     run_id = _record(store, r)
     listed = store.list_runs()[0]
@@ -38,8 +38,8 @@ def test_history_numbers_equal_the_audit_json(url):
     assert rec.data_sha256 == record.hashes(r)[1]
 
 
-def test_list_is_newest_first_with_model_filter_and_limit(url):
-    store = HistoryStore(url, create=True)
+def test_list_is_newest_first_with_model_filter_and_limit(history_url):
+    store = HistoryStore(history_url, create=True)
     ids = [_record(store, result(m, accuracy=0.6 + i / 100)) for i, m in enumerate(["a", "b", "a", "a"])]
     assert [r.id for r in store.list_runs()] == ids[::-1]
     assert [r.id for r in store.list_runs(model="a", limit=2)] == [ids[3], ids[2]]
@@ -47,8 +47,8 @@ def test_list_is_newest_first_with_model_filter_and_limit(url):
     assert store.list_runs(model="nobody") == []
 
 
-def test_release_refused_while_the_gate_failed_unless_forced_with_a_reason(url):
-    store = HistoryStore(url, create=True)
+def test_release_refused_while_the_gate_failed_unless_forced_with_a_reason(history_url):
+    store = HistoryStore(history_url, create=True)
     good, bad = _record(store, result()), _record(store, result(passed=False))
     rec, changed = store.release(good)
     assert changed and rec.released and not rec.release_forced and rec.released_at
@@ -63,8 +63,8 @@ def test_release_refused_while_the_gate_failed_unless_forced_with_a_reason(url):
         store.release(99)
 
 
-def test_baseline_released_is_the_last_released_run_of_that_model(url):
-    store = HistoryStore(url, create=True)
+def test_baseline_released_is_the_last_released_run_of_that_model(history_url):
+    store = HistoryStore(history_url, create=True)
     first = _record(store, result(accuracy=0.61))
     with pytest.raises(AuditError, match="no released run of model 'fixture'"):
         store.baseline("released", model="fixture")
@@ -77,8 +77,8 @@ def test_baseline_released_is_the_last_released_run_of_that_model(url):
     assert store.baseline(str(second), model="ignored")["result"]["overall"]["accuracy"] == 0.62
 
 
-def test_gate_verdict_recorded_against_the_run_it_re_evaluated(url):
-    store = HistoryStore(url, create=True)
+def test_gate_verdict_recorded_against_the_run_it_re_evaluated(history_url):
+    store = HistoryStore(history_url, create=True)
     r = result()
     run_id = _record(store, r)
     _record(store, result(accuracy=0.5))
