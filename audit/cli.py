@@ -21,6 +21,9 @@ COMMANDS = {
     "gate": ("audit.commands.gate", "gate", "Re-evaluate a stored audit.json against a policy."),
     "checklist": ("audit.commands.checklist", "checklist", "Work with the ethics checklist file."),
     "policy": ("audit.commands.policy", "policy", "Work with the release policy file."),
+    "history": ("audit.commands.history", "history", "List recorded runs; `history show ID` prints one."),
+    "release": ("audit.commands.release", "release", "Mark a recorded run as released."),
+    "db": ("audit.commands.db", "db", "Manage the history database (`db upgrade`)."),
 }
 
 

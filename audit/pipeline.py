@@ -32,13 +32,24 @@ MSG_UNKNOWN_GROUPS = "group column(s) {missing} not among the predictions' group
 PREDICTION_SUFFIXES = (".npz", ".csv", ".parquet", ".pq")
 
 
-def default_out_dir(run_name: str) -> Path:
-    """``reports/<run name>/``: under the repository in a source checkout, else under the working folder;
-    the name made safe for a folder (letters, digits, ``-_.``)."""
+def default_reports_dir() -> Path:
+    """``reports/``: under the repository in a source checkout, else under the working folder."""
     repo = Path(__file__).resolve().parents[1]
-    reports = repo / "reports" if (repo / "pyproject.toml").is_file() else Path("reports")
+    return repo / "reports" if (repo / "pyproject.toml").is_file() else Path("reports")
+
+
+def default_out_dir(run_name: str) -> Path:
+    """``reports/<run name>/``, the name made safe for a folder (letters, digits, ``-_.``)."""
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in run_name).strip(".-")
-    return reports / (safe or "audit")
+    return default_reports_dir() / (safe or "audit")
+
+
+def history_url(db: str | None = None) -> str:
+    """The history database named by ``db`` (a SQLAlchemy URL or a SQLite path), else ``$AUDIT_DB``,
+    else ``audit-history.sqlite`` in the reports folder."""
+    from audit.history.engine import resolve_url
+
+    return resolve_url(db, default_reports_dir())
 
 
 @dataclass
@@ -73,7 +84,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
               calibration: str | Path | Predictions | None = None, policy=None, checklist=None, baseline=None,
               seed: int = 0, n_bootstrap: int = 200, images: bool = True, name: str | None = None,
               reproducible: bool = False, stream: bool | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-              dask: str | None = None) -> AuditResult:
+              dask: str | None = None, history: str | None = None) -> AuditResult:
     """Audit ``source`` and judge it against a release policy.
 
     Parameters
@@ -93,9 +104,10 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     checklist : path or mapping, optional
         The ethics checklist answers (a TOML file, or the mapping :func:`audit.gate.checklist.load_checklist`
         returns).
-    baseline : path, mapping, AuditResult or Predictions, optional
-        A previous audit.json (path, parsed mapping or result), or previous predictions on the same test
-        set (path or Predictions, matched by sample id), to compare against.
+    baseline : path, mapping, AuditResult, Predictions, "released" or a run id, optional
+        A previous audit.json (path, parsed mapping or result), previous predictions on the same test
+        set (path or Predictions, matched by sample id), or a stored run of the history database:
+        ``"released"`` (the last released run of this model) or a run id.
     seed, n_bootstrap : int
         Seed of the bootstrap and the cross-fit; bootstrap resamples of the ECE interval (0: none).
     images : bool
@@ -107,6 +119,11 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     stream, chunk_rows, dask
         Read predictions files in chunks of ``chunk_rows`` with bounded memory (default: above 2,000,000
         rows), or on a Dask cluster (``"local:N"`` or a scheduler address); see docs/scale.md.
+    history : str, optional
+        The audit history database (SQLAlchemy URL or SQLite path; :func:`history_url`): its last runs
+        of this model become the report's trend. A baseline named ``"released"`` or by id is read from
+        it (from the default database when ``history`` is None). Recording is
+        :meth:`AuditResult.record`'s job, after :meth:`AuditResult.save`.
 
     Returns
     -------
@@ -168,9 +185,19 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
                             target_accuracy=policy_obj.selective.target_accuracy)
     if not reproducible:
         data["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    if isinstance(baseline, str) and _names_a_stored_run(baseline):
+        from audit.history.store import HistoryStore
+
+        stored = HistoryStore(history_url(history)).baseline(str(baseline), model=data["run"]["model_name"])
+        baseline = _StoredBaseline(stored["source"], stored["result"])
     judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,
           current_pred=pred)
-    return AuditResult(data)
+    trends = None
+    if history is not None:
+        from audit.history.hooks import trend_rows
+
+        trends = trend_rows(history_url(history), data)
+    return AuditResult(data, trends=trends)
 
 
 def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = None, baseline=None,
@@ -297,6 +324,20 @@ def _calibration(calibration, class_names, *, first_source: Path | None = None,
     return cal, described
 
 
+@dataclass
+class _StoredBaseline:
+    """A run read back from the history database, to compare against."""
+
+    source: str
+    result: dict
+
+
+def _names_a_stored_run(baseline: str) -> bool:
+    from audit.history.hooks import is_history_ref
+
+    return is_history_ref(baseline)
+
+
 def _is_predictions_path(baseline) -> bool:
     if not isinstance(baseline, (str, Path)):
         return False
@@ -308,6 +349,8 @@ def _compare(data: dict, baseline, current_pred: Predictions | None) -> dict:
     from audit.gate.baseline import MSG_NEEDS_CURRENT, compare, compare_audit_json, compare_predictions
     from audit.result.load import validate_result
 
+    if isinstance(baseline, _StoredBaseline):
+        return compare_audit_json(data, baseline.result, source=baseline.source)
     if isinstance(baseline, AuditResult):
         baseline = baseline.to_dict()
     if isinstance(baseline, Mapping):

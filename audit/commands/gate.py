@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK
+from audit.history.options import db_option, db_url
 
 
 @click.command("gate")
@@ -17,7 +18,10 @@ from audit.errors import EXIT_GATE_FAILED, EXIT_OK
               help="Checklist answers (TOML) replacing the checklist stored in AUDIT_JSON.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Where to write junit.xml and gate.json (default: beside AUDIT_JSON).")
-def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_dir: Path | None) -> None:
+@db_option
+@click.option("--no-record", is_flag=True, help="Do not record the verdict in the history database.")
+def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_dir: Path | None, db,
+         no_record: bool) -> None:
     """Re-evaluate AUDIT_JSON against a policy; write junit.xml and gate.json.
 
     AUDIT_JSON itself is left unchanged. Exit 0 when every rule passes, 1 when any fails, 2 when the
@@ -33,4 +37,10 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     outcome = regate(audit_json, policy=policy_path, checklist=checklist_path, out_dir=out_dir)
     click.echo(format_table(outcome.gate))
     click.echo(f"wrote {outcome.written['junit.xml']}, {outcome.written['gate.json']}", err=True)
+    if not no_record:
+        from audit.history.hooks import record_gate
+
+        run_id = record_gate(audit_json, outcome.gate, db=db_url(db), policy=policy_path, checklist=checklist_path)
+        click.echo(f"recorded against history run #{run_id}" if run_id else
+                   "not recorded: no run in the history database has this audit.json", err=True)
     click.get_current_context().exit(EXIT_OK if outcome.passed else EXIT_GATE_FAILED)

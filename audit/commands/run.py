@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, OptionConflict
+from audit.history.options import db_option
 
 MSG_PREDICTIONS_VS_MODEL = "--predictions audits a file; --model and --data are for the saved model"
 MSG_FILE_ONLY = "--group-col and --calibration-set apply to --predictions files"
@@ -27,8 +28,9 @@ MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions 
 @click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
               help="Release policy (TOML). With it, exit 1 when a rule fails; without it the verdict "
                    "against the default policy is informational.")
-@click.option("--baseline", type=click.Path(), metavar="PATH",
-              help="A previous audit.json, or previous predictions on the same test set (matched by sample id).")
+@click.option("--baseline", type=click.Path(), metavar="PATH|released|ID",
+              help="A previous audit.json, or previous predictions on the same test set (matched by sample id); "
+                   "or from the history: `released` (the last released run of this model) or a run ID.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Output folder (default: reports/<run name>/).")
 @click.option("--name", "run_name", metavar="NAME", help="Run name (default: the model or file name).")
@@ -48,8 +50,11 @@ MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions 
 @click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
               help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
+@db_option
+@click.option("--no-record", is_flag=True, help="Do not record this run in the history database.")
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
-        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler):
+        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
+        db, no_record):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -60,7 +65,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     """
     from audit.gate.checklist import load_checklist
     from audit.gate.policy import load_policy
-    from audit.pipeline import default_out_dir, run_audit
+    from audit.pipeline import default_out_dir, history_url, run_audit
 
     check_conflicts(predictions=predictions, model_dir=model_dir, data=data, group_cols=group_cols,
                     calibration_set=calibration_set, stream=stream, dask=dask_scheduler)
@@ -78,12 +83,16 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result = run_audit(source, group_cols=group_cols, calibration=calibration_set, policy=rules,
                            checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
                            images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
-                           chunk_rows=chunk_rows, dask=dask_scheduler)
+                           chunk_rows=chunk_rows, dask=dask_scheduler, history=history_url(db))
     except OptionConflict as exc:
         raise click.UsageError(exc.message) from None
     written = result.save(out_dir or default_out_dir(result.data["run"]["name"]))
     click.echo(result.summary())
     click.echo(f"  report: {written['report.html']}")
+    if not no_record:
+        from audit.history.engine import display_url
+
+        click.echo(f"  recorded: run #{result.record(db, saved=written)} in {display_url(history_url(db))}")
     gate_failed = policy is not None and not result.passed
     click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
 

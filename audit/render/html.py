@@ -123,13 +123,47 @@ def _charts(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_html(result: dict[str, Any]) -> str:
+#: The key metrics of the trend: (key in the history, label, "pct" or "dec").
+TREND_METRICS = (
+    ("accuracy", "Accuracy", "pct"), ("balanced_accuracy", "Balanced accuracy", "pct"),
+    ("worst_class_error", "Worst-class error", "pct"), ("ece_before", "ECE", "dec"),
+    ("ece_after", "ECE after scaling", "dec"), ("largest_disparity", "Largest disparity", "pct"),
+    ("robustness_mean", "Robustness (mean accuracy)", "pct"),
+)
+
+
+def trend_metrics(trends: dict | None) -> list[tuple[str, str, str]]:
+    """The key metrics measured in at least one run of the trend (robustness only where it was run)."""
+    rows = (trends or {}).get("rows") or []
+    return [m for m in TREND_METRICS if any(f.is_number(row["metrics"].get(m[0])) for row in rows)]
+
+
+def trend_charts(trends: dict | None) -> list[tuple[str, Markup]]:
+    """(label, chart) for each key metric measured in at least one of the runs."""
+    from audit.render.trend_chart import trend_chart
+
+    rows = (trends or {}).get("rows") or []
+    out = []
+    for key, label, kind in trend_metrics(trends):
+        values = [row["metrics"].get(key) for row in rows]
+        out.append((label, Markup(trend_chart(
+            [row["label"] for row in rows], values, [row["released"] for row in rows],
+            [row["current"] for row in rows], chart_id=f"chart-trend-{key}", title=f"{label} over the last runs",
+            desc=f"{label} of each stored run of this model, oldest left; diamonds: released runs; ring: this run.",
+            fmt=f.pct if kind == "pct" else (lambda v: f.dec(v, 4))))))
+    return out
+
+
+def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
     """Render report.html from an audit result.
 
     Parameters
     ----------
     result : dict
         The audit result (schema version 1, see docs/audit-json.md).
+    trends : dict, optional
+        The last stored runs of this model, from :func:`audit.history.hooks.trend_rows`
+        (``{model, rows[], note}``); without it the report has no Trends section.
 
     Returns
     -------
@@ -155,7 +189,9 @@ def render_html(result: dict[str, Any]) -> str:
     return env.get_template("report.html.j2").render(
         r=r,
         csp=CSP,
-        charts=_charts(r),
+        charts={**_charts(r), "trends": trend_charts(trends)},
+        trends=trends,
+        trend_metrics=trend_metrics(trends),
         worst=worst_classes(r),
         largest=largest_disparity(r),
         mistakes=mistakes,

@@ -19,6 +19,9 @@ class AuditResult:
     ----------
     data : dict
         The result mapping (:class:`audit.result.schema.AuditJSON`); kept as given, not copied.
+    trends : dict, optional
+        The last stored runs of this model from the history database (``run_audit(history=…)``), shown
+        as the report's Trends section; not part of audit.json.
 
     Examples
     --------
@@ -28,8 +31,9 @@ class AuditResult:
     >>> result.save("reports/try5")                                                # doctest: +SKIP
     """
 
-    def __init__(self, data: dict[str, Any]):
+    def __init__(self, data: dict[str, Any], *, trends: dict | None = None):
         self.data = data
+        self.trends = trends
 
     @classmethod
     def load(cls, path: str | Path) -> "AuditResult":
@@ -68,7 +72,7 @@ class AuditResult:
         from audit.render.junit import render_junit
         from audit.render.markdown import render_markdown
 
-        return {"audit.json": self.to_json(), "report.html": render_html(self.data),
+        return {"audit.json": self.to_json(), "report.html": render_html(self.data, trends=self.trends),
                 "summary.md": render_markdown(self.data), "junit.xml": render_junit(self.gate)}
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
@@ -77,6 +81,24 @@ class AuditResult:
         from audit.result.write import write_outputs
 
         return {path.name: path for path in write_outputs(out_dir, self.render())}
+
+    def record(self, db: str | None = None, *, saved: dict[str, Path] | None = None) -> int:
+        """Record this run in the audit history database (``db``: a SQLAlchemy URL or SQLite path; default
+        ``$AUDIT_DB``, else ``audit-history.sqlite`` in the reports folder); return its run id.
+
+        ``saved`` is what :meth:`save` returned: the stored text is then the audit.json on disk, so that
+        ``audit gate`` on that file finds this run. Only numbers are stored, never images.
+        """
+        from audit.pipeline import history_url
+
+        url = history_url(db)
+        if saved is not None:
+            from audit.history.hooks import record_run
+
+            return record_run(self.data, saved, db=url)
+        from audit.history.store import HistoryStore
+
+        return HistoryStore(url, create=True).record_run(self.data, audit_json_text=self.to_json())
 
     def summary(self) -> str:
         """About ten lines for a terminal: accuracy, worst class, calibration, disparity, the verdict."""
@@ -92,7 +114,7 @@ class AuditResult:
         reach the notebook page nor the notebook's CSS the report, and nothing in it can run."""
         from audit.render.html import render_html
 
-        doc = html.escape(render_html(self.data), quote=True)
+        doc = html.escape(render_html(self.data, trends=self.trends), quote=True)
         return (f'<iframe sandbox="" srcdoc="{doc}" title="audit report" '
                 f'style="width: 100%; height: {NOTEBOOK_FRAME_HEIGHT}px; border: 1px solid #ccc;"></iframe>')
 

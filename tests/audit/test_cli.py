@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from audit import __version__, cli
 from audit.errors import AuditError
 
-SUBCOMMANDS = [["train"], ["run"], ["gate"], ["checklist"], ["checklist", "init"], ["policy"], ["policy", "init"]]
+SUBCOMMANDS = [["train"], ["run"], ["gate"], ["checklist"], ["checklist", "init"], ["policy"], ["policy", "init"],
+               ["history"], ["history", "show"], ["release"], ["db"], ["db", "upgrade"]]
 
 
 @pytest.mark.parametrize("args", [[]] + SUBCOMMANDS, ids=lambda a: " ".join(a) or "audit")

@@ -14,6 +14,7 @@ from helpers.hardening_helpers import GOOD_CHECKLIST, run_main
 import audit
 from audit.errors import AuditError, OptionConflict
 from audit.gate.policy import template_text
+from audit.pipeline import history_url
 from audit.sources import save_npz
 
 FILES = {"audit.json", "report.html", "summary.md", "junit.xml"}
@@ -38,12 +39,14 @@ def test_arrays_in_gives_the_cli_files_byte_for_byte(tmp_path, pred):
     save_npz(tmp_path / "p.npz", pred)
     (tmp_path / "policy.toml").write_text(template_text(), encoding="utf-8")
     (tmp_path / "checklist.toml").write_text(GOOD_CHECKLIST, encoding="utf-8")
+    # the library first: it records nothing, so both see the same (empty) history in the report's trend
+    result = audit.run_audit(tmp_path / "p.npz", policy=tmp_path / "policy.toml",
+                             checklist=tmp_path / "checklist.toml", seed=4, n_bootstrap=30, reproducible=True,
+                             history=history_url())
+    written = result.save(tmp_path / "lib")
     code = run_main("run", "--predictions", tmp_path / "p.npz", "--policy", tmp_path / "policy.toml",
                     "--checklist", tmp_path / "checklist.toml", "--seed", "4", "--bootstrap", "30",
                     "--reproducible", "--name", "p", "--out", tmp_path / "cli")
-    result = audit.run_audit(tmp_path / "p.npz", policy=tmp_path / "policy.toml",
-                             checklist=tmp_path / "checklist.toml", seed=4, n_bootstrap=30, reproducible=True)
-    written = result.save(tmp_path / "lib")
     assert set(written) == FILES
     for name in FILES:
         assert (tmp_path / "lib" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name

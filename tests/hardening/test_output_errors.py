@@ -178,7 +178,7 @@ def test_debug_shows_the_traceback_and_only_then(tmp_path):
 def test_internal_error_fails_closed_with_one_line(old_report, monkeypatch, capsys):
     preds, out, before = old_report
 
-    def broken(result):
+    def broken(result, **options):
         raise ZeroDivisionError("renderer bug")
 
     monkeypatch.setattr("audit.render.html.render_html", broken)

@@ -1,0 +1,86 @@
+"""What ``audit run`` and ``audit gate`` ask of the history: a baseline, the trend, recording.
+
+Kept apart from the commands so that each command needs a line or two: resolve ``--baseline
+released|ID``, read the trend for the report, record the run once its files are written.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from audit.errors import AuditError
+from audit.history import record as rec
+from audit.history.schema import NoDatabase
+from audit.history.store import DEFAULT_LIMIT, HistoryStore
+
+#: The ``--baseline`` values that name a stored run rather than a file.
+HISTORY_REF = re.compile(r"released|[1-9][0-9]*")
+MSG_NOT_RECORDED = ("{reason} -- the run was NOT recorded in the history database; the report files were "
+                    "written to {out} (rerun with --no-record to skip recording)")
+
+
+def is_history_ref(value: str | None) -> bool:
+    """True for ``released`` or a run id, unless a file or folder of that name exists."""
+    return bool(value) and HISTORY_REF.fullmatch(str(value)) is not None and not Path(value).exists()
+
+
+def baseline_source(baseline: str | None, *, db: str, model: str):
+    """``baseline`` unchanged when it is a path, else the stored run it names (``{source, result}``)."""
+    if not is_history_ref(baseline):
+        return baseline
+    return HistoryStore(db).baseline(str(baseline), model=model)
+
+
+def trend_rows(db: str, result: dict, *, limit: int = DEFAULT_LIMIT) -> dict:
+    """The report's trend: the last stored runs of the result's model plus this run, oldest first.
+
+    Returns
+    -------
+    dict
+        ``{model, rows[]: {label, time, metrics, verdict, released, current}, note}``; when the
+        history cannot be read, ``rows`` holds this run alone and ``note`` says why.
+    """
+    model = str((result.get("run") or {}).get("model_name") or "audit")
+    note = None
+    try:
+        past = HistoryStore(db).trend(model, limit=limit - 1)
+    except NoDatabase:
+        past = []
+    except AuditError as exc:
+        past = []
+        note = f"history unavailable: {exc}"
+    rows = [{"label": f"#{r.id}", "time": r.recorded_at[:19].replace("T", " ") + " UTC", "metrics": r.metrics,
+             "verdict": r.verdict, "released": r.released, "current": False} for r in past]
+    gate = result.get("gate") or {}
+    rows.append({"label": "this run", "time": None, "metrics": rec.key_metrics(result),
+                 "verdict": ("pass" if gate.get("passed") else "fail") if gate else None,
+                 "released": False, "current": True})
+    return {"model": model, "rows": rows, "note": note}
+
+
+def record_run(result: dict, written: dict[str, Path], *, db: str) -> int:
+    """Record a run whose files are written; a failure is one line saying the files are there."""
+    audit_json = written["audit.json"]
+    try:
+        text = audit_json.read_text(encoding="utf-8")
+        return HistoryStore(db, create=True).record_run(result, audit_json_text=text)
+    except (AuditError, OSError) as exc:
+        raise AuditError(MSG_NOT_RECORDED.format(reason=exc, out=audit_json.parent)) from None
+
+
+def record_gate(audit_json: Path, verdict: dict, *, db: str, policy: Path, checklist: Path | None) -> int | None:
+    """Record an ``audit gate`` verdict against the stored run it re-evaluated (None: no such run).
+
+    Never creates a database: a missing one means there is no stored run to record against.
+    """
+    store = HistoryStore(db)
+    try:
+        text = audit_json.read_text(encoding="utf-8")
+        return store.record_gate(text, verdict, policy_source=str(policy),
+                                 checklist_source=str(checklist) if checklist else None)
+    except NoDatabase:
+        return None
+    except AuditError as exc:
+        raise AuditError(f"{exc} -- the gate verdict was NOT recorded in the history database; junit.xml "
+                         f"and gate.json were written") from None
