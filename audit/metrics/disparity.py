@@ -12,6 +12,11 @@ import numpy as np
 from audit.metrics.intervals import wilson_interval
 
 MSG_SHAPE = "group values ({}) and labels ({}) disagree on the number of samples"
+#: Above this many classes a group's K×K cells are kept sparse (scipy CSR, only the non-zero cells):
+#: 3,000 groups × 1,000² dense int64 cells would need 24 GB; sparse cells need at most one per sample.
+DENSE_MAX_CLASSES = 32
+#: Why a grouping's difference and ratio are undefined with a single group.
+ONE_GROUP = "only one group: there is nothing to compare"
 MSG_MERGE = "cannot merge group accumulators over different class counts: {} and {}"
 
 
@@ -94,6 +99,41 @@ def _head_codes(values: np.ndarray, head: np.ndarray) -> np.ndarray | None:
     return codes.astype(np.intp)
 
 
+def _sparse_cells_by_value(values: np.ndarray, pairs: np.ndarray, k: int) -> dict:
+    """As :func:`_cells_by_value`, each group's K×K counts as a scipy CSR array of its non-zero cells
+    (memory grows with the number of distinct (group, true, predicted) triples, never with G·K²)."""
+    from scipy import sparse
+
+    uniques, codes = np.unique(values, return_inverse=True)
+    keys, counts = np.unique(codes.astype(np.int64) * (k * k) + pairs, return_counts=True)
+    group, pair = np.divmod(keys, k * k)
+    bounds = np.searchsorted(group, np.arange(len(uniques) + 1))
+    out = {}
+    for g, value in enumerate(uniques):
+        lo, hi = bounds[g], bounds[g + 1]
+        if lo == hi:
+            continue
+        rows, cols = np.divmod(pair[lo:hi], k)
+        out[str(value)] = sparse.csr_array((counts[lo:hi].astype(np.int64), (rows, cols)), shape=(k, k))
+    return out
+
+
+def block_cells(block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and count of every non-zero cell of a group's K×K block (dense or sparse)."""
+    if isinstance(block, np.ndarray):
+        t, p = np.nonzero(block)
+        return t, p, block[t, p]
+    coo = block.tocoo()
+    keep = coo.data != 0
+    return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), coo.data[keep]
+
+
+def block_margins(block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Diagonal (correct per true class), row sums (support) and column sums (predicted) of a block."""
+    return (np.asarray(block.diagonal()).ravel(), np.asarray(block.sum(axis=1)).ravel(),
+            np.asarray(block.sum(axis=0)).ravel())
+
+
 def _cells_by_value(values: np.ndarray, pairs: np.ndarray, n_pairs: int) -> dict[str, np.ndarray]:
     """Counts of each pair index (true · K + predicted) per distinct value of ``values``.
 
@@ -112,6 +152,11 @@ class GroupCellAccumulator:
     Parameters
     ----------
     n_classes : int
+
+    Notes
+    -----
+    Up to ``DENSE_MAX_CLASSES`` classes the blocks are dense ndarrays; above, scipy CSR arrays of the
+    non-zero cells (:func:`block_cells` and :func:`block_margins` read both).
     """
 
     def __init__(self, n_classes: int):
@@ -132,6 +177,10 @@ class GroupCellAccumulator:
         k = self.n_classes
         if pairs is None:
             pairs = labels * k + np.asarray(predicted, dtype=np.int64)
+        if k > DENSE_MAX_CLASSES:
+            for key, block in _sparse_cells_by_value(groups, pairs, k).items():
+                self.cells[key] = self.cells[key] + block if key in self.cells else block
+            return self
         for key, block in _cells_by_value(groups, pairs, k * k).items():
             block = block.reshape(k, k)
             if key in self.cells:
@@ -156,11 +205,11 @@ def cells_to_rows(cells: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
     """One row per non-empty (group, true, predicted) cell: y_true, y_pred, group, weight (= count)."""
     ys, ps, gs, ws = [], [], [], []
     for group in sorted(cells):
-        t, p = np.nonzero(cells[group])
+        t, p, w = block_cells(cells[group])
         ys.append(t)
         ps.append(p)
         gs.append(np.full(t.shape, group, dtype=object))
-        ws.append(cells[group][t, p])
+        ws.append(w)
     return (np.concatenate(ys), np.concatenate(ps), np.concatenate(gs),
             np.concatenate(ws).astype(np.float64))
 
@@ -193,11 +242,9 @@ def per_class_rate_gaps(cells: Mapping[str, np.ndarray], class_names) -> list[di
     TPR_g(k) = correct k / samples of class k in g; FPR_g(k) = non-k samples predicted k / non-k
     samples in g. A gap is None unless at least two groups define the rate.
     """
-    blocks = np.stack([cells[g] for g in sorted(cells)]).astype(np.float64)  # (G, K, K)
-    tp = np.diagonal(blocks, axis1=1, axis2=2)
-    support = blocks.sum(axis=2)
-    predicted = blocks.sum(axis=1)
-    n = blocks.sum(axis=(1, 2))[:, None]
+    margins = [block_margins(cells[g]) for g in sorted(cells)]
+    tp, support, predicted = (np.stack(m).astype(np.float64) for m in zip(*margins))  # each (G, K)
+    n = support.sum(axis=1)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         tpr = np.where(support > 0, tp / support, np.nan)
         fpr = np.where(n - support > 0, (predicted - tp) / (n - support), np.nan)
@@ -231,11 +278,12 @@ def disparity_entry(
     for group in listed + sorted(set(cells) - set(listed)):
         block = cells[group]
         n = int(block.sum())
-        correct = int(np.trace(block))
+        correct = int(block.diagonal().sum())
         lo, hi = wilson_interval(correct, n)
-        groups.append({"group": group, "n": n, "accuracy": _opt(by_group[group]),
+        groups.append({"group": group, "n": n, "n_correct": correct, "accuracy": _opt(by_group[group]),
                        "accuracy_ci": [lo, hi]})
     values = np.array([g["accuracy"] for g in groups], dtype=np.float64)
+    compared = len(groups) >= 2
     return {
         "name": name,
         "kind": kind,
@@ -244,10 +292,12 @@ def disparity_entry(
         "metric": "accuracy",
         "groups": groups,
         "overall": _opt(mf.overall),
-        "difference": _opt(mf.difference(method="between_groups")),
-        "ratio": _opt(mf.ratio(method="between_groups")),
-        "difference_to_overall": _opt(mf.difference(method="to_overall")),
-        "ratio_to_overall": _opt(mf.ratio(method="to_overall")),
+        # with one group MetricFrame says 0 and 1; there is no disparity to measure, so null + reason
+        "difference": _opt(mf.difference(method="between_groups")) if compared else None,
+        "ratio": _opt(mf.ratio(method="between_groups")) if compared else None,
+        "difference_to_overall": _opt(mf.difference(method="to_overall")) if compared else None,
+        "ratio_to_overall": _opt(mf.ratio(method="to_overall")) if compared else None,
+        "undefined_reason": None if compared else ONE_GROUP,
         "worst_group": groups[int(np.argmin(values))]["group"],
         "best_group": groups[int(np.argmax(values))]["group"],
         "per_class_gaps": per_class_rate_gaps(cells, class_names),

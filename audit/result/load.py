@@ -13,14 +13,17 @@ from typing import Any
 
 from audit.errors import AuditError
 
-#: The ``schema_version`` this tool reads and writes.
-SCHEMA_VERSION = "1"
+#: The ``schema_version`` this tool writes.
+SCHEMA_VERSION = "2"
+#: Every ``schema_version`` it reads: 2 only adds ``confusion_cells`` and leaves the dense matrices
+#: null above 100 classes, neither of which the gate or a baseline reads.
+READABLE_VERSIONS = ("1", "2")
 
 MSG_NOT_FOUND = "audit.json not found"
 MSG_EMPTY = "the file is empty (0 bytes)"
 MSG_BAD_JSON = "not valid JSON (truncated or hand-edited?): {error}"
 MSG_NOT_OBJECT = "the top level must be a JSON object; got {kind}"
-MSG_VERSION = "unsupported schema_version {value!r}; this tool reads {expected!r}"
+MSG_VERSION = "unsupported schema_version {value!r}; this tool reads {expected}"
 MSG_MISSING = "missing key {key!r}"
 MSG_BAD_VALUE = "key {key!r} must be {expected}; got {value!r}"
 MSG_CLASSES = "per_class lists classes {found} but class_names is {expected}"
@@ -83,8 +86,9 @@ def _validate(result: Any) -> None:
         raise _Invalid(MSG_NOT_OBJECT.format(kind=type(result).__name__))
     if "schema_version" not in result:
         raise _Invalid(MSG_MISSING.format(key="schema_version"))
-    if result["schema_version"] != SCHEMA_VERSION:
-        raise _Invalid(MSG_VERSION.format(value=result["schema_version"], expected=SCHEMA_VERSION))
+    if result["schema_version"] not in READABLE_VERSIONS:
+        raise _Invalid(MSG_VERSION.format(value=result["schema_version"],
+                                          expected=" or ".join(map(repr, READABLE_VERSIONS))))
 
     names = _require(result, "class_names", "", list, "a non-empty list of class names")
     if not names or not all(isinstance(n, str) for n in names):

@@ -25,7 +25,7 @@ def _set(path):
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    (("schema_version",), "2", "unsupported schema_version '2'; this tool reads '1'"),
+    (("schema_version",), "3", "unsupported schema_version '3'; this tool reads '1' or '2'"),
     (("overall", "accuracy"), "high", "key 'overall.accuracy' must be a number in [0, 1] or null; got 'high'"),
     (("overall", "accuracy"), 1.5, "key 'overall.accuracy' must be a number in [0, 1] or null; got 1.5"),
     (("overall", "accuracy_ci"), [0.7, 0.6], "key 'overall.accuracy_ci' must be [low, high]"),
