@@ -72,6 +72,11 @@ class DisparityRule:
     min_worst_group_accuracy: float
     groupings: tuple[str, ...]
     include_proxies: bool
+    # judging groups of every size (audit.gate.group_judging); defaults = the rule as before them
+    min_group_size: int = 1
+    use: str = "point"
+    multiplicity: str = "none"
+    too_few_groups: str = "skip"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,14 @@ def _number(key: str, value: Any, lo: float, hi: float, allowed: str, *, closed:
     inside = (lo <= value <= hi) if closed else (lo < value < hi)
     if not math.isfinite(value) or not inside:
         raise _Invalid(MSG_RANGE.format(key=key, allowed=allowed, value=value))
+    return value
+
+
+def _count(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
+    if value < 1:
+        raise _Invalid(MSG_RANGE.format(key=key, allowed="[1, ∞)", value=value))
     return value
 
 
@@ -184,6 +197,10 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "min_worst_group_accuracy": _fraction,
         "groupings": _str_list,
         "include_proxies": _bool,
+        "min_group_size": _count,
+        "use": _choice("interval", "point"),
+        "multiplicity": _choice("bonferroni", "none"),
+        "too_few_groups": _choice("skip", "fail"),
     },
     "checklist": {"enabled": _bool, "required_items": _str_list, "required_categories": _str_list},
     "baseline": {

@@ -134,7 +134,8 @@ def heatmap(
     Parameters
     ----------
     shares : K x K nested sequence of float in [0, 1] or None
-        The row-normalised matrix, which sets each cell's shade (None: hatched, the row has no samples).
+        The row-normalised matrix, which sets each cell's shade (None, for a cell or a whole row:
+        hatched, the true class has no samples).
     texts : K x K nested sequence of str
         What is printed in each cell (counts or percentages); omitted when K > 20.
     labels : sequence of str, length K
@@ -159,8 +160,9 @@ def heatmap(
         y = top + i * cell
         out.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end"><title>{_e(label)}</title>'
                    f'{_e(_short(str(label), 18))}</text>')
+        row_shares = shares[i]  # None: a class without samples, its whole row hatched
         for j in range(k):
-            v = shares[i][j]
+            v = row_shares[j] if row_shares is not None else None
             fill, ink = _shade(v) if is_number(v) else (f"url(#{_e(chart_id)}-na)", MUTED)
             stroke = INK if i == j else GRID
             out.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" '

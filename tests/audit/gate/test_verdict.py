@@ -26,7 +26,7 @@ def only(section: str, **changes):
     """A policy with every rule off except ``section``."""
     off = {s: {"enabled": False} for s in ("accuracy", "class_error", "calibration", "disparity", "checklist",
                                            "baseline")}
-    off[section] = {"enabled": True, **changes}
+    off[section] = {"enabled": True, **({"use": "point"} if section == "disparity" else {}), **changes}
     return policy_with(**off)
 
 
