@@ -36,7 +36,7 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     result = load_audit_json(audit_json)
     policy = load_policy(policy_path)
     if checklist_path is not None:
-        result["checklist"] = load_checklist_section(checklist_path)
+        result["checklist"], result["model_card"] = load_checklist_section(checklist_path)
     verdict = evaluate(result, policy, informational=False)
 
     out_dir = out_dir if out_dir is not None else audit_json.parent
@@ -48,10 +48,12 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     click.get_current_context().exit(EXIT_OK if verdict["passed"] else EXIT_GATE_FAILED)
 
 
-def load_checklist_section(path: Path) -> dict:
-    """The ``checklist`` section built from an answers file (audit.gate.checklist, imported lazily)."""
+def load_checklist_section(path: Path) -> tuple[dict, dict]:
+    """The ``checklist`` and ``model_card`` sections built from an answers file."""
     try:
         from audit.gate.checklist import checklist_section, load_checklist
+        from audit.gate.model_card import model_card_section
     except ImportError as exc:  # pragma: no cover - only while audit.gate.checklist is not installed
         raise AuditError(f"checklist support is not available: {exc}", path=path) from None
-    return checklist_section(load_checklist(path))
+    answers = load_checklist(path)
+    return checklist_section(answers), model_card_section(answers)

@@ -158,6 +158,8 @@ def finish(result: dict, *, answers, rules, informational: bool, baseline, curre
     from audit.gate.verdict import evaluate
 
     result["checklist"] = checklist_section(answers)
+    from audit.gate.model_card import model_card_section
+    result["model_card"] = model_card_section(answers)
     if baseline:
         from audit.gate.baseline import compare
         result["baseline"] = compare(result, baseline, current_pred=current_pred)

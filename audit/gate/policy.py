@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from audit.errors import AuditError
+from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
 
 MSG_UNKNOWN_KEY = "unknown key {key!r}"
 MSG_SYNTAX = "TOML syntax error: {error}"
@@ -100,6 +101,14 @@ class BaselineRule:
 
 
 @dataclass(frozen=True)
+class ModelCardRule:
+    """Model-card completeness: each of ``required_fields`` written in the checklist's [model_card]."""
+
+    enabled: bool
+    required_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Policy:
     """A complete release policy. ``source`` is the file it came from, or ``"default"``."""
 
@@ -109,6 +118,7 @@ class Policy:
     disparity: DisparityRule
     checklist: ChecklistRule
     baseline: BaselineRule
+    model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
     source: str | None = None
 
 
@@ -210,6 +220,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "overall": _bool,
         "require_baseline": _bool,
     },
+    "model_card": {"enabled": _bool, "required_fields": _subset(*MODEL_CARD_FIELDS)},
 }
 
 _RULE_TYPES = {
@@ -219,6 +230,7 @@ _RULE_TYPES = {
     "disparity": DisparityRule,
     "checklist": ChecklistRule,
     "baseline": BaselineRule,
+    "model_card": ModelCardRule,
 }
 
 

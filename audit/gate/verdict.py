@@ -56,6 +56,8 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         rules.append(_checklist(result, policy))
     if policy.baseline.enabled:
         rules.extend(_baseline(result, policy))
+    if policy.model_card.enabled:
+        rules.append(_model_card(result, policy))
     gate = {
         "policy_source": policy.source,
         "informational": bool(informational),
@@ -242,6 +244,22 @@ def _checklist(result: dict, policy: Policy) -> dict:
         return _rule(name, 0, 0, True, f"all {n} required checklist items answered")
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
     return _rule(name, len(problems), 0, False, f"{len(problems)} checklist problem(s): {shown}")
+
+
+def _model_card(result: dict, policy: Policy) -> dict:
+    """model_card_complete: every required field written; no model card in the result fails closed."""
+    name, required = "model_card_complete", policy.model_card.required_fields
+    section = _get(result, "model_card")
+    fields = section.get("fields") if isinstance(section, dict) else None
+    if not isinstance(fields, dict):
+        return _fail(name, None, 0, "no model card in the result (write the [model_card] table of the "
+                                    "checklist answers file and pass --checklist FILE); failing closed")
+    empty = [f for f in required if not (isinstance(fields.get(f), str) and fields[f].strip())]
+    if not empty:
+        return _rule(name, 0, 0, True, f"all {len(required)} required model card fields written")
+    return _rule(name, len(empty), 0, False,
+                 f"{len(empty)} required model card field(s) empty: {', '.join(empty)} "
+                 "(the [model_card] table of the checklist answers file)")
 
 
 def _baseline(result: dict, policy: Policy) -> list[dict]:

@@ -49,6 +49,10 @@ _RESULT = {
         "source": "answers.toml",
         "n_open": 0,
     },
+    "model_card": {"fields": {f: f"{f} as written by the team" for f in (
+        "developers", "version", "licence", "contact", "intended_use", "out_of_scope_uses", "factors",
+        "evaluation_data", "training_data", "ethical_considerations", "caveats")},
+        "source": "answers.toml", "empty": []},
     "baseline": None,
 }
 
