@@ -212,6 +212,9 @@ def _from_file(sources, group_cols, calibration_set, *, stream=False):
 
 
 def _from_model(model_dir, data, no_images, batch_size):
+    from audit.extras import require
+
+    require("tensorflow", "keras", what="auditing a saved model (`audit run` without --predictions)")
     from audit.model.artifacts import default_model_dir, load_model, read_manifest
     from audit.model.data import load_cifar10, resolve_data_path
     from audit.model.predict import cifar10_predictions
