@@ -147,6 +147,14 @@ def _validate(result: Any) -> None:
             _require(item, "id", f"checklist.items[{i}].", str, "a string")
             _require(item, "status", f"checklist.items[{i}].", str, "a string")
 
+    model_card = result.get("model_card")  # absent in files written before the model card existed
+    if model_card is not None:
+        fields = _require(model_card, "fields", "model_card.", dict, "an object of field: text or null")
+        for key, text in fields.items():
+            if text is not None and not isinstance(text, str):
+                raise _Invalid(MSG_BAD_VALUE.format(key=f"model_card.fields.{key}", expected="text or null",
+                                                    value=text))
+
     baseline = result.get("baseline")
     if baseline is not None and not isinstance(baseline, dict):
         raise _Invalid(MSG_BAD_VALUE.format(key="baseline", expected="an object or null", value=baseline))
