@@ -231,7 +231,12 @@ def accuracy_frame(cells: Mapping[str, np.ndarray]):
     """fairlearn ``MetricFrame`` of accuracy by group, built from the count cells with sample weights."""
     from fairlearn.metrics import MetricFrame
 
+    import pandas as pd
+
     y, p, g, w = cells_to_rows(cells)
+    # a Series, not an ndarray: fairlearn rejects a one-element ndarray ("too many dimensions"),
+    # which is what a single sample, or a single non-empty cell, gives
+    g = pd.Series(g, name="sensitive_feature_0")
     return MetricFrame(metrics=weighted_accuracy, y_true=y, y_pred=p, sensitive_features=g,
                        sample_params={"sample_weight": w})
 
