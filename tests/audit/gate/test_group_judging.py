@@ -104,3 +104,23 @@ def test_a_real_gap_in_a_large_group_still_fails_and_noise_passes():
     assert not rules["max_disparity_difference[site]"]["passed"]
     assert not rules["min_worst_group_accuracy[site]"]["passed"]
     assert "Bonferroni" in rules["max_disparity_difference[site]"]["reason"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[disparity]\nmin_group_size = 0\n", "key 'disparity.min_group_size' must be in [1, ∞); got 0"),
+    ("[disparity]\nmin_group_size = 2.5\n", "key 'disparity.min_group_size' must be a whole number; got 2.5"),
+    ('[disparity]\nuse = "mean"\n', "key 'disparity.use' must be one of 'interval', 'point'; got 'mean'"),
+    ('[disparity]\nmultiplicity = "holm"\n', "key 'disparity.multiplicity' must be one of 'bonferroni', 'none'"),
+    ('[disparity]\ntoo_few_groups = "warn"\n', "key 'disparity.too_few_groups' must be one of 'skip', 'fail'"),
+    ('[model_card]\nrequired_fields = ["intended_users"]\n',
+     "key 'model_card.required_fields[]' must be one of 'developers'"),
+])
+def test_bad_judging_and_model_card_keys(tmp_path, text, message):
+    from audit.errors import AuditError
+    from audit.gate.policy import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AuditError) as err:
+        load_policy(path)
+    assert str(err.value).startswith(f"{path}: {message}")
