@@ -128,12 +128,6 @@ def block_cells(block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), coo.data[keep]
 
 
-def block_margins(block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Diagonal (correct per true class), row sums (support) and column sums (predicted) of a block."""
-    return (np.asarray(block.diagonal()).ravel(), np.asarray(block.sum(axis=1)).ravel(),
-            np.asarray(block.sum(axis=0)).ravel())
-
-
 def _cells_by_value(values: np.ndarray, pairs: np.ndarray, n_pairs: int) -> dict[str, np.ndarray]:
     """Counts of each pair index (true · K + predicted) per distinct value of ``values``.
 
@@ -156,7 +150,7 @@ class GroupCellAccumulator:
     Notes
     -----
     Up to ``DENSE_MAX_CLASSES`` classes the blocks are dense ndarrays; above, scipy CSR arrays of the
-    non-zero cells (:func:`block_cells` and :func:`block_margins` read both).
+    non-zero cells (:func:`block_cells` and :func:`group_margins` read both).
     """
 
     def __init__(self, n_classes: int):
@@ -241,14 +235,37 @@ def accuracy_frame(cells: Mapping[str, np.ndarray]):
                        sample_params={"sample_weight": w})
 
 
+def group_margins(cells: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Correct, support and predicted counts per (group in sorted order, class), each (G, K) float64.
+
+    Dense blocks are stacked; sparse ones are summed in one ``bincount`` over all their non-zero
+    cells (per-group scipy calls cost more than the arithmetic when there are thousands of groups).
+    """
+    names = sorted(cells)
+    blocks = [cells[g] for g in names]
+    if all(isinstance(b, np.ndarray) for b in blocks):
+        stacked = np.stack(blocks).astype(np.float64)  # (G, K, K)
+        return (np.diagonal(stacked, axis1=1, axis2=2).copy(), stacked.sum(axis=2), stacked.sum(axis=1))
+    k = blocks[0].shape[0]
+    parts = [block_cells(b) for b in blocks]
+    g = np.repeat(np.arange(len(blocks)), [len(t) for t, _, _ in parts])
+    t, p, w = (np.concatenate(x) for x in zip(*parts))
+    w = w.astype(np.float64)
+    size = len(blocks) * k
+
+    def per_group(idx, weights):
+        return np.bincount(g * k + idx, weights=weights, minlength=size).reshape(len(blocks), k)
+
+    return per_group(t, w * (t == p)), per_group(t, w), per_group(p, w)
+
+
 def per_class_rate_gaps(cells: Mapping[str, np.ndarray], class_names) -> list[dict]:
     """One-vs-rest TPR and FPR gaps per class: max − min over groups where the rate is defined.
 
     TPR_g(k) = correct k / samples of class k in g; FPR_g(k) = non-k samples predicted k / non-k
     samples in g. A gap is None unless at least two groups define the rate.
     """
-    margins = [block_margins(cells[g]) for g in sorted(cells)]
-    tp, support, predicted = (np.stack(m).astype(np.float64) for m in zip(*margins))  # each (G, K)
+    tp, support, predicted = group_margins(cells)
     n = support.sum(axis=1)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         tpr = np.where(support > 0, tp / support, np.nan)
@@ -280,13 +297,13 @@ def disparity_entry(
     by_group = mf.by_group
     listed = [g for g in (order or ()) if g in cells]
     groups = []
-    for group in listed + sorted(set(cells) - set(listed)):
-        block = cells[group]
-        n = int(block.sum())
-        correct = int(block.diagonal().sum())
-        lo, hi = wilson_interval(correct, n)
-        groups.append({"group": group, "n": n, "n_correct": correct, "accuracy": _opt(by_group[group]),
-                       "accuracy_ci": [lo, hi]})
+    ordered = listed + sorted(set(cells) - set(listed))
+    ns = np.array([int(cells[g].sum()) for g in ordered], dtype=np.int64)
+    right = np.array([int(cells[g].diagonal().sum()) for g in ordered], dtype=np.int64)
+    los, his = wilson_interval(right, ns)  # one vectorised call for thousands of groups
+    for i, group in enumerate(ordered):
+        groups.append({"group": group, "n": int(ns[i]), "n_correct": int(right[i]),
+                       "accuracy": _opt(by_group[group]), "accuracy_ci": [float(los[i]), float(his[i])]})
     values = np.array([g["accuracy"] for g in groups], dtype=np.float64)
     compared = len(groups) >= 2
     return {
