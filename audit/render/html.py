@@ -106,8 +106,7 @@ def _charts(r: dict[str, Any]) -> dict[str, Any]:
     out["disparity"] = [
         Markup(charts.group_bar_chart(
             view["shown"], d.get("overall"), chart_id=f"chart-disparity-{i}",
-            title=f"Accuracy by {d.get('name')}" + ("" if not view["collapsed"] else
-                                                     f": {len(view['shown'])} worst and best judged groups"),
+            title=f"Accuracy by {d.get('name')}" + ("" if not view["collapsed"] else _shown_title(view)),
             desc=("Bars: accuracy per group with 95% interval; dashed line: overall accuracy."
                   + (" These groups are image-property slices, proxies only." if d.get("proxy") else ""))))
         for i, (d, view) in enumerate(zip(r["disparity"], _group_views(r)))
@@ -150,6 +149,12 @@ def _confusion_charts(r: dict[str, Any]) -> dict[str, Any]:
             desc="Rows: true class, columns: predicted class; each cell is the share of the true class's "
                  "samples predicted as the column's class. Hatched rows have no samples.")),
     }
+
+
+def _shown_title(view: dict) -> str:
+    if view.get("shown_kind") == "largest":
+        return f": the {len(view['shown'])} largest groups (none judged)"
+    return f": {len(view['shown'])} worst and best judged groups"
 
 
 def _min_group_size(r: dict[str, Any]) -> int | None:

@@ -105,7 +105,8 @@ def grouping_view(d: dict[str, Any], min_group_size: int | None) -> dict[str, An
     -------
     dict
         ``shown`` (every group up to GROUPS_OPEN_MAX, else the SHOWN_GROUPS worst and best judged
-        groups, worst first), ``collapsed`` (True when the full list goes in a collapsed block),
+        groups, worst first, or with none judged the 2·SHOWN_GROUPS largest; ``shown_kind`` says
+        which), ``collapsed`` (True when the full list goes in a collapsed block),
         ``judged`` / ``not_judged`` counts and ``not_judged_n`` (their samples).
     """
     groups = d.get("groups") or []
@@ -120,7 +121,12 @@ def grouping_view(d: dict[str, Any], min_group_size: int | None) -> dict[str, An
         return view
     rated = sorted((g for g in judged if is_number(g.get("accuracy"))),
                    key=lambda g: (g["accuracy"], -(g.get("n") or 0), str(g.get("group"))))
+    if not rated:  # nothing judged: the largest groups, so the chart still shows the biggest samples
+        view["shown"] = sorted(groups, key=lambda g: (-(g.get("n") or 0), str(g.get("group"))))[:2 * SHOWN_GROUPS]
+        view["shown_kind"] = "largest"
+        return view
     worst = rated[:SHOWN_GROUPS]
     best = [g for g in reversed(rated[SHOWN_GROUPS:]) if g not in worst][:SHOWN_GROUPS]
     view["shown"] = worst + list(reversed(best))
+    view["shown_kind"] = "judged"
     return view

@@ -117,3 +117,18 @@ def test_unicode_long_and_wordnet_names_escaped_and_titled():
         if title is not None:
             shown = label.get_text()[len(title.get_text()):]
             assert len(shown) <= 22 and title.get_text().startswith(shown.rstrip("\u2026"))
+
+
+def test_many_groups_show_worst_and_best_judged_first_or_the_largest():
+    judged = result_for(5, 3_000, group_sizes=[100] * 25 + [2] * 250)
+    article = BeautifulSoup(render_html(judged), "html.parser").find(id="disparity-0")
+    first = article.find("table")
+    assert "20 worst and best judged groups, worst first" in first.caption.get_text()
+    shown = [(row.th.get_text(" ", strip=True), row.find_all("td")[1].get_text()) for row in first.tbody.find_all("tr")]
+    rates = [float(rate.rstrip("%")) for _, rate in shown]
+    assert rates[:10] == sorted(rates[:10]) and len(shown) == 20
+    assert all("not judged" not in name for name, _ in shown)
+    tiny = result_for(5, 920, group_sizes=[3] * 300 + [20])
+    article = BeautifulSoup(render_html(tiny), "html.parser").find(id="disparity-0")
+    caption = article.find("table").caption.get_text()
+    assert "largest groups (no group is large enough to be judged)" in caption
