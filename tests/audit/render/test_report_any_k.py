@@ -132,3 +132,16 @@ def test_many_groups_show_worst_and_best_judged_first_or_the_largest():
     article = BeautifulSoup(render_html(tiny), "html.parser").find(id="disparity-0")
     caption = article.find("table").caption.get_text()
     assert "largest groups (no group is large enough to be judged)" in caption
+
+
+def test_markdown_summary_stays_short_at_k1000():
+    from audit.render.markdown import MAX_RULES
+
+    r = result_for(1000, 5_000, absent=tuple(range(30)), accuracy=0.1)
+    text = render_markdown(r)
+    failed = sum(1 for rule in r["gate"]["rules"] if not rule["passed"])
+    assert failed > MAX_RULES and f"and {failed - MAX_RULES} more failed rules" in text
+    undefined = sum(1 for row in r["per_class"] if row["error_rate"] is None)
+    assert undefined >= 30 and f"and {undefined - MAX_RULES} more." in text
+    assert text.count("max\\_class\\_error\\_rate") <= MAX_RULES
+    assert len(text.encode()) < 20_000
