@@ -288,3 +288,21 @@ def test_image_slices_list_terciles_low_mid_high_and_gaps_read_in_points():
     line = next(x for x in summarize(r).splitlines() if "largest disparity" in x)
     d = max((d for d in r["disparity"]), key=lambda d: d["difference"])
     assert f"accuracy gap {100 * d['difference']:.1f} pp," in line and "%" not in line
+
+
+def test_streaming_equals_in_memory_at_large_k_with_sparse_cells():
+    """K = 150: group cells are sparse and the dense matrices absent; chunks merge to the same result."""
+    from helpers.any_input import arrays
+
+    labels, probs, groups = arrays(150, 900, seed=2, absent=(0, 1), never_predicted=(2,),
+                                   group_sizes=[400, 300] + [5] * 40)
+    names = [f"n{i:08d}" for i in range(150)]
+    pred = make_predictions(labels, probs, names, groups=groups)
+    whole = build_result(pred, n_bootstrap=0, images=False)
+    assert whole["confusion_matrix"] is None and len(whole["disparity"][0]["groups"]) == 42
+    chunks = [make_predictions(labels[i:i + 200], probs[i:i + 200], names, groups={"site": groups["site"][i:i + 200]})
+              for i in range(0, 900, 200)]
+    streamed = build_result_streaming(chunks, class_names=names, group_names=["site"], temperature=1.0,
+                                      n_bootstrap=0)
+    for key in ("overall", "per_class", "confusion_cells", "top_confusions", "disparity"):
+        assert_close(streamed[key], whole[key])
