@@ -133,7 +133,7 @@ def _confusion_charts(r: dict[str, Any]) -> dict[str, Any]:
         texts = [[f"{f.count(c)} ({f.pct(s[j], 0) if s is not None else '–'})" for j, c in enumerate(row)]
                  for row, s in zip(cm, cmn)]
         return {"cm_binary": Markup(charts.heatmap(
-            cmn, texts, names, chart_id="chart-cm-binary", title="Confusion matrix",
+            cmn, texts, names, chart_id="chart-cm-binary", title="Confusion matrix", cell=110,
             desc="Rows: true class, columns: predicted class; each cell prints the count and, in brackets, "
                  "its share of the true class's samples. Hatched rows have no samples."))}
     return {
