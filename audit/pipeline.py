@@ -202,12 +202,14 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
 
 def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = None, baseline=None,
           current_pred: Predictions | None = None) -> dict:
-    """Add the ``checklist``, ``baseline`` and ``gate`` sections to the result ``data`` (in place) and
+    """Add the ``checklist``, ``model_card``, ``baseline`` and ``gate`` sections to the result ``data`` (in place) and
     return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
     from audit.gate.checklist import checklist_section
+    from audit.gate.model_card import model_card_section
     from audit.gate.verdict import evaluate
 
     data["checklist"] = checklist_section(answers)
+    data["model_card"] = model_card_section(answers)
     data["baseline"] = _compare(data, baseline, current_pred) if baseline is not None else None
     data["gate"] = evaluate(data, policy, informational=informational)
     return data["gate"]
@@ -231,7 +233,7 @@ def regate(audit_json: str | Path, *, policy, checklist: str | Path | None = Non
     """Re-evaluate a stored ``audit.json`` against ``policy`` (never informational) without recomputing
     a metric; with ``checklist``, its answers replace the stored checklist. Writes ``gate.json`` and
     ``junit.xml`` as a set into ``out_dir`` (default: beside ``audit_json``); ``audit_json`` itself is
-    left unchanged."""
+    left unchanged. The checklist answers file brings its ``[model_card]`` table with it."""
     from audit.gate.checklist import checklist_section, load_checklist
     from audit.gate.verdict import evaluate
     from audit.render.junit import render_junit
@@ -242,7 +244,10 @@ def regate(audit_json: str | Path, *, policy, checklist: str | Path | None = Non
     data = load_audit_json(audit_json)
     policy_obj, _ = _policy(policy)
     if checklist is not None:
-        data["checklist"] = checklist_section(load_checklist(checklist))
+        from audit.gate.model_card import model_card_section
+
+        answers = load_checklist(checklist)
+        data["checklist"], data["model_card"] = checklist_section(answers), model_card_section(answers)
     verdict = evaluate(data, policy_obj, informational=False)
     out = Path(out_dir) if out_dir is not None else audit_json.parent
     record = {"audit_json": str(audit_json), "checklist_source": str(checklist) if checklist is not None else None,

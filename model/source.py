@@ -46,6 +46,9 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
         The test-set predictions, the validation split of the training run for the temperature, and
         the provenance (artifact and data hashes, model folder, training record, library versions).
     """
+    from audit.extras import require
+
+    require("tensorflow", "keras", what="auditing a saved model (`audit run` without --predictions)")
     from audit.model.artifacts import default_model_dir, load_model, read_manifest
     from audit.model.data import load_cifar10, resolve_data_path
     from audit.model.predict import cifar10_predictions

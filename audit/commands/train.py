@@ -47,6 +47,9 @@ def train(data_path: str | None, epochs: int, batch_size: int, seed: int, limit:
     Prints the model summary, a progress bar per epoch and the test loss and accuracy as the
     notebook does.
     """
+    from audit.extras import require
+
+    require("tensorflow", "keras", what="`audit train`")
     from audit.model.artifacts import check_out_dir, default_model_dir
     from audit.model.data import load_cifar10, resolve_data_path
     from audit.model.train import train as run_training

@@ -23,6 +23,8 @@ from audit.metrics.calibration import (
     top_label_and_classwise,
 )
 from audit.metrics.classification import (
+    DENSE_CONFUSION_MAX,
+    confusion_cells,
     confusion_rows,
     normalized_confusion,
     overall_metrics,
@@ -81,7 +83,9 @@ def conventions(n_bins: int = 15, adaptive_exact: bool = True) -> dict[str, str]
         "recall": "correct k / support of k; undefined (null) for a class absent from the labels",
         "error_rate": f"1 − recall with a {pct} Wilson interval on errors / support; null without support",
         "mean_confidence": "mean top-label confidence over the samples whose TRUE class is k",
-        "confusion_matrix": "counts, rows = true class, columns = predicted class",
+        "confusion_matrix": ("counts, rows = true class, columns = predicted class; dense K×K up to "
+                             f"{DENSE_CONFUSION_MAX} classes, always as confusion_cells [true, predicted, "
+                             "count] of the non-zero cells"),
         "top_confusions": f"{TOP_CONFUSIONS} largest off-diagonal cells by count, ties by row then column",
         "ece": (f"top-label ECE, {n_bins} equal-width bins (lo, hi], confidence 1.0 in the last bin "
                 "and 0 in the first (Guo et al. 2017); Σ (n_b/N)|acc_b − conf_b|"),
@@ -368,8 +372,7 @@ class AuditAccumulator:
             "overall": overall_metrics(counts, conf_sum if self.confusion.has_confidence else None),
             "per_class": per_class_metrics(counts, self.class_names,
                                            conf_sum if self.confusion.has_confidence else None),
-            "confusion_matrix": counts.tolist(),
-            "confusion_matrix_normalized": normalized_confusion(counts),
+            **confusion_section(counts),
             "top_confusions": confusion_rows(counts, self.class_names),
             "calibration": calibration,
             "disparity": [disparity_entry(acc.cells, self.class_names, name=name,
@@ -377,6 +380,15 @@ class AuditAccumulator:
                           for name, acc in self.groups.items() if acc.cells],
             "mistakes": self.mistakes(),
         }
+
+
+def confusion_section(counts: np.ndarray) -> dict:
+    """``confusion_cells`` (the non-zero cells, at any K) and the dense matrices up to
+    ``DENSE_CONFUSION_MAX`` classes (null above; see docs/audit-json.md)."""
+    dense = counts.shape[0] <= DENSE_CONFUSION_MAX
+    return {"confusion_matrix": counts.tolist() if dense else None,
+            "confusion_matrix_normalized": normalized_confusion(counts) if dense else None,
+            "confusion_cells": confusion_cells(counts)}
 
 
 def _envelope(class_names, *, run, provenance, settings, n_bins, adaptive_exact) -> dict:

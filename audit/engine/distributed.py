@@ -27,7 +27,6 @@ MSG_NO_SOURCES = "no predictions files given"
 MSG_CAL_CLASSES = "calibration set classes {found} differ from the audit set's {expected}"
 MSG_DASK_SPEC = ("--dask must be a scheduler address (tcp://host:8786 or host:8786) or local[:N] "
                  "with N >= 1 workers; got {spec!r}")
-MSG_DASK_MISSING = "--dask needs the packages dask and distributed, which are not installed"
 MSG_DASK_CONNECT = "cannot reach the Dask scheduler at {address!r}: {reason}"
 
 
@@ -222,11 +221,11 @@ def _tree_reduce(delayed, items: list, split_every: int):
 
 
 def _import_dask():
-    try:
-        import dask
-        import distributed  # noqa: F401
-    except ImportError:
-        raise AuditError(MSG_DASK_MISSING, hint="pip install 'dask[distributed]'") from None
+    from audit.extras import require
+
+    require("dask", "distributed", what="--dask")
+    import dask
+    import distributed  # noqa: F401
     return dask
 
 

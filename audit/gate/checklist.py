@@ -25,7 +25,8 @@ DEFAULT_FILE = "audit-checklist.toml"
 MSG_NOT_FOUND = "checklist file not found"
 MSG_NOT_UTF8 = "checklist file is not UTF-8 text"
 MSG_SYNTAX = "TOML syntax error at line {line}: {detail}"
-MSG_TOP_LEVEL = "line {line}: unknown top-level key {key!r}; the file holds only [[answer]] tables"
+MSG_TOP_LEVEL = ("line {line}: unknown top-level key {key!r}; the file holds only [[answer]] tables and "
+                 "one [model_card] table")
 MSG_NOT_TABLES = "'answer' must be an array of tables written as [[answer]]; got {kind}"
 MSG_MISSING_ID = "line {line}: [[answer]] number {number} has no 'id'"
 MSG_BAD_ID = "line {line}: 'id' must be a string; got {value!r}"
@@ -152,8 +153,9 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
     -------
     dict
         ``{"source": str(path), "answers": {item id: {"status", "evidence", "answered_by",
-        "answered_on"}}}`` with ``answered_on`` as an ISO date string; pass it to
-        :func:`checklist_section`.
+        "answered_on"}}, "model_card": {field: text | None}}`` with ``answered_on`` as an ISO date
+        string; pass it to :func:`checklist_section` and
+        :func:`audit.gate.model_card.model_card_section`.
 
     Raises
     ------
@@ -179,7 +181,7 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
         raise AuditError(MSG_SYNTAX.format(line=line, detail=detail), path=path) from None
 
     for key in data:
-        if key != "answer":
+        if key not in ("answer", "model_card"):
             raise AuditError(MSG_TOP_LEVEL.format(line=_key_line(lines, key, 0, len(lines)), key=key), path=path)
     tables = data.get("answer", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -198,7 +200,10 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
                              path=path)
         answers[answers_id] = answer
         first_line[answers_id] = id_line
-    return {"source": str(path), "answers": answers}
+    from audit.gate.model_card import parse_model_card
+
+    return {"source": str(path), "answers": answers,
+            "model_card": parse_model_card(data.get("model_card"), lines, path)}
 
 
 def _key_line(lines: list[str], key: str, lo: int, hi: int) -> int:

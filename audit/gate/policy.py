@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from audit.errors import AuditError
+from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
 
 MSG_UNKNOWN_KEY = "unknown key {key!r}"
 MSG_SYNTAX = "TOML syntax error: {error}"
@@ -72,6 +73,11 @@ class DisparityRule:
     min_worst_group_accuracy: float
     groupings: tuple[str, ...]
     include_proxies: bool
+    # judging groups of every size (audit.gate.group_judging); defaults = the rule as before them
+    min_group_size: int = 1
+    use: str = "point"
+    multiplicity: str = "none"
+    too_few_groups: str = "skip"
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,14 @@ class SelectiveRule:
 
 
 @dataclass(frozen=True)
+class ModelCardRule:
+    """Model-card completeness: each of ``required_fields`` written in the checklist's [model_card]."""
+
+    enabled: bool
+    required_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Policy:
     """A complete release policy. ``source`` is the file it came from, or ``"default"``."""
 
@@ -121,6 +135,7 @@ class Policy:
     checklist: ChecklistRule
     baseline: BaselineRule
     selective: SelectiveRule
+    model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
     source: str | None = None
 
 
@@ -152,11 +167,11 @@ def _target(key: str, value: Any) -> float:
     return value
 
 
-def _size(key: str, value: Any) -> int:
+def _count(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(MSG_TYPE.format(key=key, expected="an integer", value=value))
+        raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
     if value < 1:
-        raise _Invalid(MSG_RANGE.format(key=key, allowed="[1, inf)", value=value))
+        raise _Invalid(MSG_RANGE.format(key=key, allowed="[1, ∞)", value=value))
     return value
 
 
@@ -216,6 +231,10 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "min_worst_group_accuracy": _fraction,
         "groupings": _str_list,
         "include_proxies": _bool,
+        "min_group_size": _count,
+        "use": _choice("interval", "point"),
+        "multiplicity": _choice("bonferroni", "none"),
+        "too_few_groups": _choice("skip", "fail"),
     },
     "checklist": {"enabled": _bool, "required_items": _str_list, "required_categories": _str_list},
     "baseline": {
@@ -231,10 +250,11 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "min_coverage": _fraction,
         "max_review_gap": _fraction,
         "use": _choice("point", "ci_lower"),
-        "min_group_size": _size,
+        "min_group_size": _count,
         "groupings": _str_list,
         "include_proxies": _bool,
     },
+    "model_card": {"enabled": _bool, "required_fields": _subset(*MODEL_CARD_FIELDS)},
 }
 
 _RULE_TYPES = {
@@ -245,6 +265,7 @@ _RULE_TYPES = {
     "checklist": ChecklistRule,
     "baseline": BaselineRule,
     "selective": SelectiveRule,
+    "model_card": ModelCardRule,
 }
 
 

@@ -59,12 +59,17 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         from audit.gate.selective_rules import selective_rules
 
         rules.extend(selective_rules(result, policy.selective))
-    return {
+    if policy.model_card.enabled:
+        rules.append(_model_card(result, policy))
+    gate = {
         "policy_source": policy.source,
         "informational": bool(informational),
         "passed": all(rule["passed"] for rule in rules),
         "rules": rules,
     }
+    if policy.disparity.enabled:
+        gate["disparity_policy"] = disparity_policy(policy)
+    return gate
 
 
 def format_table(gate: dict) -> str:
@@ -157,29 +162,56 @@ def _disparity(result: dict, policy: Policy) -> list[dict]:
             return [_skip("disparity", f"skipped: {why}")]
     out = []
     for name, entry in selected:
-        if entry is None:
-            missing = (f"grouping {name!r} named in the policy is not in the result"
-                       + _suggest(name, list(by_name)))
-        for check in rule.checks:
-            if check == "difference":
-                rname, threshold = f"max_disparity_difference[{name}]", rule.max_difference
-            elif check == "ratio":
-                rname, threshold = f"min_disparity_ratio[{name}]", rule.min_ratio
-            else:
-                rname, threshold = f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy
-            if entry is None:
-                out.append(_fail(rname, None, threshold, missing))
-            elif check == "difference":
-                out.append(_at_most(rname, f"accuracy difference between groups of {name!r}",
-                                    _num(entry.get("difference")), threshold))
-            elif check == "ratio":
-                out.append(_at_least(rname, f"accuracy ratio worst/best group of {name!r}",
-                                     _num(entry.get("ratio")), threshold))
-            else:
-                group, value = _worst_group(entry)
-                what = f"worst-group accuracy of {name!r}" + (f" (group {group!r})" if group else "")
-                out.append(_at_least(rname, what, value, threshold))
+        out.extend(_judge_one(name, entry, rule, by_name))
     return out
+
+
+def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]:
+    """The disparity rules of one grouping, judged on the groups large enough (audit.gate.group_judging)."""
+    from audit.gate.group_judging import judge_grouping, judging_note
+
+    names = {"difference": (f"max_disparity_difference[{name}]", rule.max_difference),
+             "ratio": (f"min_disparity_ratio[{name}]", rule.min_ratio),
+             "worst_group_accuracy": (f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy)}
+    if entry is None:
+        missing = f"grouping {name!r} named in the policy is not in the result" + _suggest(name, list(by_name))
+        return [_fail(names[c][0], None, names[c][1], missing) for c in rule.checks]
+    # image-property proxies are terciles of equal size: judged whole, as before
+    min_size = 1 if entry.get("proxy") else rule.min_group_size
+    judged = judge_grouping(entry, min_group_size=min_size, use=rule.use, multiplicity=rule.multiplicity)
+    out = []
+    for check in rule.checks:
+        rname, threshold = names[check]
+        if judged is None:
+            out.append(_fail(rname, None, threshold, MSG_UNDEFINED.format(what=f"groups of {name!r}")))
+            continue
+        note = judging_note(judged, min_size)
+        if check == "worst_group_accuracy":
+            value = judged.worst
+            what = f"worst-group accuracy of {name!r}" + (f" (group {judged.worst_group!r})" if judged.worst_group else "")
+        elif check == "difference":
+            value, what = judged.difference, f"accuracy difference between groups of {name!r}"
+        else:
+            value, what = judged.ratio, f"accuracy ratio worst/best group of {name!r}"
+        too_few = judged.n_judged < (1 if check == "worst_group_accuracy" else 2)
+        if too_few:
+            why = (f"{what} is undefined: {judged.n_judged} of {judged.n_groups} groups have at least "
+                   f"{min_size} samples, fewer than {1 if check == 'worst_group_accuracy' else 2}")
+            out.append(_skip(rname, f"skipped: {why}") if rule.too_few_groups == "skip"
+                       else _fail(rname, None, threshold, f"{why}; failing closed (too_few_groups = 'fail')"))
+            continue
+        check_rule = _at_most if check == "difference" else _at_least
+        judged_rule = check_rule(rname, what, value, threshold)
+        judged_rule["reason"] += f" [{note}]"
+        out.append(judged_rule)
+    return out
+
+
+def disparity_policy(policy: Policy) -> dict:
+    """The judging settings the report needs to mark groups judged and not judged (gate section)."""
+    rule = policy.disparity
+    return {"min_group_size": rule.min_group_size, "use": rule.use, "multiplicity": rule.multiplicity,
+            "too_few_groups": rule.too_few_groups}
 
 
 def _checklist(result: dict, policy: Policy) -> dict:
@@ -215,6 +247,22 @@ def _checklist(result: dict, policy: Policy) -> dict:
         return _rule(name, 0, 0, True, f"all {n} required checklist items answered")
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
     return _rule(name, len(problems), 0, False, f"{len(problems)} checklist problem(s): {shown}")
+
+
+def _model_card(result: dict, policy: Policy) -> dict:
+    """model_card_complete: every required field written; no model card in the result fails closed."""
+    name, required = "model_card_complete", policy.model_card.required_fields
+    section = _get(result, "model_card")
+    fields = section.get("fields") if isinstance(section, dict) else None
+    if not isinstance(fields, dict):
+        return _fail(name, None, 0, "no model card in the result (write the [model_card] table of the "
+                                    "checklist answers file and pass --checklist FILE); failing closed")
+    empty = [f for f in required if not (isinstance(fields.get(f), str) and fields[f].strip())]
+    if not empty:
+        return _rule(name, 0, 0, True, f"all {len(required)} required model card fields written")
+    return _rule(name, len(empty), 0, False,
+                 f"{len(empty)} required model card field(s) empty: {', '.join(empty)} "
+                 "(the [model_card] table of the checklist answers file)")
 
 
 def _baseline(result: dict, policy: Policy) -> list[dict]:
@@ -297,17 +345,6 @@ def _at_most(name: str, what: str, value: float | None, threshold: float) -> dic
     passed = value <= threshold + TOLERANCE
     op = "≤" if passed else ">"
     return _rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
-
-
-def _worst_group(entry: dict) -> tuple[str | None, float | None]:
-    groups = entry.get("groups")
-    if not isinstance(groups, list) or not groups:
-        return None, None
-    values = [(_num(g.get("accuracy")) if isinstance(g, dict) else None, g) for g in groups]
-    if any(v is None for v, _ in values):
-        return None, None
-    value, group = min(values, key=lambda pair: pair[0])
-    return str(group.get("group")), value
 
 
 def _get(result: dict, key: str) -> Any:

@@ -134,6 +134,26 @@ def normalized_confusion(counts: np.ndarray) -> list[list[float] | None]:
     return [None if s == 0 else (row / s).tolist() for row, s in zip(counts, support)]
 
 
+#: Up to this many classes audit.json also holds the dense K×K matrices (10,000 cells); above, only
+#: ``confusion_cells``: a 1,000-class matrix is a million mostly-zero cells (several MB of JSON).
+DENSE_CONFUSION_MAX = 100
+
+
+def confusion_cells(counts: np.ndarray) -> list[list[int]]:
+    """The non-zero cells of a confusion matrix as ``[true, predicted, count]``, row-major order."""
+    counts = np.asarray(counts)
+    rows, cols = np.nonzero(counts)
+    return [[int(t), int(p), int(c)] for t, p, c in zip(rows, cols, counts[rows, cols])]
+
+
+def dense_confusion(cells, n_classes: int) -> np.ndarray:
+    """The K×K count matrix back from :func:`confusion_cells` rows."""
+    out = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for t, p, c in cells:
+        out[t, p] += c
+    return out
+
+
 def confusion_rows(counts: np.ndarray, class_names, k: int = TOP_CONFUSIONS) -> list[dict]:
     """The ``k`` largest off-diagonal cells as JSON rows {true, predicted, count, rate}."""
     from audit.metrics.confusion import top_confusions

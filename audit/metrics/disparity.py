@@ -12,6 +12,11 @@ import numpy as np
 from audit.metrics.intervals import wilson_interval
 
 MSG_SHAPE = "group values ({}) and labels ({}) disagree on the number of samples"
+#: Above this many classes a group's K×K cells are kept sparse (scipy CSR, only the non-zero cells):
+#: 3,000 groups × 1,000² dense int64 cells would need 24 GB; sparse cells need at most one per sample.
+DENSE_MAX_CLASSES = 32
+#: Why a grouping's difference and ratio are undefined with a single group.
+ONE_GROUP = "only one group: there is nothing to compare"
 MSG_MERGE = "cannot merge group accumulators over different class counts: {} and {}"
 
 
@@ -94,6 +99,35 @@ def _head_codes(values: np.ndarray, head: np.ndarray) -> np.ndarray | None:
     return codes.astype(np.intp)
 
 
+def _sparse_cells_by_value(values: np.ndarray, pairs: np.ndarray, k: int) -> dict:
+    """As :func:`_cells_by_value`, each group's K×K counts as a scipy CSR array of its non-zero cells
+    (memory grows with the number of distinct (group, true, predicted) triples, never with G·K²)."""
+    from scipy import sparse
+
+    uniques, codes = np.unique(values, return_inverse=True)
+    keys, counts = np.unique(codes.astype(np.int64) * (k * k) + pairs, return_counts=True)
+    group, pair = np.divmod(keys, k * k)
+    bounds = np.searchsorted(group, np.arange(len(uniques) + 1))
+    out = {}
+    for g, value in enumerate(uniques):
+        lo, hi = bounds[g], bounds[g + 1]
+        if lo == hi:
+            continue
+        rows, cols = np.divmod(pair[lo:hi], k)
+        out[str(value)] = sparse.csr_array((counts[lo:hi].astype(np.int64), (rows, cols)), shape=(k, k))
+    return out
+
+
+def block_cells(block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and count of every non-zero cell of a group's K×K block (dense or sparse)."""
+    if isinstance(block, np.ndarray):
+        t, p = np.nonzero(block)
+        return t, p, block[t, p]
+    coo = block.tocoo()
+    keep = coo.data != 0
+    return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), coo.data[keep]
+
+
 def _cells_by_value(values: np.ndarray, pairs: np.ndarray, n_pairs: int) -> dict[str, np.ndarray]:
     """Counts of each pair index (true · K + predicted) per distinct value of ``values``.
 
@@ -112,6 +146,11 @@ class GroupCellAccumulator:
     Parameters
     ----------
     n_classes : int
+
+    Notes
+    -----
+    Up to ``DENSE_MAX_CLASSES`` classes the blocks are dense ndarrays; above, scipy CSR arrays of the
+    non-zero cells (:func:`block_cells` and :func:`group_margins` read both).
     """
 
     def __init__(self, n_classes: int):
@@ -132,6 +171,10 @@ class GroupCellAccumulator:
         k = self.n_classes
         if pairs is None:
             pairs = labels * k + np.asarray(predicted, dtype=np.int64)
+        if k > DENSE_MAX_CLASSES:
+            for key, block in _sparse_cells_by_value(groups, pairs, k).items():
+                self.cells[key] = self.cells[key] + block if key in self.cells else block
+            return self
         for key, block in _cells_by_value(groups, pairs, k * k).items():
             block = block.reshape(k, k)
             if key in self.cells:
@@ -156,11 +199,11 @@ def cells_to_rows(cells: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
     """One row per non-empty (group, true, predicted) cell: y_true, y_pred, group, weight (= count)."""
     ys, ps, gs, ws = [], [], [], []
     for group in sorted(cells):
-        t, p = np.nonzero(cells[group])
+        t, p, w = block_cells(cells[group])
         ys.append(t)
         ps.append(p)
         gs.append(np.full(t.shape, group, dtype=object))
-        ws.append(cells[group][t, p])
+        ws.append(w)
     return (np.concatenate(ys), np.concatenate(ps), np.concatenate(gs),
             np.concatenate(ws).astype(np.float64))
 
@@ -182,9 +225,38 @@ def accuracy_frame(cells: Mapping[str, np.ndarray]):
     """fairlearn ``MetricFrame`` of accuracy by group, built from the count cells with sample weights."""
     from fairlearn.metrics import MetricFrame
 
+    import pandas as pd
+
     y, p, g, w = cells_to_rows(cells)
+    # a Series, not an ndarray: fairlearn rejects a one-element ndarray ("too many dimensions"),
+    # which is what a single sample, or a single non-empty cell, gives
+    g = pd.Series(g, name="sensitive_feature_0")
     return MetricFrame(metrics=weighted_accuracy, y_true=y, y_pred=p, sensitive_features=g,
                        sample_params={"sample_weight": w})
+
+
+def group_margins(cells: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Correct, support and predicted counts per (group in sorted order, class), each (G, K) float64.
+
+    Dense blocks are stacked; sparse ones are summed in one ``bincount`` over all their non-zero
+    cells (per-group scipy calls cost more than the arithmetic when there are thousands of groups).
+    """
+    names = sorted(cells)
+    blocks = [cells[g] for g in names]
+    if all(isinstance(b, np.ndarray) for b in blocks):
+        stacked = np.stack(blocks).astype(np.float64)  # (G, K, K)
+        return (np.diagonal(stacked, axis1=1, axis2=2).copy(), stacked.sum(axis=2), stacked.sum(axis=1))
+    k = blocks[0].shape[0]
+    parts = [block_cells(b) for b in blocks]
+    g = np.repeat(np.arange(len(blocks)), [len(t) for t, _, _ in parts])
+    t, p, w = (np.concatenate(x) for x in zip(*parts))
+    w = w.astype(np.float64)
+    size = len(blocks) * k
+
+    def per_group(idx, weights):
+        return np.bincount(g * k + idx, weights=weights, minlength=size).reshape(len(blocks), k)
+
+    return per_group(t, w * (t == p)), per_group(t, w), per_group(p, w)
 
 
 def per_class_rate_gaps(cells: Mapping[str, np.ndarray], class_names) -> list[dict]:
@@ -193,11 +265,8 @@ def per_class_rate_gaps(cells: Mapping[str, np.ndarray], class_names) -> list[di
     TPR_g(k) = correct k / samples of class k in g; FPR_g(k) = non-k samples predicted k / non-k
     samples in g. A gap is None unless at least two groups define the rate.
     """
-    blocks = np.stack([cells[g] for g in sorted(cells)]).astype(np.float64)  # (G, K, K)
-    tp = np.diagonal(blocks, axis1=1, axis2=2)
-    support = blocks.sum(axis=2)
-    predicted = blocks.sum(axis=1)
-    n = blocks.sum(axis=(1, 2))[:, None]
+    tp, support, predicted = group_margins(cells)
+    n = support.sum(axis=1)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         tpr = np.where(support > 0, tp / support, np.nan)
         fpr = np.where(n - support > 0, (predicted - tp) / (n - support), np.nan)
@@ -228,14 +297,15 @@ def disparity_entry(
     by_group = mf.by_group
     listed = [g for g in (order or ()) if g in cells]
     groups = []
-    for group in listed + sorted(set(cells) - set(listed)):
-        block = cells[group]
-        n = int(block.sum())
-        correct = int(np.trace(block))
-        lo, hi = wilson_interval(correct, n)
-        groups.append({"group": group, "n": n, "accuracy": _opt(by_group[group]),
-                       "accuracy_ci": [lo, hi]})
+    ordered = listed + sorted(set(cells) - set(listed))
+    ns = np.array([int(cells[g].sum()) for g in ordered], dtype=np.int64)
+    right = np.array([int(cells[g].diagonal().sum()) for g in ordered], dtype=np.int64)
+    los, his = wilson_interval(right, ns)  # one vectorised call for thousands of groups
+    for i, group in enumerate(ordered):
+        groups.append({"group": group, "n": int(ns[i]), "n_correct": int(right[i]),
+                       "accuracy": _opt(by_group[group]), "accuracy_ci": [float(los[i]), float(his[i])]})
     values = np.array([g["accuracy"] for g in groups], dtype=np.float64)
+    compared = len(groups) >= 2
     return {
         "name": name,
         "kind": kind,
@@ -244,10 +314,12 @@ def disparity_entry(
         "metric": "accuracy",
         "groups": groups,
         "overall": _opt(mf.overall),
-        "difference": _opt(mf.difference(method="between_groups")),
-        "ratio": _opt(mf.ratio(method="between_groups")),
-        "difference_to_overall": _opt(mf.difference(method="to_overall")),
-        "ratio_to_overall": _opt(mf.ratio(method="to_overall")),
+        # with one group MetricFrame says 0 and 1; there is no disparity to measure, so null + reason
+        "difference": _opt(mf.difference(method="between_groups")) if compared else None,
+        "ratio": _opt(mf.ratio(method="between_groups")) if compared else None,
+        "difference_to_overall": _opt(mf.difference(method="to_overall")) if compared else None,
+        "ratio_to_overall": _opt(mf.ratio(method="to_overall")) if compared else None,
+        "undefined_reason": None if compared else ONE_GROUP,
         "worst_group": groups[int(np.argmin(values))]["group"],
         "best_group": groups[int(np.argmax(values))]["group"],
         "per_class_gaps": per_class_rate_gaps(cells, class_names),

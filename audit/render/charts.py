@@ -128,19 +128,23 @@ def heatmap(
     chart_id: str,
     title: str,
     desc: str,
+    cell: int | None = None,
 ) -> str:
     """A K x K confusion heatmap; rows are true classes, columns predicted classes.
 
     Parameters
     ----------
     shares : K x K nested sequence of float in [0, 1] or None
-        The row-normalised matrix, which sets each cell's shade (None: hatched, the row has no samples).
+        The row-normalised matrix, which sets each cell's shade (None, for a cell or a whole row:
+        hatched, the true class has no samples).
     texts : K x K nested sequence of str
         What is printed in each cell (counts or percentages); omitted when K > 20.
     labels : sequence of str, length K
+    cell : int, optional
+        Cell size in px (default: 44 down to 12 as K grows); larger for longer cell texts.
     """
     k = len(labels)
-    cell = max(12, min(44, 520 // max(k, 1)))
+    cell = cell or max(12, min(44, 520 // max(k, 1)))
     left, top = 150, 110
     width, height = left + cell * k + 20, top + cell * k + 30
     show_text = k <= 20
@@ -159,14 +163,15 @@ def heatmap(
         y = top + i * cell
         out.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end"><title>{_e(label)}</title>'
                    f'{_e(_short(str(label), 18))}</text>')
+        row_shares = shares[i]  # None: a class without samples, its whole row hatched
         for j in range(k):
-            v = shares[i][j]
+            v = row_shares[j] if row_shares is not None else None
             fill, ink = _shade(v) if is_number(v) else (f"url(#{_e(chart_id)}-na)", MUTED)
             stroke = INK if i == j else GRID
             out.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" '
                        f'stroke="{stroke}" stroke-width="{1.5 if i == j else 0.5}"/>')
             if show_text:
-                size = 11 if cell >= 36 else 9
+                size = 13 if cell >= 80 else 11 if cell >= 36 else 9
                 out.append(f'<text x="{left + j * cell + cell / 2:.1f}" y="{y + cell / 2 + 4:.1f}" '
                            f'text-anchor="middle" font-size="{size}" fill="{ink}">{_e(texts[i][j])}</text>')
     out.append("</svg>")

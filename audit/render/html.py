@@ -20,6 +20,7 @@ from audit.gate.checklist import OPEN, STATUSES
 from audit.render import charts
 from audit.render import formatting as f
 from audit.render.confidence_charts import confidence_view
+from audit.render import views
 
 #: Forbids every network load and every script; only inline styles and data: images are allowed.
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
@@ -28,9 +29,9 @@ THUMBNAIL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*"
 REQUIRED = ("class_names", "overall", "per_class")
 OPTIONAL = {
     "run": {}, "tool": {}, "provenance": {}, "conventions": {}, "confusion_matrix": None,
-    "confusion_matrix_normalized": None, "top_confusions": [], "calibration": None, "disparity": [],
-    "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
-    "schema_version": None, "selective": None, "ranking": None,
+    "confusion_matrix_normalized": None, "confusion_cells": None, "top_confusions": [], "calibration": None,
+    "disparity": [], "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
+    "schema_version": None, "model_card": None, "selective": None, "ranking": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 STATUS_LABELS = {status: status.capitalize() for status in (*STATUSES, OPEN)}
@@ -80,26 +81,18 @@ def largest_disparity(result: dict[str, Any]) -> dict | None:
 def _charts(r: dict[str, Any]) -> dict[str, Any]:
     """Every chart of the report as Markup (the SVG functions escape all text they are given)."""
     out: dict[str, Any] = {}
-    per_class = r["per_class"]
+    cv = views.class_view(r)
+    rows = cv["chart_rows"]
+    worst_only = cv["collapsed"]
     out["per_class"] = Markup(charts.bar_chart(
-        [str(row["class"]) for row in per_class], [row.get("error_rate") for row in per_class],
-        [row.get("error_rate_ci") for row in per_class], chart_id="chart-per-class",
-        title="Error rate per class",
-        desc="Horizontal bars: error rate (1 - recall) of each class, whiskers: 95% interval; "
-             "classes without samples are marked undefined.",
+        [str(row["class"]) for row in rows], [row.get("error_rate") for row in rows],
+        [row.get("error_rate_ci") for row in rows], chart_id="chart-per-class",
+        title=(f"Error rate of the {len(rows)} worst classes of {cv['k']}" if worst_only
+               else "Error rate per class"),
+        desc=("Horizontal bars: error rate (1 - recall) of each class, whiskers: 95% interval; "
+              + ("worst class first." if worst_only else "classes without samples are marked undefined.")),
         axis_label="error rate (bars: 95% interval)"))
-    cm, cmn, names = r["confusion_matrix"], r["confusion_matrix_normalized"], r["class_names"]
-    if cm is not None and cmn is not None:
-        out["cm_counts"] = Markup(charts.heatmap(
-            cmn, [[f.count(v) for v in row] for row in cm], names, chart_id="chart-cm-counts",
-            title="Confusion matrix (counts)",
-            desc="Rows: true class, columns: predicted class; each cell prints the count and is shaded by "
-                 "its share of the row."))
-        out["cm_norm"] = Markup(charts.heatmap(
-            cmn, [[f.pct(v, 0) if f.is_number(v) else "–" for v in row] for row in cmn], names,
-            chart_id="chart-cm-norm", title="Confusion matrix (row-normalised)",
-            desc="Rows: true class, columns: predicted class; each cell is the share of the true class's "
-                 "samples predicted as the column's class. Hatched rows have no samples."))
+    out.update(_confusion_charts(r))
     cal = r["calibration"]
     if cal:
         out["rel_before"] = Markup(charts.reliability_diagram(
@@ -114,11 +107,11 @@ def _charts(r: dict[str, Any]) -> dict[str, Any]:
                 desc="As before, with probabilities divided in logit space by the fitted temperature."))
     out["disparity"] = [
         Markup(charts.group_bar_chart(
-            d.get("groups") or [], d.get("overall"), chart_id=f"chart-disparity-{i}",
-            title=f"Accuracy by {d.get('name')}",
+            view["shown"], d.get("overall"), chart_id=f"chart-disparity-{i}",
+            title=f"Accuracy by {d.get('name')}" + ("" if not view["collapsed"] else _shown_title(view)),
             desc=("Bars: accuracy per group with 95% interval; dashed line: overall accuracy."
                   + (" These groups are image-property slices, proxies only." if d.get("proxy") else ""))))
-        for i, d in enumerate(r["disparity"])
+        for i, (d, view) in enumerate(zip(r["disparity"], _group_views(r)))
     ]
     return out
 
@@ -152,6 +145,60 @@ def trend_charts(trends: dict | None) -> list[tuple[str, Markup]]:
             desc=f"{label} of each stored run of this model, oldest left; diamonds: released runs; ring: this run.",
             fmt=f.pct if kind == "pct" else (lambda v: f.dec(v, 4))))))
     return out
+
+
+def _confusion_charts(r: dict[str, Any]) -> dict[str, Any]:
+    """The confusion heatmaps the view calls for (see :func:`audit.render.views.confusion_view`)."""
+    view = views.confusion_view(r)
+    if view is None:
+        return {}
+    names = view["names"]
+    if view["mode"] == "sub":
+        return {"cm_sub": Markup(charts.heatmap(
+            view["shares"], [[f.count(v) for v in row] for row in view["counts"]], names,
+            chart_id="chart-cm-sub", title=f"Confusions among {len(names)} of {view['k']} classes",
+            desc="The classes in the largest off-diagonal cells. Rows: true class, columns: predicted class; "
+                 "each cell prints the count and is shaded by its share of the true class's samples."))}
+    cm, cmn = r["confusion_matrix"], r["confusion_matrix_normalized"]
+    if cmn is None:
+        cmn = [None] * len(cm)
+    if view["mode"] == "binary":
+        texts = [[f"{f.count(c)} ({f.pct(s[j], 0) if s is not None else '–'})" for j, c in enumerate(row)]
+                 for row, s in zip(cm, cmn)]
+        return {"cm_binary": Markup(charts.heatmap(
+            cmn, texts, names, chart_id="chart-cm-binary", title="Confusion matrix", cell=110,
+            desc="Rows: true class, columns: predicted class; each cell prints the count and, in brackets, "
+                 "its share of the true class's samples. Hatched rows have no samples."))}
+    return {
+        "cm_counts": Markup(charts.heatmap(
+            cmn, [[f.count(v) for v in row] for row in cm], names, chart_id="chart-cm-counts",
+            title="Confusion matrix (counts)",
+            desc="Rows: true class, columns: predicted class; each cell prints the count and is shaded by "
+                 "its share of the row.")),
+        "cm_norm": Markup(charts.heatmap(
+            cmn, [["–" if s is None else (f.pct(s[j], 0) if f.is_number(s[j]) else "–") for j in range(len(names))]
+                  for s in cmn], names,
+            chart_id="chart-cm-norm", title="Confusion matrix (row-normalised)",
+            desc="Rows: true class, columns: predicted class; each cell is the share of the true class's "
+                 "samples predicted as the column's class. Hatched rows have no samples.")),
+    }
+
+
+def _shown_title(view: dict) -> str:
+    if view.get("shown_kind") == "largest":
+        return f": the {len(view['shown'])} largest groups (none judged)"
+    return f": {len(view['shown'])} worst and best judged groups"
+
+
+def _min_group_size(r: dict[str, Any]) -> int | None:
+    policy = (r.get("gate") or {}).get("disparity_policy") or {}
+    size = policy.get("min_group_size")
+    return size if f.is_number(size) else None
+
+
+def _group_views(r: dict[str, Any]) -> list[dict]:
+    size = _min_group_size(r)
+    return [views.grouping_view(d, size if not d.get("proxy") else None) for d in r["disparity"]]
 
 
 def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
@@ -194,6 +241,10 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         trend_metrics=trend_metrics(trends),
         worst=worst_classes(r),
         largest=largest_disparity(r),
+        classes=views.class_view(r),
+        confusion=views.confusion_view(r),
+        groupings=_group_views(r),
+        model_card=(r["model_card"] or {}).get("fields") or {},
         mistakes=mistakes,
         categories=categories,
         confidence=confidence_view(r),

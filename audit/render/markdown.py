@@ -15,6 +15,10 @@ from audit.render.html import largest_disparity, normalise, worst_classes
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
+#: Failed rules and class names listed before "… and N more" (a CI summary stays short at any K).
+MAX_RULES = 20
+
+
 def md(text: Any) -> str:
     """Escape a user string for GitHub Markdown: HTML entities first, then Markdown punctuation."""
     s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
@@ -55,7 +59,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         if failing:
             lines += _table(["Failed rule", "Measured", "Threshold", "Reason"],
                             [[md(x.get("name")), md(f.value(x.get("value"))), md(f.value(x.get("threshold"))),
-                              md(x.get("reason") or "")] for x in failing])
+                              md(x.get("reason") or "")] for x in failing[:MAX_RULES]])
+            if len(failing) > MAX_RULES:  # at K = 1,000 a class rule per class: the rest is in junit.xml
+                lines += ["", f"… and {len(failing) - MAX_RULES} more failed rules (all in junit.xml and report.html)."]
             lines.append("")
     lines += [
         f"- **Accuracy** {f.pct(ov.get('accuracy'))} (95% CI {f.ci(ov.get('accuracy_ci'))}) on "
@@ -83,7 +89,8 @@ def render_markdown(result: dict[str, Any]) -> str:
                           f.count(w.get("support"))] for w in worst])
     undefined = [row["class"] for row in r["per_class"] if not f.is_number(row.get("error_rate"))]
     if undefined:
-        lines += ["", f"Error rate undefined (no samples): {', '.join(md(c) for c in undefined)}."]
+        more = f" and {len(undefined) - MAX_RULES} more" if len(undefined) > MAX_RULES else ""
+        lines += ["", f"Error rate undefined (no samples): {', '.join(md(c) for c in undefined[:MAX_RULES])}{more}."]
     if r["disparity"]:
         lines += ["", "### Disparity", ""]
         lines += _table(["Grouping", "Kind", "Difference", "Ratio", "Worst group"],

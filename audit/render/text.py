@@ -37,6 +37,9 @@ def summarize(result: dict) -> str:
         d = max(gaps, key=lambda d: d["difference"])
         lines.append(f"  largest disparity {d['name']}{' (proxy)' if d['proxy'] else ''}: accuracy gap "
                      f"{100 * d['difference']:.1f} pp, worst group {d['worst_group']}")
+    elif result.get("disparity"):
+        reasons = {d.get("undefined_reason") or "undefined" for d in result["disparity"]}
+        lines.append(f"  disparity         undefined: {'; '.join(sorted(reasons))}")
     else:
         lines.append("  disparity         no groups given")
     from audit.engine.confidence import summary_lines

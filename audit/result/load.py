@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import AuditError
-from audit.result.schema import SCHEMA_VERSION
+from audit.result.schema import READABLE_VERSIONS
 
 
 MSG_NOT_FOUND = "audit.json not found"
 MSG_EMPTY = "the file is empty (0 bytes)"
 MSG_BAD_JSON = "not valid JSON (truncated or hand-edited?): {error}"
 MSG_NOT_OBJECT = "the top level must be a JSON object; got {kind}"
-MSG_VERSION = "unsupported schema_version {value!r}; this tool reads {expected!r}"
+MSG_VERSION = "unsupported schema_version {value!r}; this tool reads {expected}"
 MSG_MISSING = "missing key {key!r}"
 MSG_BAD_VALUE = "key {key!r} must be {expected}; got {value!r}"
 MSG_CLASSES = "per_class lists classes {found} but class_names is {expected}"
@@ -93,8 +93,9 @@ def _validate(result: Any) -> None:
         raise _Invalid(MSG_NOT_OBJECT.format(kind=type(result).__name__))
     if "schema_version" not in result:
         raise _Invalid(MSG_MISSING.format(key="schema_version"))
-    if result["schema_version"] != SCHEMA_VERSION:
-        raise _Invalid(MSG_VERSION.format(value=result["schema_version"], expected=SCHEMA_VERSION))
+    if result["schema_version"] not in READABLE_VERSIONS:
+        raise _Invalid(MSG_VERSION.format(value=result["schema_version"],
+                                          expected=" or ".join(map(repr, READABLE_VERSIONS))))
 
     names = _require(result, "class_names", "", list, "a non-empty list of class names")
     if not names or not all(isinstance(n, str) for n in names):
@@ -152,6 +153,14 @@ def _validate(result: Any) -> None:
         for i, item in enumerate(items):
             _require(item, "id", f"checklist.items[{i}].", str, "a string")
             _require(item, "status", f"checklist.items[{i}].", str, "a string")
+
+    model_card = result.get("model_card")  # absent in files written before the model card existed
+    if model_card is not None:
+        fields = _require(model_card, "fields", "model_card.", dict, "an object of field: text or null")
+        for key, text in fields.items():
+            if text is not None and not isinstance(text, str):
+                raise _Invalid(MSG_BAD_VALUE.format(key=f"model_card.fields.{key}", expected="text or null",
+                                                    value=text))
 
     baseline = result.get("baseline")
     if baseline is not None and not isinstance(baseline, dict):

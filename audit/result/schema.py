@@ -13,8 +13,11 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
 
-#: The ``schema_version`` this tool writes and reads.
-SCHEMA_VERSION = "1"
+#: The ``schema_version`` this tool writes (2: ``confusion_cells``; the dense matrices only up to 100 classes).
+SCHEMA_VERSION = "2"
+#: Every ``schema_version`` it reads (``audit gate``, ``--baseline``): version 1 lacks ``confusion_cells`` and
+#: always has the dense matrices, neither of which the gate or a baseline reads.
+READABLE_VERSIONS = ("1", "2")
 
 Interval = list[float]  # [low, high]
 
@@ -140,6 +143,7 @@ class Calibration(TypedDict):
 class GroupAccuracy(TypedDict):
     group: str
     n: int
+    n_correct: NotRequired[int]  # schema 2
     accuracy: float | None
     accuracy_ci: Interval | None
 
@@ -160,6 +164,7 @@ class Disparity(TypedDict):
     ratio: float | None
     difference_to_overall: float | None
     ratio_to_overall: float | None
+    undefined_reason: NotRequired[str | None]  # schema 2: why difference and ratio are null
     worst_group: str | None
     best_group: str | None
     per_class_gaps: list[ClassGap]
@@ -202,11 +207,19 @@ class Rule(TypedDict):
     reason: str
 
 
+class DisparityPolicy(TypedDict):
+    min_group_size: int
+    use: Literal["interval", "point"]
+    multiplicity: Literal["bonferroni", "none"]
+    too_few_groups: Literal["skip", "fail"]
+
+
 class Gate(TypedDict):
     policy_source: str | None
     informational: bool
     passed: bool
     rules: list[Rule]
+    disparity_policy: NotRequired[DisparityPolicy]  # schema 2: how group sizes were judged
 
 
 class McNemar(TypedDict):
@@ -312,6 +325,12 @@ class Selective(SelectiveBody):
     after_scaling: NotRequired[SelectiveBody | None]
 
 
+class ModelCard(TypedDict):
+    fields: dict[str, str | None]
+    source: str | None
+    empty: list[str]
+
+
 class AuditJSON(TypedDict):
     """The whole of ``audit.json`` (docs/audit-json.md)."""
 
@@ -324,8 +343,9 @@ class AuditJSON(TypedDict):
     class_names: list[str]
     overall: Overall
     per_class: list[PerClass]
-    confusion_matrix: list[list[int]]
-    confusion_matrix_normalized: list[list[float | None]]
+    confusion_matrix: list[list[int]] | None  # null above 100 classes (schema 2)
+    confusion_matrix_normalized: list[list[float | None] | None] | None
+    confusion_cells: NotRequired[list[list[int]]]  # schema 2: [true, predicted, count] of non-zero cells
     top_confusions: list[TopConfusion]
     calibration: Calibration
     disparity: list[Disparity]
@@ -333,6 +353,7 @@ class AuditJSON(TypedDict):
     ranking: NotRequired[Ranking]
     selective: NotRequired[Selective | None]
     checklist: Checklist | None
+    model_card: NotRequired[ModelCard]  # schema 2
     gate: Gate
     baseline: Baseline | None
 

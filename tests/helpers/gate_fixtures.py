@@ -80,6 +80,10 @@ _RESULT = {
     },
     "mistakes": [],
     "gate": {"policy_source": None, "informational": True, "passed": True, "rules": []},
+    "model_card": {"fields": {f: f"{f} as written by the team" for f in (
+        "developers", "version", "licence", "contact", "intended_use", "out_of_scope_uses", "factors",
+        "evaluation_data", "training_data", "ethical_considerations", "caveats")},
+        "source": "answers.toml", "empty": []},
     "baseline": None,
     # coverage 0.6 at 90% accuracy; review load 0.40 / 0.44 by region (gap 0.04), 0.2 / 0.7 by the
     # brightness proxy (not gated by default).

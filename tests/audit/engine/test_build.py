@@ -13,7 +13,7 @@ from audit.predictions import make_predictions
 from audit.render.thumbnails import png_data_uri
 
 TOP_KEYS = {"schema_version", "tool", "run", "provenance", "conventions", "class_names", "overall",
-            "per_class", "confusion_matrix", "confusion_matrix_normalized", "top_confusions",
+            "per_class", "confusion_matrix", "confusion_matrix_normalized", "confusion_cells", "top_confusions",
             "calibration", "disparity", "mistakes"}
 
 
@@ -52,7 +52,7 @@ def test_result_has_the_schema_keys_and_is_strict_json():
     r = build_result(random_pred(images=True), n_bootstrap=50)
     assert TOP_KEYS <= set(r)
     json.dumps(r, allow_nan=False)
-    assert r["schema_version"] == "1" and r["overall"]["n"] == 600
+    assert r["schema_version"] == "2" and r["overall"]["n"] == 600
     cal = r["calibration"]
     for key in ("ece", "mce", "classwise_ece", "adaptive_ece", "brier", "nll", "n_bins", "bins",
                 "temperature", "after_scaling", "ece_ci", "nll_clip"):
@@ -298,3 +298,21 @@ def test_image_slices_list_terciles_low_mid_high_and_gaps_read_in_points():
     line = next(x for x in summarize(r).splitlines() if "largest disparity" in x)
     d = max((d for d in r["disparity"]), key=lambda d: d["difference"])
     assert f"accuracy gap {100 * d['difference']:.1f} pp," in line and "%" not in line
+
+
+def test_streaming_equals_in_memory_at_large_k_with_sparse_cells():
+    """K = 150: group cells are sparse and the dense matrices absent; chunks merge to the same result."""
+    from helpers.any_input import arrays
+
+    labels, probs, groups = arrays(150, 900, seed=2, absent=(0, 1), never_predicted=(2,),
+                                   group_sizes=[400, 300] + [5] * 40)
+    names = [f"n{i:08d}" for i in range(150)]
+    pred = make_predictions(labels, probs, names, groups=groups)
+    whole = build_result(pred, n_bootstrap=0, images=False)
+    assert whole["confusion_matrix"] is None and len(whole["disparity"][0]["groups"]) == 42
+    chunks = [make_predictions(labels[i:i + 200], probs[i:i + 200], names, groups={"site": groups["site"][i:i + 200]})
+              for i in range(0, 900, 200)]
+    streamed = build_result_streaming(chunks, class_names=names, group_names=["site"], temperature=1.0,
+                                      n_bootstrap=0)
+    for key in ("overall", "per_class", "confusion_cells", "top_confusions", "disparity"):
+        assert_close(streamed[key], whole[key])

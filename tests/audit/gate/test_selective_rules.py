@@ -89,7 +89,7 @@ def test_undefined_coverage_fails_closed():
 @pytest.mark.parametrize("text, fragment", [
     ("[selective]\ntarget_accuracy = 0\n", "selective.target_accuracy"),
     ("[selective]\nmin_group_size = 0\n", "selective.min_group_size"),
-    ("[selective]\nmin_group_size = 2.5\n", "must be an integer"),
+    ("[selective]\nmin_group_size = 2.5\n", "must be a whole number"),
     ("[selective]\nuse = \"ci\"\n", "selective.use"),
     ("[selective]\nmin_coverag = 0.5\n", "did you mean"),
 ])

@@ -25,8 +25,8 @@ def policy_with(**sections):
 def only(section: str, **changes):
     """A policy with every rule off except ``section``."""
     off = {s: {"enabled": False} for s in ("accuracy", "class_error", "calibration", "disparity", "checklist",
-                                           "baseline", "selective")}
-    off[section] = {"enabled": True, **changes}
+                                           "baseline", "selective", "model_card")}
+    off[section] = {"enabled": True, **({"use": "point"} if section == "disparity" else {}), **changes}
     return policy_with(**off)
 
 
@@ -45,7 +45,7 @@ def test_fixture_passes_the_default_policy_and_result_is_not_modified():
         "min_accuracy", "max_class_error_rate[cat]", "max_class_error_rate[dog]", "max_class_error_rate[ship]",
         "max_ece", "max_disparity_difference[region]", "min_disparity_ratio[region]",
         "min_worst_group_accuracy[region]", "checklist_complete", "baseline_no_regression",
-        "min_selective_coverage", "max_review_load_gap[region]"]
+        "min_selective_coverage", "max_review_load_gap[region]", "model_card_complete"]
     assert all(set(r) == {"name", "value", "threshold", "passed", "skipped", "reason"} for r in gate["rules"])
 
 
@@ -322,4 +322,4 @@ def test_gate_fails_when_any_rule_fails_and_table_shows_it():
     gate = evaluate(result, default_policy(), informational=False)
     assert gate["passed"] is False
     table = format_table(gate)
-    assert "FAIL  max_ece" in table and table.splitlines()[-1].startswith("gate FAILED: 10 passed, 1 failed, 1 skipped")
+    assert "FAIL  max_ece" in table and table.splitlines()[-1].startswith("gate FAILED: 11 passed, 1 failed, 1 skipped")

@@ -3,7 +3,7 @@ import pytest
 from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
 from sklearn.metrics import accuracy_score
 
-from audit.metrics.disparity import GroupCellAccumulator, disparity_entry
+from audit.metrics.disparity import DENSE_MAX_CLASSES, ONE_GROUP, GroupCellAccumulator, disparity_entry
 
 
 def entry_for(y, p, g, k):
@@ -73,8 +73,32 @@ def test_chunks_merged_equal_whole():
 
 def test_single_group_has_no_gaps():
     e = entry_for(np.array([0, 1]), np.array([0, 0]), np.array(["only", "only"]), 2)
-    assert e["difference"] == 0.0 and e["worst_group"] == "only"
+    # MetricFrame says difference 0 and ratio 1; with one group there is nothing to compare: null + reason
+    assert e["difference"] is None and e["ratio"] is None and e["worst_group"] == "only"
+    assert e["undefined_reason"] == ONE_GROUP
     assert all(r["tpr_difference"] is None for r in e["per_class_gaps"])
+
+
+@pytest.mark.parametrize("k", [3, DENSE_MAX_CLASSES + 5])
+def test_sparse_cells_above_dense_max_give_the_same_entry_as_dense(k, monkeypatch):
+    """Above DENSE_MAX_CLASSES the cells are CSR arrays; every number equals the dense path's and
+    fairlearn's MetricFrame on the raw samples."""
+    import audit.metrics.disparity as d
+
+    rng = np.random.default_rng(k)
+    y, p = rng.integers(0, k, 400), rng.integers(0, k, 400)
+    g = rng.integers(0, 150, 400).astype(str)  # many groups, most of them tiny
+    sparse_entry = entry_for(y, p, g, k)
+    monkeypatch.setattr(d, "DENSE_MAX_CLASSES", 10_000)
+    dense_entry = entry_for(y, p, g, k)
+    assert sparse_entry == dense_entry
+    mf = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=p, sensitive_features=g)
+    assert sparse_entry["difference"] == pytest.approx(mf.difference())
+    by_group = {x["group"]: x["accuracy"] for x in sparse_entry["groups"]}
+    assert by_group == pytest.approx(mf.by_group.to_dict())
+    halves = GroupCellAccumulator(k).update(y[:200], p[:200], g[:200])
+    halves.merge(GroupCellAccumulator(k).update(y[200:], p[200:], g[200:]))
+    assert disparity_entry(halves.cells, [f"c{i}" for i in range(k)], name="g") == sparse_entry
 
 
 def test_group_values_beyond_the_first_rows_are_coded():

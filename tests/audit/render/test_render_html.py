@@ -28,7 +28,7 @@ def test_sections_in_order(result):
     soup = soup_of(result)
     assert [h.get_text(strip=True) for h in soup.find_all("h2")] == SECTIONS
     card = soup.find(id="model-card")
-    assert [dt.get_text(strip=True) for dt in card.find_all("dt")] == MODEL_CARD
+    assert [dt.get_text(strip=True) for dt in card.find("dl", class_="card").find_all("dt", recursive=False)] == MODEL_CARD
     assert "To be written by the team." in card.get_text()
 
 

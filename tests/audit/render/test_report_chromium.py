@@ -61,3 +61,22 @@ def test_csp_blocks_script_and_network_even_if_injected(tmp_path):
     assert report.blocked == {"http://example.com/x.png": "csp"}
     assert not any(text == "ran" for _, text in report.console)
     assert any("Content Security Policy" in text for text in report.errors)
+
+
+def test_k1000_report_in_chromium(tmp_path):
+    """K = 1,000, N = 50,000, thousands of groups: under 2 MB, opens without errors or requests, and the
+    first screen shows the verdict and headline, not a wall of cells."""
+    from helpers.any_input import result_for
+
+    result = result_for(1000, 50_000, absent=(0,), never_predicted=(7,), group_sizes=[20_000, 20_000] + [5] * 2000)
+    page = tmp_path / "k1000.html"
+    page.write_text(render_html(result), encoding="utf-8")
+    assert page.stat().st_size < 2 * 1024 * 1024
+    report = open_page(page, height=4000)
+    assert report.errors == []
+    assert network_requests(report, page) == []
+    (tmp_path / "k1000.png").write_bytes(report.screenshot)
+    image = Image.open(io.BytesIO(report.screenshot)).convert("RGB")
+    assert image.size == (1280, 4000)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is None or len(colours) > 50

@@ -1,0 +1,118 @@
+"""Which groups of a grouping the disparity rules judge, and the numbers they judge them by.
+
+Conventions (stated in every rule's reason and in the report):
+
+- Groups with fewer than ``min_group_size`` samples are *not judged*: listed with their counts, never
+  dropped, but their accuracy decides nothing (a group of one sample is right or wrong by chance).
+- ``use = "point"``: the measured accuracies of the judged groups (difference = max − min, ratio =
+  min / max, worst group = min, as fairlearn's ``MetricFrame`` computes them).
+- ``use = "interval"``: only what the data show. Each judged group gets a Wilson interval at
+  ``1 − 0.05 / m`` (``multiplicity = "bonferroni"``, m = judged groups, so the m intervals hold together
+  with 95% probability) or at 95% (``multiplicity = "none"``). The worst-group accuracy is the
+  smallest upper bound; the difference is max(lower) − min(upper), at least 0; the ratio is
+  min(upper) / max(lower), at most 1. Each is the bound least unfavourable to the model, so a rule
+  fails only where the shortfall is established at that confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from audit.metrics.intervals import wilson_interval
+
+#: Family-wise confidence of the interval judgement.
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The judged view of one grouping.
+
+    ``difference``, ``ratio`` and ``worst`` are the numbers the rules compare (None where undefined,
+    e.g. fewer than two judged groups for difference and ratio); ``worst_group`` names the group
+    behind ``worst``; ``basis`` says in words what was compared.
+    """
+
+    n_groups: int
+    n_judged: int
+    n_not_judged: int
+    n_not_judged_samples: int
+    difference: float | None
+    ratio: float | None
+    worst: float | None
+    worst_group: str | None
+    basis: str
+    confidence: float | None
+
+
+def _num(x) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def judge_grouping(entry: dict, *, min_group_size: int, use: str, multiplicity: str) -> Judged | None:
+    """Judge one ``disparity[]`` entry; None when a group's n or accuracy cannot be read (the caller
+    fails closed)."""
+    groups = entry.get("groups")
+    if not isinstance(groups, list):
+        return None
+    rows = []
+    for g in groups:
+        if not isinstance(g, dict):
+            return None
+        n = g.get("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            return None
+        rows.append((str(g.get("group")), n, _num(g.get("accuracy")), g.get("n_correct")))
+    judged = [r for r in rows if r[1] >= min_group_size and r[1] > 0]
+    small = [r for r in rows if not (r[1] >= min_group_size and r[1] > 0)]
+    if any(acc is None for _, _, acc, _ in judged):
+        return None
+    common = {"n_groups": len(rows), "n_judged": len(judged), "n_not_judged": len(small),
+              "n_not_judged_samples": sum(r[1] for r in small)}
+    all_judged = not small
+    if use == "point":
+        accs = [acc for _, _, acc, _ in judged]
+        worst = min(judged, key=lambda r: r[2]) if judged else None
+        if all_judged and len(judged) >= 2:  # every group judged: fairlearn's numbers as stored
+            difference, ratio = _num(entry.get("difference")), _num(entry.get("ratio"))
+        elif len(judged) >= 2:
+            difference = max(accs) - min(accs)
+            ratio = min(accs) / max(accs) if max(accs) > 0 else None
+        else:
+            difference = ratio = None
+        return Judged(**common, difference=difference, ratio=ratio,
+                      worst=worst[2] if worst else None, worst_group=worst[0] if worst else None,
+                      basis="measured accuracy", confidence=None)
+    m = max(len(judged), 1)
+    confidence = 1 - (1 - CONFIDENCE) / m if multiplicity == "bonferroni" else CONFIDENCE
+    bounds = []
+    for name, n, acc, correct in judged:
+        if isinstance(correct, bool) or not isinstance(correct, int):
+            correct = round(acc * n)  # files written before n_correct was stored
+        lo, hi = wilson_interval(min(max(correct, 0), n), n, confidence)
+        bounds.append((name, lo, hi))
+    worst = min(bounds, key=lambda b: b[2]) if bounds else None
+    if len(bounds) >= 2:
+        max_lo = max(b[1] for b in bounds)
+        min_hi = min(b[2] for b in bounds)
+        difference = max(0.0, max_lo - min_hi)
+        ratio = 1.0 if max_lo <= 0 else min(1.0, min_hi / max_lo)
+    else:
+        difference = ratio = None
+    what = (f"Bonferroni-adjusted {100 * confidence:.3g}% Wilson intervals ({m} judged groups, "
+            f"{100 * CONFIDENCE:.0f}% together)" if multiplicity == "bonferroni"
+            else f"{100 * confidence:.0f}% Wilson intervals, not adjusted for the {m} groups")
+    return Judged(**common, difference=difference, ratio=ratio, worst=worst[2] if worst else None,
+                  worst_group=worst[0] if worst else None, basis=f"bound least unfavourable within {what}",
+                  confidence=confidence)
+
+
+def judging_note(j: Judged, min_group_size: int) -> str:
+    """The part of a rule's reason that says which groups were judged and how."""
+    text = f"{j.n_judged} of {j.n_groups} groups judged (n ≥ {min_group_size})"
+    if j.n_not_judged:
+        text += f", {j.n_not_judged} not judged ({j.n_not_judged_samples} samples)"
+    return f"{text}; {j.basis}"

@@ -1,0 +1,132 @@
+"""Benchmark: the audit at K = 10, 100, 1,000 classes (N = 50,000 by default).
+
+For each K, on the same .npz file (Dirichlet(0.3) probabilities, ~70% top-1 right, a group column of 4
+values and one of N/10 ids mostly below the minimum group size):
+
+- report.html size and render time (``render_html`` on the finished result, best of ``--repeat``);
+- ``audit run --predictions FILE --group-col region --group-col site --no-images --reproducible``
+  in-process (read, metrics with bootstrap B=200 and the temperature cross-fit, verdict, all four files
+  written) against the straightforward scikit-learn + fairlearn path on the same file (np.load,
+  confusion_matrix + classification_report + log_loss, a numpy ECE loop, MetricFrame on raw rows for
+  both group columns), timed interleaved, best of ``--repeat``. The ratio audit run / straightforward
+  should not grow with K.
+
+    .venv/bin/python bench/any_k_bench.py                      # K = 10, 100, 1000; N = 50,000
+    .venv/bin/python bench/any_k_bench.py --ks 10 1000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from metrics_bench import machine  # noqa: E402
+
+REGIONS = np.array(["north", "south", "east", "west"])
+
+
+def make_file(path: Path, n: int, k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(k, 0.3), n)
+    labels = np.where(rng.random(n) < 0.7, probs.argmax(1), rng.integers(0, k, n))
+    np.savez(path, labels=labels, probs=probs, class_names=np.array([f"n{i:08d}" for i in range(k)]),
+             group_region=REGIONS[rng.integers(0, 4, n)],
+             group_site=np.char.add("site", rng.integers(0, max(n // 10, 1), n).astype(str)))
+
+
+def straightforward(path: Path) -> dict:
+    from fairlearn.metrics import MetricFrame
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, log_loss
+
+    data = np.load(path)
+    labels, probs = data["labels"], data["probs"]
+    k = probs.shape[1]
+    pred = probs.argmax(1)
+    cm = confusion_matrix(labels, pred, labels=list(range(k)))
+    report = classification_report(labels, pred, labels=list(range(k)), output_dict=True, zero_division=0)
+    nll = log_loss(labels, probs, labels=list(range(k)))
+    conf = probs.max(1)
+    correct = pred == labels
+    edges = np.linspace(0, 1, 16)
+    ece = 0.0
+    for b in range(15):
+        mask = (conf > edges[b]) & (conf <= edges[b + 1])
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
+    frames = {name: MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=pred,
+                                sensitive_features=data[f"group_{name}"]) for name in ("region", "site")}
+    return {"cm": cm, "acc": report["accuracy"], "nll": nll, "ece": ece,
+            "difference": {name: mf.difference() for name, mf in frames.items()}}
+
+
+def audit_run(path: Path, out: Path) -> None:
+    from click.testing import CliRunner
+
+    from audit.cli import app
+
+    done = CliRunner().invoke(app, ["run", "--predictions", str(path), "--group-col", "region",
+                                    "--group-col", "site", "--no-images", "--reproducible", "--out", str(out)])
+    if done.exit_code != 0:
+        raise SystemExit(f"audit run failed: {done.output} {done.exception!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ks", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--n", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import json
+
+    import fairlearn.metrics  # noqa: F401  (import costs are not part of either timing)
+    import sklearn.metrics  # noqa: F401
+
+    import audit.commands.run  # noqa: F401
+    from audit.render.html import render_html
+
+    print(f"machine: {machine()}")
+    print(f"N = {args.n:,}, best of {args.repeat} interleaved runs; group columns region (4) and site "
+          f"({max(args.n // 10, 1):,} ids)")
+    print("   K  report.html   render   audit run   straightforward   audit run / straightforward")
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in args.ks:
+            path = Path(tmp) / f"k{k}.npz"
+            make_file(path, args.n, k, args.seed)
+            out = Path(tmp) / f"out{k}"
+            best = {"audit": float("inf"), "naive": float("inf")}
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                audit_run(path, out)
+                best["audit"] = min(best["audit"], time.perf_counter() - t)
+                t = time.perf_counter()
+                ref = straightforward(path)
+                best["naive"] = min(best["naive"], time.perf_counter() - t)
+            result = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+            cells = np.zeros((k, k), dtype=np.int64)
+            for t_, p_, c in result["confusion_cells"]:
+                cells[t_, p_] = c
+            assert (cells == ref["cm"]).all() and abs(result["calibration"]["ece"] - ref["ece"]) < 1e-9
+            by_name = {d["name"]: d for d in result["disparity"]}
+            assert abs(by_name["region"]["difference"] - ref["difference"]["region"]) < 1e-12
+            render = float("inf")
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                html = render_html(result)
+                render = min(render, time.perf_counter() - t)
+            size = len(html.encode("utf-8"))
+            print(f"{k:4d}  {size / 2**20:8.2f} MB  {render:6.2f} s  {best['audit']:8.2f} s  "
+                  f"{best['naive']:13.2f} s   {best['audit'] / best['naive']:10.1f}×")
+    print("results agree with the straightforward path (confusion matrix, ECE, region difference)")
+
+
+if __name__ == "__main__":
+    main()
