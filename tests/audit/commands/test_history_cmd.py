@@ -26,6 +26,8 @@ enabled = false
 enabled = false
 [selective]
 enabled = false
+[model_card]
+enabled = false
 [baseline]
 enabled = false
 """
