@@ -314,5 +314,18 @@ def test_streaming_equals_in_memory_at_large_k_with_sparse_cells():
               for i in range(0, 900, 200)]
     streamed = build_result_streaming(chunks, class_names=names, group_names=["site"], temperature=1.0,
                                       n_bootstrap=0)
+    # ranking metrics are exact in memory and histogram-approximated when streamed (within their stated
+    # *_bound, tested in tests/audit/metrics/test_ranking.py): compare everything else exactly
+    approximate = {"roc_auc", "roc_auc_ci", "roc_auc_bound", "average_precision", "average_precision_ci",
+                   "average_precision_bound", "roc_auc_macro", "roc_auc_weighted", "average_precision_macro",
+                   "average_precision_weighted"}
+
+    def exact_part(value):
+        if isinstance(value, dict):
+            return {k: exact_part(v) for k, v in value.items() if k not in approximate}
+        if isinstance(value, list):
+            return [exact_part(v) for v in value]
+        return value
+
     for key in ("overall", "per_class", "confusion_cells", "top_confusions", "disparity"):
-        assert_close(streamed[key], whole[key])
+        assert_close(exact_part(streamed[key]), exact_part(whole[key]))
