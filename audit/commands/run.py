@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from audit import __version__
+from audit.commands.robustness_options import robustness_options
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -67,8 +68,10 @@ def _versions(with_tf: bool) -> dict:
 @click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
               help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
+@robustness_options
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
-        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler):
+        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
+        corruptions, severities, corruption_samples, corruption_data):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -85,6 +88,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     # Read the small files first: a typo in the policy must not cost a training run.
     answers = load_checklist(checklist) if checklist else None
     rules = load_policy(policy) if policy else default_policy()
+    from audit.commands import robustness_options as robust
+    robust_opts = robust.settings(corruptions=corruptions, severities=severities, corruption_samples=corruption_samples,
+                                  corruption_data=corruption_data, predictions=bool(predictions))
 
     provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": not no_images,
                                      "group_cols": list(group_cols)}}
@@ -121,7 +127,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
             raise click.UsageError("--group-col and --calibration-set apply to --predictions files")
         if stream is not None or dask_scheduler:
             raise click.UsageError("--stream, --no-stream and --dask apply to --predictions files")
-        pred, calibration, cal_source, name, model_prov = _from_model(model_dir, data, no_images, batch_size)
+        pred, calibration, cal_source, name, model_prov, loaded = _from_model(model_dir, data, no_images, batch_size)
         provenance.update(model_prov)
         provenance["predictions_sha256"] = None
         run_info = {"name": run_name or name, "model_name": name, "source": "model", "seed": seed}
@@ -132,6 +138,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
                               n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
                               provenance=provenance)
+    if not predictions:
+        robust.add_robustness(result, robust_opts, pred=pred, batch_size=batch_size, images=not no_images, seed=seed,
+                              **loaded)
     if not reproducible:
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -250,4 +259,4 @@ def _from_model(model_dir, data, no_images, batch_size):
         },
     }
     name = model_dir.name if model_dir.name != "" else "model"
-    return pred, calibration, "validation split of the training run", name, prov
+    return pred, calibration, "validation split of the training run", name, prov, {"model": model, "dataset": dataset}
