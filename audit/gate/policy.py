@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from audit.errors import AuditError
+from audit.gate.robustness import RobustnessRule, corruption_overrides
 
 MSG_UNKNOWN_KEY = "unknown key {key!r}"
 MSG_SYNTAX = "TOML syntax error: {error}"
@@ -104,6 +105,7 @@ class Policy:
     disparity: DisparityRule
     checklist: ChecklistRule
     baseline: BaselineRule
+    robustness: RobustnessRule
     source: str | None = None
 
 
@@ -193,6 +195,15 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "overall": _bool,
         "require_baseline": _bool,
     },
+    "robustness": {
+        "enabled": _bool,
+        "required": _bool,
+        "min_mean_accuracy": _fraction,
+        "max_relative_drop": _fraction,
+        "max_ece": _fraction,
+        "ece_scaling": _choice("before", "after"),
+        "overrides": None,  # set below: needs _Invalid
+    },
 }
 
 _RULE_TYPES = {
@@ -202,6 +213,7 @@ _RULE_TYPES = {
     "disparity": DisparityRule,
     "checklist": ChecklistRule,
     "baseline": BaselineRule,
+    "robustness": RobustnessRule,
 }
 
 
@@ -212,6 +224,9 @@ class _Invalid(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+SCHEMA["robustness"]["overrides"] = corruption_overrides(_Invalid, _fraction)
 
 
 def template_text() -> str:

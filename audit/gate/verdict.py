@@ -56,6 +56,9 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         rules.append(_checklist(result, policy))
     if policy.baseline.enabled:
         rules.extend(_baseline(result, policy))
+    if policy.robustness.enabled:
+        from audit.gate.robustness import robustness_rules
+        rules.extend(robustness_rules(result, policy.robustness))
     return {
         "policy_source": policy.source,
         "informational": bool(informational),
