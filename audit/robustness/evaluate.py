@@ -222,9 +222,10 @@ def evaluate_robustness(
             mask = values == g
             series = [float(clean_correct[mask].mean())] + [
                 _mean(float(class_hits[(n, s)][mask].mean()) for n in corruptions) for s in severities]
-            last = series[-1]
-            entries.append({"group": g, "n": int(mask.sum()), "accuracy_by_severity": series,
-                            "drop": None if last is None else series[0] - last, "breaks_at": _breaks_at(series)})
+            corrupted = _mean(float(h[mask].mean()) for h in class_hits.values())
+            entries.append({"group": g, "n": int(mask.sum()), "clean_accuracy": series[0], "accuracy": corrupted,
+                            "drop": None if corrupted is None else series[0] - corrupted,
+                            "accuracy_by_severity": series, "breaks_at": _breaks_at(series)})
         falling = [e for e in entries if e["drop"] is not None]
         group_rows.append({
             "name": str(gname), "proxy": bool(proxy), "groups": entries,
@@ -256,6 +257,7 @@ def evaluate_robustness(
             "cells": "one cell per (corruption, severity): accuracy with a 95% Wilson interval, top-label "
                      f"ECE ({n_bins} equal-width bins), NLL; ece_after_scaling applies the clean temperature",
             "mean_accuracy": "unweighted mean of the cells' accuracies (as CIFAR-10-C's mean corruption accuracy)",
+            "drop": "per class and group: clean accuracy − mean accuracy over the cells (percentage points)",
             "mild_relative_drop": ("(clean − mean accuracy over severities "
                                    f"{', '.join(map(str, MILD_SEVERITIES))}) / clean, per corruption"),
             "breaks_at": (f"first severity where accuracy, averaged over the corruptions, has lost ≥ "
