@@ -102,6 +102,10 @@ def settings(*, corruptions, severities, corruption_samples, corruption_data, pr
     chosen = CORRUPTIONS if corruptions is None else corruptions
     if corruption_data and not chosen:
         raise click.UsageError("--corruption-data needs corruptions to evaluate; drop --corruptions none")
+    if corruption_data and not Path(corruption_data).is_dir():  # before any inference
+        from audit.errors import AuditError
+        from audit.robustness.released import HINT, MSG_NO_FOLDER
+        raise AuditError(MSG_NO_FOLDER, path=corruption_data, hint=HINT)
     return RobustnessSettings(tuple(chosen), tuple(severities or SEVERITIES), corruption_samples,
                               corruption_data, given)
 
