@@ -267,3 +267,13 @@ def test_severity_monotone(name):
 def test_severity_5_distorts_more_than_none(name):
     x = structured(8)
     assert _decorrelation(x, corrupt(x, name, 5)) > 0.001
+
+
+@pytest.mark.parametrize("name", ["gaussian_noise", "shot_noise", "impulse_noise"])
+def test_noise_does_not_depend_on_the_block_size(name, monkeypatch):
+    import audit.robustness.corruptions as module
+
+    x = structured(10)
+    whole = corrupt(x, name, 4, seed=3)
+    monkeypatch.setattr(module, "NOISE_BLOCK", 3)
+    np.testing.assert_array_equal(corrupt(x, name, 4, seed=3), whole)
