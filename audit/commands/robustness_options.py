@@ -133,4 +133,8 @@ def add_robustness(result: dict, opts: RobustnessSettings, *, model, dataset, pr
         corruptions=opts.corruptions, severities=opts.severities, n_samples=opts.n_samples, seed=seed,
         temperature=(result.get("calibration") or {}).get("temperature"), clean_probs=pred.probs,
         groups=groups, released=released, sample_ids=pred.sample_ids, thumbnails=images)
-    click.echo(f"audit: robustness: done in {time.perf_counter() - start:.1f} s", err=True)
+    rb = result["robustness"]
+    worst = sorted((r for r in rb["by_corruption"] if r["accuracy"] is not None), key=lambda r: r["accuracy"])[:3]
+    click.echo(f"audit: robustness: done in {time.perf_counter() - start:.1f} s; mean accuracy "
+               f"{rb['mean_accuracy']:.3f} over {len(rb['cells'])} cells (clean {rb['clean']['accuracy']:.3f}); worst: "
+               + ", ".join(f"{r['corruption']} {r['accuracy']:.3f}" for r in worst), err=True)
