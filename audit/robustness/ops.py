@@ -247,18 +247,23 @@ def motion_blur(x: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarr
     weights /= weights.sum()
     dx, dy = motion_offsets(width, angles_deg)
     n, h, w = x.shape[:3]
-    rr = np.arange(h)[None, :, None]
-    cc = np.arange(w)[None, None, :]
+    # Sorted by angle, the images that share a tap's offset are contiguous: each tap is then a few
+    # slices of the edge-padded batch, with no per-pixel index arithmetic.
+    order = np.argsort(angles_deg, kind="stable")
+    pad = width - 1
+    padded = np.pad(x[order].astype(np.float32), [(0, 0), (pad, pad), (pad, pad)] + [(0, 0)] * (x.ndim - 3),
+                    mode="edge")
     out = np.zeros(x.shape, dtype=np.float32)
-    flat = x.reshape(n * h * w, *x.shape[3:])
     for tap in range(width):
-        if tap == 0:
-            out += weights[0] * x
-            continue
-        idx = clamp(rr + dy[:, tap, None, None], h) * w + clamp(cc + dx[:, tap, None, None], w)
-        idx = idx + (np.arange(n) * (h * w))[:, None, None]
-        out += np.float32(weights[tap]) * np.take(flat, idx.ravel(), axis=0).reshape(x.shape)
-    return out
+        ox, oy = dx[order, tap], dy[order, tap]
+        starts = np.concatenate([[0], np.flatnonzero((np.diff(ox) != 0) | (np.diff(oy) != 0)) + 1, [n]])
+        weight = np.float32(weights[tap])
+        for a, b in zip(starts[:-1], starts[1:]):
+            r0, c0 = pad + oy[a], pad + ox[a]
+            out[a:b] += weight * padded[a:b, r0:r0 + h, c0:c0 + w]
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 # --- plasma fractal -----------------------------------------------------------------------------------

@@ -79,3 +79,20 @@ def test_plasma_fractal_range_and_shape():
     assert ops.next_power_of_two(32) == 32 and ops.next_power_of_two(33) == 64
     with pytest.raises(ValueError, match="power of two"):
         ops.plasma_fractal(1, 24, 2.0, np.random.default_rng(0))
+
+
+def test_motion_blur_matches_a_per_image_tap_loop():
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, (20, 16, 16, 3)).astype(np.float32)
+    angles = rng.uniform(-135, 45, 20)
+    got = ops.motion_blur(x, 6, 2, angles)
+    dx, dy = ops.motion_offsets(13, angles)
+    weights = np.exp(-np.arange(13) ** 2 / 8.0)
+    weights /= weights.sum()
+    for n in range(20):
+        want = np.zeros((16, 16, 3))
+        for t in range(13):  # tap t reads (x + dx, y + dy), edge pixels repeated
+            rows = np.clip(np.arange(16) + dy[n, t], 0, 15)
+            cols = np.clip(np.arange(16) + dx[n, t], 0, 15)
+            want += weights[t] * x[n][rows][:, cols]
+        assert_allclose(got[n], want, atol=1e-3)
