@@ -70,15 +70,17 @@ def robustness_rules(result: dict, rule: RobustnessRule) -> list[dict]:
         return [helpers._skip("robustness", MSG_SKIPPED)]
     if not isinstance(section, dict):
         return [helpers._fail("robustness", None, None, helpers.MSG_UNDEFINED.format(what="robustness"))]
-    cells = [c for c in (section.get("cells") or []) if isinstance(c, dict)]
+    cells = section.get("cells")
+    cells = [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
     out = [helpers._at_least("robustness_min_mean_accuracy",
                              f"mean accuracy over {len(cells)} corruption cells",
                              helpers._num(section.get("mean_accuracy")), rule.min_mean_accuracy)]
-    clean = helpers._num((section.get("clean") or {}).get("accuracy"))
+    clean = section.get("clean")
+    clean = helpers._num(clean.get("accuracy")) if isinstance(clean, dict) else None
     ran = list(dict.fromkeys(str(c.get("corruption")) for c in cells))
     for name in ran:
         mild = [helpers._num(c.get("accuracy")) for c in cells
-                if c.get("corruption") == name and isinstance(c.get("severity"), int)
+                if str(c.get("corruption")) == name and isinstance(c.get("severity"), int)
                 and c["severity"] <= MILD_MAX_SEVERITY]
         rname = f"robustness_max_relative_drop[{name}]"
         threshold = rule.drop_threshold_for(name)

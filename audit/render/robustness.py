@@ -23,16 +23,25 @@ def robustness_view(result: dict[str, Any]) -> dict[str, Any] | None:
     section = result.get("robustness") if isinstance(result, dict) else None
     if not isinstance(section, dict):
         return None
-    cells = [c for c in section.get("cells") or [] if isinstance(c, dict)]
-    corruptions = [str(c) for c in section.get("corruptions") or []]
-    severities = [int(s) for s in section.get("severities") or [] if isinstance(s, int)]
-    acc = {(str(c.get("corruption")), c.get("severity")): c.get("accuracy") for c in cells}
-    clean = (section.get("clean") or {}).get("accuracy")
-    by_severity = [r for r in section.get("by_severity") or [] if isinstance(r, dict)]
-    by_corruption = [r for r in section.get("by_corruption") or [] if isinstance(r, dict)]
+    def rows(key):
+        value = section.get(key)
+        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+    def items(key):
+        value = section.get(key)
+        return value if isinstance(value, list) else []
+
+    cells = rows("cells")
+    corruptions = [str(c) for c in items("corruptions")]
+    severities = [s for s in items("severities") if isinstance(s, int) and not isinstance(s, bool)]
+    acc = {(str(c.get("corruption")), c.get("severity")): c.get("accuracy") for c in cells
+           if isinstance(c.get("severity"), int)}
+    clean = section.get("clean").get("accuracy") if isinstance(section.get("clean"), dict) else None
+    by_severity = rows("by_severity")
+    by_corruption = rows("by_corruption")
     worst = sorted((r for r in by_corruption if is_number(r.get("accuracy"))), key=lambda r: r["accuracy"])[:3]
-    classes = sorted((r for r in section.get("per_class") or [] if isinstance(r, dict)),
-                     key=lambda r: (r.get("breaks_at") or 99, -(r.get("drop") or 0)))
+    classes = sorted(rows("per_class"), key=lambda r: (r.get("breaks_at") if isinstance(r.get("breaks_at"), int) else 99,
+                                                       -(r.get("drop") if is_number(r.get("drop")) else 0)))
     examples = section.get("examples") if isinstance(section.get("examples"), dict) else None
     if examples:
         safe = [{"corruption": row.get("corruption"),
@@ -46,7 +55,7 @@ def robustness_view(result: dict[str, Any]) -> dict[str, Any] | None:
         "curves": Markup(severity_curves(by_severity, chart_id="chart-robustness-curves")),
         "worst": worst,
         "classes": classes,
-        "groups": [g for g in section.get("groups") or [] if isinstance(g, dict)],
+        "groups": rows("groups"),
         "examples": examples,
         "severities": severities,
     }

@@ -118,3 +118,34 @@ def test_every_robustness_threshold_has_a_why_comment():
                 break
             comment.append(prev)
         assert any("Why" in c for c in comment), key
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 9), st.floats(allow_nan=True), st.text(max_size=4),
+                    st.lists(st.integers(0, 5), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["clean", "cells", "mean_accuracy", "mean_ece", "mean_ece_after_scaling",
+                                            "cells.0", "cells.0.severity", "cells.0.accuracy", "clean.accuracy",
+                                            "examples", "by_severity", "per_class", "groups", "corruptions",
+                                            "severities", "cells.0.corruption"]), _VALUES), max_size=4))
+def test_mutated_sections_give_rules_or_failures_never_exceptions(mutations):
+    from audit.render.robustness import robustness_view
+
+    sec = section()
+    for path, value in mutations:
+        *parents, key = path.split(".")
+        target = sec
+        for p in parents:
+            target = target[int(p)] if isinstance(target, list) and p.isdigit() and len(target) > int(p) else \
+                (target.get(p) if isinstance(target, dict) else None)
+        if isinstance(target, dict):
+            target[key] = value
+        elif isinstance(target, list) and key.isdigit() and len(target) > int(key):
+            target[int(key)] = value
+    rules = rules_of({"robustness": sec}, only_robustness())
+    assert rules and all(isinstance(r["passed"], bool) for r in rules.values())
+    robustness_view({"robustness": sec})
