@@ -149,3 +149,23 @@ def test_mutated_sections_give_rules_or_failures_never_exceptions(mutations):
     rules = rules_of({"robustness": sec}, only_robustness())
     assert rules and all(isinstance(r["passed"], bool) for r in rules.values())
     robustness_view({"robustness": sec})
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda s: s.update(mean_accuracy=1.5), "robustness.mean_accuracy"),
+    (lambda s: s.pop("cells"), "missing key 'robustness.cells'"),
+    (lambda s: s["cells"][0].update(severity="3"), "robustness.cells[0].severity"),
+    (lambda s: s.update(clean=[0.8]), "robustness.clean"),
+])
+def test_stored_robustness_section_is_validated(tmp_path, edit, fragment):
+    from helpers.gate_fixtures import make_result, write_result
+
+    from audit.result.load import load_audit_json
+
+    result = make_result()
+    result["robustness"] = section()
+    assert load_audit_json(write_result(tmp_path / "ok.json", result))["robustness"]["cells"]
+    edit(result["robustness"])
+    with pytest.raises(AuditError) as info:
+        load_audit_json(write_result(tmp_path / "bad.json", result))
+    assert fragment in str(info.value)
