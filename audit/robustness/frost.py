@@ -3,9 +3,11 @@
 The reference (``make_cifar_c.py``) overlays a random 32×32 crop of one of five frost photographs,
 shrunk to 20% (about 105×70 to 180×120 pixels). Photographs cannot be shipped here, so the texture is
 drawn: ice needles that branch at ±60° (the hexagonal habit of ice crystals) grow from seeded points
-over a low-frequency plasma haze, are drawn 4× supersampled with Pillow and box-filtered down, and the
-grey level is mapped to a pale blue-white whose per-channel mean and spread match the five reference
-photographs after their 20% shrink: mean RGB (146, 167, 179), standard deviation about 25 levels.
+over a low-frequency plasma haze and a fine Gaussian-smoothed grain, are drawn 4× supersampled with
+Pillow and box-filtered down, and the grey level is mapped to a pale blue-white whose per-channel mean matches the five reference photographs
+after their 20% shrink, mean RGB (146, 167, 179), with a standard deviation of 25 levels over the tile.
+Within a 32×32 crop the grey level has a standard deviation of about 14 and neighbouring pixels differ by
+about 7 on average; the reference photographs' crops: 11–24 and 3–13.
 
 The texture depends on the image size only (a fixed seed, not the corruption's): for an image of side
 s the tile is 8·s pixels square and needle lengths and widths scale with s / 32, so a crop holds the
@@ -17,6 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import ndimage
 
 from audit.robustness.ops import next_power_of_two, plasma_fractal
 
@@ -27,6 +30,12 @@ FROST_STD = 25.0
 FROST_SEED = 20190328
 TILE_FACTOR = 8
 SUPERSAMPLE = 4
+#: Needle seeds per tile, and the weights of the haze and of the fine ice grain against the needles
+#: (chosen so that 32-px crops have about the reference crops' spread: grey-level SD within a crop
+#: about 15, mean absolute difference of neighbouring pixels about 6).
+N_SEEDS = 220
+HAZE = 0.5
+GRAIN = 0.025
 
 
 @lru_cache(maxsize=4)
@@ -50,8 +59,7 @@ def frost_texture(size: int = 32) -> np.ndarray:
     rng = np.random.default_rng(FROST_SEED)
     canvas = Image.new("L", (big, big), 0)
     draw = ImageDraw.Draw(canvas)
-    n_seeds = 90
-    for _ in range(n_seeds):
+    for _ in range(N_SEEDS):
         x0, y0 = rng.uniform(0, big, 2)
         angle = rng.uniform(0, 2 * np.pi)
         _needle(draw, rng, x0, y0, angle, length=rng.uniform(6, 22) * unit, width=max(1, round(0.5 * unit)),
@@ -59,7 +67,8 @@ def frost_texture(size: int = 32) -> np.ndarray:
     canvas = canvas.filter(ImageFilter.GaussianBlur(radius=0.6 * unit))
     needles = np.asarray(canvas.resize((side, side), Image.BOX), dtype=np.float64) / 255.0
     haze = plasma_fractal(1, next_power_of_two(side), 2.0, rng)[0, :side, :side]
-    grey = 0.6 * haze + needles
+    grain = ndimage.gaussian_filter(rng.standard_normal((side, side)), 0.6 * size / 32)
+    grey = HAZE * haze + needles + GRAIN * grain / grain.std()
     grey = (grey - grey.mean()) / grey.std()
     tile = np.stack([m + FROST_STD * grey for m in FROST_MEAN_RGB], axis=-1)
     tile = np.clip(tile, 0, 255).astype(np.float32)

@@ -223,6 +223,12 @@ def test_frost_blend_and_texture():
     tile = frost_texture(32)
     assert tile.shape == (256, 256, 3) and tile.min() >= 0 and tile.max() <= 255
     assert_allclose(tile.mean(axis=(0, 1)), FROST_MEAN_RGB, atol=3)
+    # crops spread like the reference photographs' 32-px crops (grey SD 11-24, neighbour difference 3-13)
+    rng = np.random.default_rng(0)
+    grey = tile.mean(-1)
+    crops = [grey[r:r + 32, c:c + 32] for r, c in zip(rng.integers(0, 224, 50), rng.integers(0, 224, 50))]
+    assert 11 <= np.mean([c.std() for c in crops]) <= 24
+    assert 3 <= np.abs(np.diff(grey, axis=1)).mean() <= 13
     # on black images the output is the frost alone times its weight
     out = corrupt(np.zeros((200, 32, 32, 3), np.uint8), "frost", 1).astype(float)
     assert_allclose(out.mean(axis=(0, 1, 2)), 0.2 * np.array(FROST_MEAN_RGB), atol=3)
