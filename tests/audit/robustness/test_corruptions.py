@@ -281,5 +281,5 @@ def test_noise_does_not_depend_on_the_block_size(name, monkeypatch):
 
     x = structured(10)
     whole = corrupt(x, name, 4, seed=3)
-    monkeypatch.setattr(module, "NOISE_BLOCK", 3)
+    monkeypatch.setattr(module, "DEFAULT_BLOCK", 3)
     np.testing.assert_array_equal(corrupt(x, name, 4, seed=3), whole)
