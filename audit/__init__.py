@@ -27,6 +27,7 @@ _EXPORTS = {
     "make_predictions": "audit.predictions",
     "Predictions": "audit.predictions",
     "AuditResult": "audit.result.audit_result",
+    "RobustnessSettings": "audit.robustness.step",
     "AuditError": "audit.errors",
     "SCHEMA_VERSION": "audit.result.schema",
     "load_policy": "audit.gate.policy",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from audit.errors import AuditError, OptionConflict
 from audit.predictions import Predictions
@@ -30,6 +30,8 @@ MSG_STREAM_IN_MEMORY = "streaming (--stream, --dask) reads predictions files; th
 MSG_CAL_CLASSES = "calibration set classes {found} differ from the audit set's {expected}"
 MSG_UNKNOWN_GROUPS = "group column(s) {missing} not among the predictions' group columns {known}"
 PREDICTION_SUFFIXES = (".npz", ".csv", ".parquet", ".pq")
+MSG_ROBUSTNESS_NO_MODEL = ("the robustness audit (--corruptions) needs the model in the loop; predictions alone "
+                           "have no images to corrupt")
 
 
 def default_reports_dir() -> Path:
@@ -70,6 +72,9 @@ class PreparedSource:
         Where ``calibration`` came from (``calibration.temperature_fit.source``).
     provenance : dict
         Merged into the ``provenance`` section (hashes, model folder, training record, versions).
+    model_inputs : dict, optional
+        The model in the loop for the robustness audit: ``{"model": keras model, "dataset": test images
+        and labels (x_test, y_test, class_names), "batch_size": int}``.
     """
 
     pred: Predictions
@@ -78,13 +83,15 @@ class PreparedSource:
     calibration: Predictions | None = None
     calibration_source: str | None = None
     provenance: dict = field(default_factory=dict)
+    model_inputs: dict | None = None
 
 
 def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: Sequence[str] = (),
               calibration: str | Path | Predictions | None = None, policy=None, checklist=None, baseline=None,
               seed: int = 0, n_bootstrap: int = 200, images: bool = True, name: str | None = None,
               reproducible: bool = False, stream: bool | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-              dask: str | None = None, history: str | None = None) -> AuditResult:
+              dask: str | None = None, history: str | None = None, robustness=None,
+              notify: Callable[[str], None] | None = None) -> AuditResult:
     """Audit ``source`` and judge it against a release policy.
 
     Parameters
@@ -124,6 +131,12 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         of this model become the report's trend. A baseline named ``"released"`` or by id is read from
         it (from the default database when ``history`` is None). Recording is
         :meth:`AuditResult.record`'s job, after :meth:`AuditResult.save`.
+    robustness : audit.robustness.step.RobustnessSettings, optional
+        Corruptions × severities to run the model on (a model source only: a PreparedSource with
+        ``model_inputs``); adds the ``robustness`` section before the verdict. ``audit run`` turns it on
+        by default for model audits.
+    notify : callable, optional
+        Receives progress lines of long steps (the robustness audit); default: standard error.
 
     Returns
     -------
@@ -183,6 +196,15 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
                             n_bootstrap=n_bootstrap, images=images,
                             run=_run_info(name, default_name, kind, seed), provenance=provenance,
                             target_accuracy=policy_obj.selective.target_accuracy)
+    if robustness is not None and robustness.corruptions:
+        inputs = source.model_inputs if isinstance(source, PreparedSource) else None
+        if inputs is None:
+            raise OptionConflict(MSG_ROBUSTNESS_NO_MODEL)
+        from audit.robustness.step import add_robustness
+
+        add_robustness(data, robustness, model=inputs["model"], dataset=inputs["dataset"], pred=pred,
+                       batch_size=inputs.get("batch_size", 512), images=images, seed=seed,
+                       **({"notify": notify} if notify is not None else {}))
     if not reproducible:
         data["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     if isinstance(baseline, str) and _names_a_stored_run(baseline):

@@ -90,4 +90,5 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
     }
     name = model_dir.name if model_dir.name != "" else "model"
     return PreparedSource(pred=pred, name=name, kind="model", calibration=calibration,
-                          calibration_source=CALIBRATION_SOURCE, provenance=provenance)
+                          calibration_source=CALIBRATION_SOURCE, provenance=provenance,
+                          model_inputs={"model": model, "dataset": dataset, "batch_size": batch_size})

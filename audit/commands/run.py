@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from audit.commands.robustness_options import robustness_options
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, OptionConflict
 from audit.history.options import db_option
 
@@ -50,11 +51,12 @@ MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions 
 @click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
               help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
+@robustness_options
 @db_option
 @click.option("--no-record", is_flag=True, help="Do not record this run in the history database.")
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
         run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
-        db, no_record):
+        corruptions, severities, corruption_samples, corruption_data, db, no_record):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -72,6 +74,11 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     # Read the small files first: a typo in the policy must not cost a training run.
     answers = load_checklist(checklist) if checklist else None
     rules = load_policy(policy) if policy else None
+    from audit.commands import robustness_options as robust
+
+    robustness = robust.settings(corruptions=corruptions, severities=severities,
+                                 corruption_samples=corruption_samples, corruption_data=corruption_data,
+                                 predictions=bool(predictions))
     if predictions:
         source = predictions
     else:
@@ -83,7 +90,8 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result = run_audit(source, group_cols=group_cols, calibration=calibration_set, policy=rules,
                            checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
                            images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
-                           chunk_rows=chunk_rows, dask=dask_scheduler, history=history_url(db))
+                           chunk_rows=chunk_rows, dask=dask_scheduler, history=history_url(db),
+                           robustness=robustness, notify=lambda line: click.echo(line, err=True))
     except OptionConflict as exc:
         raise click.UsageError(exc.message) from None
     written = result.save(out_dir or default_out_dir(result.data["run"]["name"]))

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from audit.errors import AuditError
 from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
+from audit.gate.robustness import RobustnessRule, corruption_overrides
 
 MSG_UNKNOWN_KEY = "unknown key {key!r}"
 MSG_SYNTAX = "TOML syntax error: {error}"
@@ -135,6 +136,7 @@ class Policy:
     checklist: ChecklistRule
     baseline: BaselineRule
     selective: SelectiveRule
+    robustness: RobustnessRule
     model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
     source: str | None = None
 
@@ -255,6 +257,15 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "include_proxies": _bool,
     },
     "model_card": {"enabled": _bool, "required_fields": _subset(*MODEL_CARD_FIELDS)},
+    "robustness": {
+        "enabled": _bool,
+        "required": _bool,
+        "min_mean_accuracy": _fraction,
+        "max_relative_drop": _fraction,
+        "max_ece": _fraction,
+        "ece_scaling": _choice("before", "after"),
+        "overrides": None,  # set below: needs _Invalid
+    },
 }
 
 _RULE_TYPES = {
@@ -266,6 +277,7 @@ _RULE_TYPES = {
     "baseline": BaselineRule,
     "selective": SelectiveRule,
     "model_card": ModelCardRule,
+    "robustness": RobustnessRule,
 }
 
 
@@ -276,6 +288,9 @@ class _Invalid(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+SCHEMA["robustness"]["overrides"] = corruption_overrides(_Invalid, _fraction)
 
 
 def template_text() -> str:

@@ -59,6 +59,10 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         from audit.gate.selective_rules import selective_rules
 
         rules.extend(selective_rules(result, policy.selective))
+    if policy.robustness.enabled:
+        from audit.gate.robustness import robustness_rules
+
+        rules.extend(robustness_rules(result, policy.robustness))
     if policy.model_card.enabled:
         rules.append(_model_card(result, policy))
     gate = {

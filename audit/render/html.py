@@ -49,6 +49,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(pct=f.pct, pp=f.pp, gap=f.gap, dec=f.dec, count=f.count, ci=f.ci, value=f.value)
     env.globals.update(status_label=lambda s: STATUS_LABELS.get(s, str(s)), is_number=f.is_number)
+    from audit.render.robustness import robustness_view
+    env.globals.update(robustness_view=robustness_view)
     return env
 
 

@@ -166,6 +166,8 @@ def _validate(result: Any) -> None:
     if baseline is not None and not isinstance(baseline, dict):
         raise _Invalid(MSG_BAD_VALUE.format(key="baseline", expected="an object or null", value=baseline))
     _validate_selective(result.get("selective"))
+    if result.get("robustness") is not None:
+        _robustness(result["robustness"])
 
 
 def _validate_selective(selective: Any) -> None:
@@ -187,6 +189,20 @@ def _validate_selective(selective: Any) -> None:
                 raise _Invalid(MSG_BAD_VALUE.format(key=f"{prefix}groups[{j}].n", expected="a non-negative integer",
                                                     value=n))
             _fraction(group, "review_load", f"{prefix}groups[{j}].")
+
+
+def _robustness(section: Any) -> None:
+    """The keys of ``robustness`` the gate reads (docs/audit-json.md)."""
+    _require({"robustness": section}, "robustness", "", dict, "an object or null")
+    _fraction(section, "mean_accuracy", "robustness.")
+    _number(section, "mean_ece", "robustness.", 0.0, 1.0)
+    _number(section, "mean_ece_after_scaling", "robustness.", 0.0, 1.0)
+    _fraction(_require(section, "clean", "robustness.", dict, "an object"), "accuracy", "robustness.clean.")
+    for i, cell in enumerate(_require(section, "cells", "robustness.", list, "a list of cells")):
+        prefix = f"robustness.cells[{i}]."
+        _require(cell, "corruption", prefix, str, "a string")
+        _require(cell, "severity", prefix, int, "an integer in 1-5")
+        _fraction(cell, "accuracy", prefix)
 
 
 def _require(obj: Any, key: str, prefix: str, kind: type, expected: str) -> Any:

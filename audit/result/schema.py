@@ -325,6 +325,104 @@ class Selective(SelectiveBody):
     after_scaling: NotRequired[SelectiveBody | None]
 
 
+class RobustnessClean(TypedDict):
+    n: int
+    accuracy: float | None
+    accuracy_ci: Interval | None
+    ece: float | None
+    ece_after_scaling: float | None
+    nll: float | None
+
+
+class RobustnessCell(RobustnessClean):
+    corruption: str
+    severity: int
+
+
+class RobustnessSeverity(TypedDict):
+    severity: int  # 0 = clean
+    accuracy: float | None
+    ece: float | None
+    ece_after_scaling: float | None
+    nll: float | None
+
+
+class RobustnessCorruption(TypedDict):
+    corruption: str
+    accuracy: float | None
+    ece: float | None
+    mild_accuracy: float | None
+    mild_relative_drop: float | None
+
+
+class RobustnessDrop(TypedDict):
+    n: int
+    clean_accuracy: float | None
+    accuracy: float | None
+    drop: float | None
+    accuracy_by_severity: list[float | None]
+    breaks_at: int | None
+
+
+RobustnessClass = TypedDict("RobustnessClass", {"class": str, **RobustnessDrop.__annotations__})
+RobustnessGroup = TypedDict("RobustnessGroup", {"group": str, **RobustnessDrop.__annotations__})
+
+
+class RobustnessGrouping(TypedDict):
+    name: str
+    proxy: bool
+    groups: list[RobustnessGroup]
+    worst_clean_group: str | None
+    fastest_falling_group: str | None
+
+
+class RobustnessSample(TypedDict):
+    method: str
+    n: int
+    of: int
+
+
+class RobustnessConventions(TypedDict):
+    cells: str
+    mean_accuracy: str
+    drop: str
+    mild_relative_drop: str
+    breaks_at: str
+    corruptions: dict[str, str]
+    generation: str
+
+
+class ExampleRow(TypedDict):
+    corruption: str
+    images: list[str]
+
+
+RobustnessExample = TypedDict("RobustnessExample", {"index": int, "sample_id": Union[str, None], "class": str,
+                                                    "clean": str, "rows": list[ExampleRow]})
+
+
+class Robustness(TypedDict):
+    source: Literal["generated", "released"]
+    data_dir: str | None
+    corruptions: list[str]
+    severities: list[int]
+    seed: int
+    n_per_cell: int
+    sample: RobustnessSample
+    temperature: float | None
+    clean: RobustnessClean
+    cells: list[RobustnessCell]
+    mean_accuracy: float | None
+    mean_ece: float | None
+    mean_ece_after_scaling: float | None
+    by_severity: list[RobustnessSeverity]
+    by_corruption: list[RobustnessCorruption]
+    per_class: list[RobustnessClass]
+    groups: list[RobustnessGrouping]
+    conventions: RobustnessConventions
+    examples: RobustnessExample | None
+
+
 class ModelCard(TypedDict):
     fields: dict[str, str | None]
     source: str | None
@@ -352,6 +450,7 @@ class AuditJSON(TypedDict):
     mistakes: list[Mistake]
     ranking: NotRequired[Ranking]
     selective: NotRequired[Selective | None]
+    robustness: NotRequired[Robustness]  # model audits with corruptions only
     checklist: Checklist | None
     model_card: NotRequired[ModelCard]  # schema 2
     gate: Gate

@@ -46,10 +46,10 @@ def test_gate_passes_with_exit_0_and_writes_junit_and_gate_json(files):
     before = audit_json.read_bytes()
     result = CliRunner().invoke(app, ["gate", str(audit_json), "--policy", str(policy)])
     assert result.exit_code == 0, result.output
-    assert "PASS  min_accuracy" in result.output and "gate PASSED: 12 passed, 0 failed, 1 skipped" in result.output
+    assert "PASS  min_accuracy" in result.output and "gate PASSED: 12 passed, 0 failed, 2 skipped" in result.output
     assert audit_json.read_bytes() == before  # the stored result is never rewritten
     suite = ET.parse(audit_json.parent / "junit.xml").getroot().find("testsuite")
-    assert suite.get("tests") == "13" and suite.get("failures") == "0"
+    assert suite.get("tests") == "14" and suite.get("failures") == "0"
     gate = json.loads((audit_json.parent / "gate.json").read_text(encoding="utf-8"))
     assert gate["passed"] is True and gate["informational"] is False
     assert gate["policy_source"] == str(policy) and gate["audit_json"] == str(audit_json)

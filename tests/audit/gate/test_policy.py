@@ -28,7 +28,7 @@ def test_default_policy_turns_every_rule_on_and_is_frozen():
     policy = default_policy()
     assert isinstance(policy, Policy) and policy.source == "default"
     rules = [getattr(policy, f.name) for f in dataclasses.fields(policy) if f.name != "source"]
-    assert len(rules) == 8 and all(rule.enabled for rule in rules)
+    assert len(rules) == len(SCHEMA) and all(rule.enabled for rule in rules)
     assert policy.accuracy.use == "ci_lower"
     assert policy.disparity.checks == ("difference", "ratio", "worst_group_accuracy")
     with pytest.raises(dataclasses.FrozenInstanceError):

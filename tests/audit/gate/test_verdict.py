@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from helpers.gate_fixtures import make_result, with_baseline
 
-from audit.gate.policy import default_policy
+from audit.gate.policy import SCHEMA, default_policy
 from audit.gate.verdict import evaluate, format_table
 
 EPS = 1e-6  # well above the 1e-9 tolerance: "just past the threshold"
@@ -24,8 +24,7 @@ def policy_with(**sections):
 
 def only(section: str, **changes):
     """A policy with every rule off except ``section``."""
-    off = {s: {"enabled": False} for s in ("accuracy", "class_error", "calibration", "disparity", "checklist",
-                                           "baseline", "selective", "model_card")}
+    off = {s: {"enabled": False} for s in SCHEMA}
     off[section] = {"enabled": True, **({"use": "point"} if section == "disparity" else {}), **changes}
     return policy_with(**off)
 
@@ -45,7 +44,7 @@ def test_fixture_passes_the_default_policy_and_result_is_not_modified():
         "min_accuracy", "max_class_error_rate[cat]", "max_class_error_rate[dog]", "max_class_error_rate[ship]",
         "max_ece", "max_disparity_difference[region]", "min_disparity_ratio[region]",
         "min_worst_group_accuracy[region]", "checklist_complete", "baseline_no_regression",
-        "min_selective_coverage", "max_review_load_gap[region]", "model_card_complete"]
+        "min_selective_coverage", "max_review_load_gap[region]", "robustness", "model_card_complete"]
     assert all(set(r) == {"name", "value", "threshold", "passed", "skipped", "reason"} for r in gate["rules"])
 
 
@@ -322,4 +321,4 @@ def test_gate_fails_when_any_rule_fails_and_table_shows_it():
     gate = evaluate(result, default_policy(), informational=False)
     assert gate["passed"] is False
     table = format_table(gate)
-    assert "FAIL  max_ece" in table and table.splitlines()[-1].startswith("gate FAILED: 11 passed, 1 failed, 1 skipped")
+    assert "FAIL  max_ece" in table and table.splitlines()[-1].startswith("gate FAILED: 11 passed, 1 failed, 2 skipped")

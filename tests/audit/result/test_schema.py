@@ -121,3 +121,23 @@ def test_the_document_names_every_declared_key_in_its_section():
 
 def test_the_document_states_the_schema_version():
     assert f"schema version {SCHEMA_VERSION}" in DOC.read_text(encoding="utf-8").splitlines()[0]
+
+
+@pytest.mark.parametrize("thumbnails", [True, False])
+def test_the_robustness_section_conforms(thumbnails):
+    from audit.metrics.slices import image_slices
+    from audit.result.schema import Robustness
+    from audit.robustness.evaluate import evaluate_robustness
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8), np.arange(40) % 2
+
+    def predict(batch):
+        p = np.clip(batch.reshape(len(batch), -1).mean(axis=1) / 255.0, 0.01, 0.99)
+        return np.stack([p, 1 - p], axis=1)
+
+    section = evaluate_robustness(
+        predict, images, labels, ["a", "b"], corruptions=("fog", "contrast"), severities=(1, 2), n_samples=None,
+        seed=0, temperature=1.2, clean_probs=predict(images), released=None, sample_ids=None,
+        groups={s["name"]: (s["labels"], True) for s in image_slices(images)}, thumbnails=thumbnails)
+    assert conformance_errors(section, Robustness) == []

@@ -1,0 +1,299 @@
+"""The 15 CIFAR-10-C corruptions (Hendrycks & Dietterich 2019), seeded and vectorised over a batch.
+
+Parameters are those of the CIFAR generator, ``make_cifar_c.py`` in hendrycks/robustness (``PARAMS``).
+Each corruption works on the whole (N, H, W, 3) uint8 batch at once; the random draws come from one
+``numpy.random.Generator`` seeded by (seed, corruption, severity), so the output is a pure function of
+(images, name, severity, seed). The draws depend on the batch as a whole: corrupting a slice of a batch
+gives other noise than the same images inside the full batch.
+
+Conventions shared by every corruption:
+- Output as the reference's ``np.uint8(float)``: truncated, not rounded, after adding ``TRUNC_EPS``
+  (a thousandth of a level) so that float rounding of x/255·255 cannot turn level k into k − 1.
+  Motion blur and snow's blur are rounded where ImageMagick wrote an 8-bit PNG; pixelate and JPEG are
+  Pillow's own uint8.
+- Image sizes other than 32×32: lengths in pixels (blur radii and σ, glass-blur shift, snow-streak
+  radius, elastic α, σ and affine jitter, frost texture) are multiplied by s = min(H, W) / 32, as the
+  reference writes the elastic parameters in units of the image size (``IMSIZE * 0.05``); fog's fractal
+  is drawn at the next power of two ≥ max(H, W) and cropped; pixelate keeps its factor of the side.
+  Amounts (noise σ, Poisson rate, salt-and-pepper fraction, brightness, contrast, JPEG quality, blend
+  weights, zoom factors) do not depend on size.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+from scipy import sparse
+
+from audit.robustness import ops
+from audit.robustness.frost import frost_crops
+
+from audit.robustness.params import CORRUPTIONS, DESCRIPTIONS, FAMILIES, PARAMS, SEVERITIES  # noqa: F401
+
+TRUNC_EPS = 1e-3
+#: Images (of 32×32 pixels; fewer for larger images) per block: each corruption runs on consecutive blocks of the batch, in order, drawing from one
+#: generator (so the output is still a pure function of the batch and the seed). Blocks of 256 32-px
+#: images keep the float temporaries (3 MB) in cache; glass blur's Python loop over pixel positions
+#: wants larger blocks. For the noise corruptions, whose draws are element by element, the output does
+#: not depend on the block size at all.
+DEFAULT_BLOCK = 256
+BLOCK = {"glass_blur": 4096}
+MSG_NAME = "The 'name' parameter of corrupt must be one of {allowed}. Got {value!r} instead."
+MSG_SEVERITY = "The 'severity' parameter of corrupt must be an int in the range [1, 5]. Got {value!r} instead."
+MSG_SEED = "The 'seed' parameter of corrupt must be a non-negative int. Got {value!r} instead."
+MSG_IMAGES = ("The 'images' parameter of corrupt must be a uint8 array of shape (N, H, W, 3). "
+              "Got {dtype} {shape} instead.")
+
+
+def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:
+    """Corrupt a batch of images as CIFAR-10-C does.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, height, width, 3), uint8
+    name : str
+        One of ``CORRUPTIONS`` (``gaussian_noise`` ... ``jpeg_compression``).
+    severity : int in [1, 5]
+    seed : int, default 0
+        Seeds the draws together with ``name`` and ``severity``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, height, width, 3), uint8
+        A new array; ``images`` is not modified.
+    """
+    if name not in PARAMS:
+        raise ValueError(MSG_NAME.format(allowed=", ".join(CORRUPTIONS), value=name))
+    if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 1 <= severity <= 5:
+        raise ValueError(MSG_SEVERITY.format(value=severity))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(MSG_SEED.format(value=seed))
+    x = np.asarray(images)
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(MSG_IMAGES.format(dtype=x.dtype, shape=x.shape))
+    if x.shape[0] == 0:
+        return x.copy()
+    rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
+    fn, params = _FUNCTIONS[name], PARAMS[name][severity - 1]
+    step = max(1, BLOCK.get(name, DEFAULT_BLOCK) * 1024 // (x.shape[1] * x.shape[2]))  # per 32×32 pixels
+    out = np.empty_like(x)
+    for start in range(0, x.shape[0], step):  # blocks in order, one generator: a pure function of the batch
+        out[start:start + step] = fn(x[start:start + step], params, rng)
+    return out
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float32) * np.float32(1 / 255)
+
+
+def _to_uint8(x01: np.ndarray) -> np.ndarray:
+    """np.uint8(clip(x, 0, 1) · 255) as the reference, after adding TRUNC_EPS levels."""
+    out = np.clip(x01, 0, 1) * np.float32(255)
+    out += np.float32(TRUNC_EPS)
+    return out.astype(np.uint8)
+
+
+def _scale(x: np.ndarray) -> float:
+    return min(x.shape[1], x.shape[2]) / 32
+
+
+def gaussian_noise(x, c, rng):
+    """clip(x + N(0, c²)) with x on [0, 1]."""
+    noise = rng.standard_normal(x.shape, dtype=np.float32)
+    noise *= np.float32(c)
+    noise += _unit(x)
+    return _to_uint8(noise)
+
+
+def shot_noise(x, c, rng):
+    """clip(Poisson(x · c) / c) with x on [0, 1]."""
+    lam = np.arange(256) / 255 * c  # the Poisson rate of each level
+    return _to_uint8(rng.poisson(lam[x]).astype(np.float32) / np.float32(c))
+
+
+def impulse_noise(x, c, rng):
+    """scikit-image ``random_noise(mode='s&p', amount=c)``: each channel value independently becomes
+    255 (salt) with probability c/2, 0 (pepper) with probability c/2, else stays."""
+    u = rng.random(x.shape, dtype=np.float32)
+    out = x.copy()
+    out[u < c] = 0
+    out[u < c / 2] = 255
+    return out
+
+
+def defocus_blur(x, c, rng):
+    """Correlation with the anti-aliased disk of radius c[0] (alias σ c[1]), mirrored borders."""
+    s = _scale(x)
+    h, w = x.shape[1:3]
+    return _to_uint8(ops.apply_operator(_unit(x), _defocus_operator(h, w, c[0] * s, c[1] * s)))
+
+
+def glass_blur(x, c, rng):
+    """Gaussian blur σ, quantised; ``iterations`` sweeps that swap each pixel (rows and columns from
+    side − d down to d + 1, in that order) with the one at a shift drawn from [−d, d − 1] on each axis
+    (the reference's ``randint(-d, d)`` excludes +d); Gaussian blur σ again."""
+    s = _scale(x)
+    sigma, d, iterations = c[0] * s, max(1, round(c[1] * s)), c[2]
+    first = _to_uint8(ops.gaussian(_unit(x), sigma, mode="nearest"))
+    n, h, w, ch = first.shape
+    flat = first.reshape(n, h * w, ch)
+    images = np.arange(n)
+    for _ in range(iterations):
+        for row in range(h - d, d, -1):
+            shifts = rng.integers(-d, d, size=(w, 2, n))
+            for col in range(w - d, d, -1):
+                dx, dy = shifts[col, 0], shifts[col, 1]
+                here = row * w + col
+                there = (row + dy) * w + (col + dx)
+                a = flat[:, here].copy()
+                flat[:, here] = flat[images, there]
+                flat[images, there] = a
+    return _to_uint8(ops.gaussian(_unit(first), sigma, mode="nearest"))
+
+
+def motion_blur(x, c, rng):
+    """ImageMagick motion blur (radius, σ) at an angle drawn from U(−45°, 45°) per image, rounded."""
+    s = _scale(x)
+    angles = rng.uniform(-45, 45, size=x.shape[0])
+    out = ops.motion_blur(x.astype(np.float32), c[0] * s, c[1] * s, angles)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def zoom_blur(x, c, rng):
+    """(x + Σ_z clipped_zoom(x, z)) / (len(c) + 1): the image averaged with its centre zooms."""
+    h, w = x.shape[1:3]
+    return _to_uint8(ops.apply_operator(_unit(x), _zoom_blur_operator(h, w, tuple(c))))
+
+
+@lru_cache(maxsize=32)
+def _zoom_blur_operator(h: int, w: int, zooms: tuple[float, ...]):
+    total = sparse.identity(h * w, format="csr")
+    for z in zooms:
+        total = total + ops.separable_operator(ops.zoom_matrix(h, z), ops.zoom_matrix(w, z))
+    return (total / (len(zooms) + 1)).tocsr().astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _defocus_operator(h: int, w: int, radius: float, alias_blur: float):
+    return ops.correlation_operator(ops.disk_kernel(radius, alias_blur), h, w).astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _zoom_operator(h: int, w: int, zoom: float):
+    return ops.separable_operator(ops.zoom_matrix(h, zoom), ops.zoom_matrix(w, zoom)).astype(np.float32)
+
+
+def snow(x, c, rng):
+    """Snow flakes N(loc, scale) per pixel, zoomed, thresholded, quantised, motion-blurred (radius,
+    σ, angle U(−135°, −45°)); the image is brightened towards 1.5 · grey + .5 with weight 1 − blend,
+    and the flakes are added twice (as drawn and rotated by 180°)."""
+    loc, scale, zoom, threshold, radius, sigma, blend = c
+    s = _scale(x)
+    n, h, w, _ = x.shape
+    xf = _unit(x)
+    layer = rng.normal(loc, scale, size=(n, h, w, 1)).astype(np.float32)
+    layer = ops.apply_operator(layer, _zoom_operator(h, w, zoom))
+    layer[layer < threshold] = 0
+    layer = (np.clip(layer, 0, 1) * 255).astype(np.uint8).astype(np.float32)
+    angles = rng.uniform(-135, -45, size=n)
+    layer = np.clip(np.rint(ops.motion_blur(layer, radius * s, sigma * s, angles)), 0, 255) / np.float32(255)
+    grey = xf @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # OpenCV RGB2GRAY
+    xf = blend * xf + (1 - blend) * np.maximum(xf, grey[..., None] * 1.5 + 0.5)
+    return _to_uint8(xf + layer + layer[:, ::-1, ::-1])
+
+
+def frost(x, c, rng):
+    """clip(c[0] · x + c[1] · frost) in 0–255, frost a random crop of the generated texture."""
+    crops = frost_crops(x.shape[0], x.shape[1], x.shape[2], rng)
+    out = np.float32(c[0]) * x.astype(np.float32) + np.float32(c[1]) * crops
+    return _to_uint8(out / np.float32(255))
+
+
+def fog(x, c, rng):
+    """x + strength · plasma fractal (decay c[1]), rescaled by max(x) / (max(x) + strength)."""
+    n, h, w, _ = x.shape
+    xf = _unit(x)
+    top = xf.max(axis=(1, 2, 3), keepdims=True)
+    fractal = ops.plasma_fractal(n, ops.next_power_of_two(max(h, w)), c[1], rng)[:, :h, :w, None]
+    xf = xf + np.float32(c[0]) * fractal.astype(np.float32)
+    return _to_uint8(xf * top / (top + np.float32(c[0])))
+
+
+def brightness(x, c, rng):
+    """scikit-image rgb2hsv, V + c clipped to 1, hsv2rgb. With H and S fixed every channel is
+    proportional to V, so this is x · V' / V (and grey V' where V = 0)."""
+    xf = _unit(x)
+    v = xf.max(axis=-1, keepdims=True)
+    v2 = np.minimum(v + np.float32(c), 1)
+    ratio = np.divide(v2, v, out=np.zeros_like(v), where=v > 0)
+    out = np.where(v > 0, xf * ratio, v2)
+    return _to_uint8(out)
+
+
+def contrast(x, c, rng):
+    """(x − m) · c + m with m the mean of each channel of each image."""
+    xf = _unit(x)
+    means = xf.mean(axis=(1, 2), keepdims=True)
+    return _to_uint8((xf - means) * np.float32(c) + means)
+
+
+def elastic_transform(x, c, rng):
+    """Random affine (the corners of a centred square moved by U(−c[2], c[2]) side lengths; OpenCV
+    warpAffine, bilinear, BORDER_REFLECT_101) then a displacement field α · Gaussian_σ(U(−1, 1)) per
+    axis (truncate 3, reflect) sampled bilinearly with reflected borders (scipy map_coordinates)."""
+    n, h, w, _ = x.shape
+    size = min(h, w)
+    alpha, sigma, jitter = c[0] * size, c[1] * size, c[2] * size
+    xf = _unit(x)
+    centre = np.array([w // 2, h // 2], dtype=np.float64)
+    half = size // 3
+    src = np.array([centre + half, [centre[0] + half, centre[1] - half], centre - half])  # (x, y) points
+    dst = src[None] + rng.uniform(-jitter, jitter, size=(n, 3, 2))
+    a = np.concatenate([src, np.ones((3, 1))], axis=1)  # (3, 3)
+    forward = np.linalg.solve(a[None], dst)  # (n, 3, 2): [x y 1] @ forward = dst
+    m = np.zeros((n, 3, 3))
+    m[:, :2, :] = np.swapaxes(forward, 1, 2)
+    m[:, 2, 2] = 1
+    inverse = np.linalg.inv(m)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    sx = inverse[:, 0, 0, None, None] * xx + inverse[:, 0, 1, None, None] * yy + inverse[:, 0, 2, None, None]
+    sy = inverse[:, 1, 0, None, None] * xx + inverse[:, 1, 1, None, None] * yy + inverse[:, 1, 2, None, None]
+    warped = ops.bilinear(xf, sy, sx, ops.reflect101)
+    fields = ops.gaussian(rng.uniform(-1, 1, size=(2, n, h, w)).reshape(2 * n, h, w), sigma, mode="reflect",
+                          truncate=3.0).reshape(2, n, h, w) * alpha
+    dx, dy = fields[0], fields[1]
+    out = ops.bilinear(warped, yy[None] + dy, xx[None] + dx, ops.reflect)
+    return _to_uint8(out)
+
+
+def pixelate(x, c, rng):
+    """Pillow BOX resize to (int(W·c), int(H·c)) and back to (W, H)."""
+    h, w = x.shape[1:3]
+    small = ops.pil_box_resize(x, int(h * c), int(w * c))
+    return ops.pil_box_resize(small, h, w)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
+    """One image as Pillow writes it with ``save(..., 'JPEG', quality=quality)``."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+    return buf.getvalue()
+
+
+def jpeg_compression(x, c, rng):
+    """Pillow JPEG at quality c, decoded: one encode and decode per image (no batch codec exists)."""
+    from PIL import Image
+
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        with Image.open(io.BytesIO(jpeg_bytes(x[i], c))) as im:
+            out[i] = np.asarray(im.convert("RGB"))
+    return out
+
+
+_FUNCTIONS: dict[str, Callable] = {name: globals()[name] for name in CORRUPTIONS}
