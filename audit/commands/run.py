@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from audit import __version__
+from audit.commands.image_options import audit_images, image_options, used_image_options, wants_image_run
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, AuditError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +40,13 @@ def _versions(with_tf: bool) -> dict:
 @click.option("--calibration-set", type=click.Path(dir_okay=False), metavar="FILE",
               help="Predictions held out from the audit set, to fit the temperature on "
                    "(default: a seeded 2-fold cross-fit on the audit set).")
-@click.option("--model", "model_dir", type=click.Path(), metavar="DIR",
-              help="Saved model folder from `audit train` (default: models/cifar10-seed).")
-@click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's downloader).")
+@click.option("--model", "model_dir", type=click.Path(), metavar="DIR|FILE.keras",
+              help="Saved model folder from `audit train` (default: models/cifar10-seed), or the .keras "
+                   "file of any Keras 3 classifier (with an image folder or manifest as --data).")
+@click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's "
+              "downloader); or a folder with one subfolder of images per class; or a .csv/.parquet manifest "
+              "with columns path and label.")
+@image_options
 @click.option("--checklist", type=click.Path(dir_okay=False), metavar="FILE", help="Ethics checklist answers (TOML).")
 @click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
               help="Release policy (TOML). With it, exit 1 when a rule fails; without it the verdict "
@@ -68,7 +73,8 @@ def _versions(with_tf: bool) -> dict:
               help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
-        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler):
+        run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
+        **image_opts):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -89,6 +95,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": not no_images,
                                      "group_cols": list(group_cols)}}
     result = None
+    image_run = None
+    if predictions and any(image_opts.values()):
+        raise click.UsageError(f"{', '.join(used_image_options(image_opts))} apply to --model with image data")
     if predictions:
         if model_dir or data:
             raise click.UsageError("--predictions audits a file; --model and --data are for the saved model")
@@ -116,6 +125,17 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
                                    group_cols=group_cols, chunk_rows=chunk_rows, calibration=calibration,
                                    calibration_source=cal_source, seed=seed, n_bootstrap=n_bootstrap,
                                    run=run_info, provenance=provenance)
+    elif wants_image_run(model_dir, data, image_opts):
+        if calibration_set or stream is not None or dask_scheduler:
+            raise click.UsageError("--calibration-set, --stream and --dask apply to --predictions files; "
+                                   "with image data use --calibration-data")
+        image_run = audit_images(model_dir, data, group_cols, batch_size, image_opts)
+        pred, calibration, cal_source, name = (image_run.pred, image_run.calibration,
+                                               image_run.calibration_source, image_run.name)
+        provenance["settings"].update(image_run.provenance.pop("settings"))
+        provenance.update(image_run.provenance, predictions_sha256=None)
+        run_info = {"name": run_name or name, "model_name": name, "source": "model", "seed": seed}
+        with_tf = True
     else:
         if group_cols or calibration_set:
             raise click.UsageError("--group-col and --calibration-set apply to --predictions files")
@@ -132,6 +152,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
                               n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
                               provenance=provenance)
+    if image_run is not None and not no_images:
+        from audit.model.image_audit import attach_thumbnails
+        attach_thumbnails(result, image_run.root)
     if not reproducible:
         result["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 

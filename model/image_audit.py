@@ -1,0 +1,268 @@
+"""Any Keras classifier on labelled image files: model + uint8 images + labels + preprocessing -> Predictions.
+
+:func:`open_image_inputs` is the entry point for code that needs the model in the loop (the audit, a
+robustness study): it gives the loaded classifier, the image set, the preprocessing and a streaming
+iterator of uint8 batches. :func:`image_predictions` runs the whole thing for ``audit run`` and
+``audit predict``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from audit.errors import AuditError
+from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
+from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet,
+                                iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
+from audit.model.keras_model import Classifier, Preprocessing, load_classifier
+
+MSG_CLASS_COUNT = ("the model has {k} outputs but the data has {n} classes ({names}){hint}")
+HINT_FOLDERS = "; list the model's classes in output order with --class-names FILE"
+MSG_SIGMOID = ("model outputs lie in [0, 1] but rows do not sum to 1 (first row {row} sums to {total:.4g}): "
+               "neither class probabilities nor logits (a multi-label sigmoid output?)")
+MSG_INCONSISTENT = ("model outputs summed to 1 on the first batch but not on image {path!r} (sums to {total:.6g}); "
+                    "they are neither consistently probabilities nor logits")
+MSG_NOT_FINITE = "model outputs contain NaN or infinity (first for image {path!r})"
+OUTPUTS_PROBS = "probabilities (rows sum to 1 within 1e-3): used as they are"
+OUTPUTS_LOGITS = "logits (rows do not sum to 1): softmax applied, computed in float64"
+
+
+class Predictor:
+    """uint8 images -> class probabilities, through the classifier's preprocessing and model.
+
+    Whether the model outputs probabilities or logits is decided on the first batch (rows summing
+    to 1 within ``ROW_SUM_TOLERANCE`` and values in [0, 1] mean probabilities) and checked on every
+    later batch; logits are turned into probabilities with a softmax. ``outputs`` records the
+    decision (None before the first call).
+    """
+
+    def __init__(self, classifier: Classifier):
+        self.classifier = classifier
+        self.outputs: str | None = None
+
+    def raw(self, images_uint8: np.ndarray) -> np.ndarray:
+        """The model's own outputs (float64) for a uint8 batch."""
+        x = self.classifier.preprocessing(images_uint8)
+        return np.asarray(self.classifier.model.predict_on_batch(x), dtype=np.float64)
+
+    def __call__(self, images_uint8: np.ndarray, paths: Sequence[str] | None = None) -> np.ndarray:
+        """Probabilities of shape (n, n_classes), float64."""
+        out = self.raw(images_uint8)
+        paths = paths if paths is not None else [str(i) for i in range(len(out))]
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            raise AuditError(MSG_NOT_FINITE.format(path=paths[int(np.argmin(finite))]), path=self.classifier.path)
+        sums = out.sum(axis=1)
+        off = np.abs(sums - 1) > ROW_SUM_TOLERANCE
+        in_range = (out.min() >= -RANGE_TOLERANCE) and (out.max() <= 1 + RANGE_TOLERANCE)
+        if self.outputs is None and len(out):
+            if not off.any() and in_range:
+                self.outputs = OUTPUTS_PROBS
+            elif in_range:
+                row = int(np.argmax(off))
+                raise AuditError(MSG_SIGMOID.format(row=row, total=sums[row]), path=self.classifier.path)
+            else:
+                self.outputs = OUTPUTS_LOGITS
+        if self.outputs == OUTPUTS_LOGITS:
+            return softmax(out)
+        if off.any() or not in_range:
+            row = int(np.argmax(off)) if off.any() else 0
+            raise AuditError(MSG_INCONSISTENT.format(path=paths[row], total=sums[row]), path=self.classifier.path)
+        return np.clip(out, 0.0, 1.0)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (max subtracted first, so large logits do not overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class ImageInputs:
+    """The model in the loop: a classifier, labelled images and how the one is fed to the other.
+
+    Attributes
+    ----------
+    classifier : Classifier
+        ``.model`` (keras.Model), ``.path``, ``.sha256``, ``.preprocessing``.
+    images : ImageSet
+        ``.paths`` (sample ids), ``.labels`` (int64), ``.class_names``, ``.root``.
+    preprocessing : Preprocessing
+        uint8 (n, H, W, C) -> float32 model input; ``.describe()`` for provenance.
+    predictor : Predictor
+        uint8 batch -> probabilities (logits detected and softmaxed).
+    max_pixels : int
+        Images above this many pixels are refused before decoding.
+    """
+
+    classifier: Classifier
+    images: ImageSet
+    max_pixels: int = MAX_PIXELS
+    predictor: Predictor = field(init=False)
+
+    def __post_init__(self):
+        self.predictor = Predictor(self.classifier)
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.classifier.preprocessing
+
+    def batches(self, *, batch_size: int = 256, stats: DecodeStats | None = None,
+                workers: int | None = None, image_set: ImageSet | None = None) -> Iterator[ImageBatch]:
+        """uint8 batches at the model's input size (converted and resized), with labels and paths."""
+        p = self.preprocessing
+        return iter_image_batches(image_set or self.images, height=p.height, width=p.width, channels=p.channels,
+                                  batch_size=batch_size, workers=workers, max_pixels=self.max_pixels, stats=stats)
+
+    def predict(self, *, batch_size: int = 256, image_set: ImageSet | None = None, progress: bool = True,
+                stats: DecodeStats | None = None) -> np.ndarray:
+        """Probabilities for every image of ``image_set`` (default: ``images``), shape (n, n_classes)."""
+        image_set = image_set or self.images
+        n = len(image_set)
+        probs = np.empty((n, self.classifier.n_outputs), dtype=np.float64)
+        draw = progress and n > 0 and sys.stderr.isatty()
+        for batch in self.batches(batch_size=batch_size, stats=stats, image_set=image_set):
+            probs[batch.start:batch.start + len(batch.labels)] = self.predictor(batch.images, batch.paths)
+            if draw:
+                done = batch.start + len(batch.labels)
+                sys.stderr.write(f"\rpredicting {done:>{len(str(n))}}/{n}")
+                sys.stderr.flush()
+        if draw:
+            sys.stderr.write("\n")
+        return probs
+
+
+def open_image_inputs(model: str | Path, data: str | Path, *, class_names_file: str | Path | None = None,
+                      trust_model: bool = False, rescale: str | None = None,
+                      max_pixels: int = MAX_PIXELS) -> ImageInputs:
+    """Load a ``.keras`` classifier and an image folder or manifest, and check that they fit.
+
+    Parameters
+    ----------
+    model : path
+        A ``.keras`` file or an ``audit train`` folder.
+    data : path
+        A folder with one subfolder per class, or a CSV/Parquet manifest (``path``, ``label``).
+    class_names_file : path, optional
+        The model's classes in output order, one per line (default: sorted folder names or labels).
+    trust_model : bool, default False
+        Load a model that needs code (Lambda, custom objects); refused otherwise.
+    rescale : str, optional
+        Pixel scaling override (``1/255``, ``none``, ``1/127.5,-1``).
+
+    Returns
+    -------
+    ImageInputs
+        Nothing is decoded yet: iterate ``.batches()`` or call ``.predict()``.
+    """
+    names = read_class_names(class_names_file) if class_names_file else None
+    source = f"--class-names {class_names_file}" if class_names_file else "the data"
+    image_set = load_image_set(data, class_names=names, class_names_source=source)
+    classifier = load_classifier(model, trust=trust_model, rescale=rescale)
+    k, n = classifier.n_outputs, len(image_set.class_names)
+    if k != n:
+        hint = HINT_FOLDERS if names is None else ""
+        shown = ", ".join(image_set.class_names[:12]) + (", ..." if n > 12 else "")
+        raise AuditError(MSG_CLASS_COUNT.format(k=k, n=n, names=shown, hint=hint), path=image_set.source)
+    return ImageInputs(classifier=classifier, images=image_set, max_pixels=max_pixels)
+
+
+@dataclass
+class ImageAudit:
+    """What ``audit run`` and ``audit predict`` need from a model run on image files."""
+
+    pred: Predictions
+    calibration: Predictions | None
+    calibration_source: str | None
+    name: str
+    provenance: dict
+    root: Path
+
+
+def image_predictions(model: str | Path, data: str | Path, *, class_names_file=None, metadata=None,
+                      group_cols: Sequence[str] = (), allow_metadata_gaps: bool = False,
+                      calibration_data=None, trust_model: bool = False, rescale: str | None = None,
+                      batch_size: int = 256, progress: bool = True) -> ImageAudit:
+    """Predictions (sample ids = relative paths, groups from ``metadata``) and their provenance."""
+    from audit.sources import sha256_file
+
+    inputs = open_image_inputs(model, data, class_names_file=class_names_file, trust_model=trust_model,
+                               rescale=rescale)
+    groups, meta_report = {}, None
+    if metadata:
+        from audit.model.metadata import load_metadata
+
+        groups, meta_report = load_metadata(metadata, inputs.images, group_cols=group_cols,
+                                            allow_gaps=allow_metadata_gaps)
+    elif group_cols:
+        raise AuditError("--group-col with image data selects columns of --metadata CSV; no --metadata given")
+    calibration_set = None
+    if calibration_data:
+        calibration_set = load_image_set(calibration_data, class_names=inputs.images.class_names,
+                                         class_names_source="the audit data's classes")
+    stats = DecodeStats()
+    probs = inputs.predict(batch_size=batch_size, progress=progress, stats=stats)
+    images = inputs.images
+    pred = make_predictions(images.labels, probs, images.class_names, sample_ids=np.asarray(images.paths),
+                            groups=groups, source=images.source)
+    calibration, cal_source, cal_stats = None, None, None
+    if calibration_set is not None:
+        cal_stats = DecodeStats()
+        cal_probs = inputs.predict(batch_size=batch_size, image_set=calibration_set, progress=progress,
+                                   stats=cal_stats)
+        calibration = make_predictions(calibration_set.labels, cal_probs, images.class_names,
+                                       source=calibration_set.source)
+        cal_source = f"calibration images {calibration_data}"
+
+    clf = inputs.classifier
+    data_hashes = {"image_set": stats.image_set_sha256()}
+    if calibration_set is not None:
+        data_hashes["calibration_image_set"] = cal_stats.image_set_sha256()
+    if images.kind == "manifest":
+        data_hashes[Path(images.source).name] = sha256_file(images.source)
+    if metadata:
+        data_hashes[Path(metadata).name] = sha256_file(metadata)
+    if class_names_file:
+        data_hashes[Path(class_names_file).name] = sha256_file(class_names_file)
+    decode = stats.describe()
+    prov = {
+        "model_sha256": {clf.path.name: clf.sha256},
+        "data_sha256": data_hashes,
+        "model_path": str(clf.path),
+        "images": {
+            "source": images.source, "kind": images.kind, "n": len(images),
+            "class_names_source": str(class_names_file) if class_names_file else (
+                "sorted subfolder names" if images.kind == "folder" else "sorted manifest labels"),
+            "image_set_hash": "SHA-256 of '<relative path>\\t<SHA-256 of the file>\\n' lines sorted by path",
+            **clf.preprocessing.describe(),
+            "resize": RESIZE, "conversion": CONVERSION, "max_pixels": inputs.max_pixels,
+            "decoded": decode,
+            "calibration_decoded": None if cal_stats is None else cal_stats.describe(),
+            "outputs": inputs.predictor.outputs,
+            "trusted_model_code": clf.trusted,
+            "metadata": meta_report,
+        },
+        "settings": {"images": {
+            "input": f"{clf.preprocessing.height}x{clf.preprocessing.width}x{clf.preprocessing.channels}",
+            "scaling": clf.preprocessing.formula, "scaling_source": clf.preprocessing.source,
+            "outputs": inputs.predictor.outputs, "resized": decode["resized"],
+            "converted": decode["converted"] or "none", "trust_model": bool(trust_model)}},
+    }
+    name = clf.path.stem if clf.path.name != "cifar10.keras" else clf.path.parent.name
+    return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
+                      provenance=prov, root=images.root)
+
+
+def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
+    """Fill ``thumbnail`` of each confident mistake from its image file (sample id = path under ``root``)."""
+    root = Path(root)
+    for m in result.get("mistakes") or []:
+        if m.get("sample_id"):
+            m["thumbnail"] = thumbnail_uri(root / m["sample_id"], size=size)
