@@ -15,9 +15,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
+from PIL import Image
 
 from audit.errors import AuditError
 
@@ -33,6 +34,9 @@ CONVERTIBLE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "
 RESIZE = ("Pillow bilinear resize (antialiased when shrinking), aspect ratio not kept, applied only to "
           "images whose size differs from the model input; JPEGs are first decoded at the smallest "
           "1/2, 1/4 or 1/8 scale not below the input size (libjpeg draft mode)")
+#: PNG raw modes (8 bits a sample) that a batch PNG decoder turns into exactly Pillow's pixels, by
+#: model channels: grey-scale is copied to R, G, B, alpha dropped and palettes expanded by both.
+PNG_DEFERRABLE = {3: ("RGB", "RGBA", "L", "LA", "P"), 1: ("L",)}
 CONVERSION = ("converted with Pillow: grey-scale copied to R, G and B; alpha dropped (not composited); "
               "palette expanded; animated GIFs: first frame")
 
@@ -98,7 +102,9 @@ class DecodeStats:
     resized: int = 0
     converted: Counter = field(default_factory=Counter)
     animated: int = 0
-    hashes: dict = field(default_factory=dict)
+    #: raw SHA-256 of each file, row i for image i (32 bytes an image, allocated on first use)
+    digests: np.ndarray | None = None
+    paths: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         return {"images": self.n, "resized": self.resized,
@@ -107,8 +113,10 @@ class DecodeStats:
 
     def image_set_sha256(self) -> str:
         """One SHA-256 over ``"<relative path>\\t<sha256 of the file>\\n"`` lines, sorted by path."""
-        lines = "".join(f"{p}\t{h}\n" for p, h in sorted(self.hashes.items()))
-        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256()
+        for i in sorted(range(len(self.paths)), key=self.paths.__getitem__):
+            digest.update(f"{self.paths[i]}\t{self.digests[i].tobytes().hex()}\n".encode("utf-8"))
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -285,10 +293,15 @@ def decode_image(path: Path, *, height: int, width: int, channels: int = 3,
     -------
     (image, sha256 of the file bytes, original mode if converted else None, resized, animated)
     """
-    from PIL import Image
+    return _decode(path, height=height, width=width, channels=channels, max_pixels=max_pixels)
 
+
+def _decode(path: Path, *, height: int, width: int, channels: int, max_pixels: int, defer_png: bool = False):
+    """As :func:`decode_image`; with ``defer_png``, a PNG that needs no resize and whose pixels are
+    8-bit (``PNG_DEFERRABLE``) comes back checked but undecoded: its bytes in place of the image."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise AuditError(MSG_UNREADABLE.format(reason=exc.strerror or exc), path=path) from None
     digest = hashlib.sha256(data).hexdigest()
@@ -305,6 +318,9 @@ def decode_image(path: Path, *, height: int, width: int, channels: int = 3,
             if im.mode not in CONVERTIBLE_MODES:
                 raise AuditError(MSG_MODE.format(mode=im.mode), path=path)
             original = im.mode
+            if (defer_png and im.format == "PNG" and (w, h) == (width, height) and not animated
+                    and getattr(getattr(im, "png", None), "im_rawmode", None) in PNG_DEFERRABLE[channels]):
+                return data, digest, (original if original != target_mode else None), False, False
             if im.format == "JPEG" and (w, h) != (width, height):
                 im.draft(target_mode, (width, height))
             im.load()
@@ -330,7 +346,8 @@ def decode_image(path: Path, *, height: int, width: int, channels: int = 3,
 
 def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels: int = 3,
                        batch_size: int = 256, workers: int | None = None, prefetch: int = 2,
-                       max_pixels: int = MAX_PIXELS, stats: DecodeStats | None = None) -> Iterator[ImageBatch]:
+                       max_pixels: int = MAX_PIXELS, stats: DecodeStats | None = None,
+                       png_decoder: Callable[[list[bytes]], np.ndarray] | None = None) -> Iterator[ImageBatch]:
     """Decode ``image_set`` into uint8 batches, in order, on a bounded pool of threads.
 
     At most ``workers + prefetch`` batches are decoded ahead of the consumer, so memory is bounded by
@@ -349,6 +366,12 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
     max_pixels : int, default MAX_PIXELS
     stats : DecodeStats, optional
         Filled in as batches are yielded (conversions, resizes, per-file hashes).
+    png_decoder : callable, optional
+        Decodes a list of PNG files' bytes into a uint8 array (n, height, width, channels) at once
+        (e.g. TensorFlow's C++ decoder, :func:`audit.model.image_audit.tf_png_decoder`). Used only for
+        PNGs already size-checked by Pillow, at the input size and 8 bits a sample, whose pixels are
+        then identical to Pillow's; if it fails, those files are decoded by Pillow, which names the
+        bad file.
 
     Yields
     ------
@@ -360,13 +383,24 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
     files = image_set.files()
     starts = list(range(0, len(files), batch_size))
 
+    kw = {"height": height, "width": width, "channels": channels, "max_pixels": max_pixels}
+
     def decode(start: int):
         out = np.empty((min(batch_size, len(files) - start), height, width, channels), dtype=np.uint8)
-        meta = []
+        meta, deferred = [], []
         for i in range(out.shape[0]):
-            out[i], *rest = decode_image(files[start + i], height=height, width=width, channels=channels,
-                                         max_pixels=max_pixels)
+            image, *rest = _decode(files[start + i], defer_png=png_decoder is not None, **kw)
+            if isinstance(image, bytes):
+                deferred.append((i, image))
+            else:
+                out[i] = image
             meta.append(rest)
+        if deferred:
+            try:
+                out[[i for i, _ in deferred]] = png_decoder([data for _, data in deferred])
+            except Exception:  # a PNG damaged past its header: let Pillow say which file
+                for i, _ in deferred:
+                    out[i] = decode_image(files[start + i], **kw)[0]
         return start, out, meta
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit-decode") as pool:
@@ -384,7 +418,7 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
                     pending.append(pool.submit(decode, nxt))
                 paths = image_set.paths[start:start + len(images)]
                 if stats is not None:
-                    _count(stats, paths, meta, channels)
+                    _count(stats, image_set.paths, start, meta, channels)
                 yield ImageBatch(images=images, labels=image_set.labels[start:start + len(images)],
                                  paths=paths, start=start)
         finally:
@@ -392,11 +426,14 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
                 fut.cancel()
 
 
-def _count(stats: DecodeStats, paths, meta, channels: int) -> None:
+def _count(stats: DecodeStats, paths: tuple[str, ...], start: int, meta, channels: int) -> None:
     target = "RGB" if channels == 3 else "L"
-    for path, (digest, converted, resized, animated) in zip(paths, meta):
+    if stats.digests is None:
+        stats.digests = np.zeros((len(paths), 32), dtype=np.uint8)
+        stats.paths = paths
+    for i, (digest, converted, resized, animated) in enumerate(meta, start=start):
         stats.n += 1
-        stats.hashes[path] = digest
+        stats.digests[i] = np.frombuffer(bytes.fromhex(digest), dtype=np.uint8)
         stats.resized += bool(resized)
         stats.animated += bool(animated)
         if converted:
@@ -408,7 +445,7 @@ def thumbnail_uri(path: Path, *, size: int = 64, max_pixels: int = MAX_PIXELS) -
 
     The file goes through the same header check as for the model before it is decoded.
     """
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     from audit.render.thumbnails import png_data_uri
 

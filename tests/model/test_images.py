@@ -223,3 +223,38 @@ def test_thumbnail_fits_the_box(folder):
     uri = im.thumbnail_uri(folder / "bird" / "001.png", size=64)
     png = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert png.size == (64, 64)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "P-transparent", "1"])
+def test_batch_png_decoder_gives_pillows_pixels(tmp_path, mode):
+    from audit.model.image_audit import tf_png_decoder
+
+    rgb = np.random.default_rng(1).integers(0, 256, size=(6, 8, 3)).astype(np.uint8)
+    img = Image.fromarray(rgb)
+    if mode == "P-transparent":
+        img = img.convert("P")
+        img.info["transparency"] = 3
+    else:
+        img = img.convert(mode)
+    folder = tmp_path / "imgs" / "a"
+    folder.mkdir(parents=True)
+    img.save(folder / "x.png", **({"transparency": 3} if mode == "P-transparent" else {}))
+    s = load_image_set(tmp_path / "imgs")
+    for channels in (3, 1):
+        plain = next(iter_image_batches(s, height=6, width=8, channels=channels)).images
+        fast = next(iter_image_batches(s, height=6, width=8, channels=channels,
+                                       png_decoder=tf_png_decoder(6, 8, channels))).images
+        np.testing.assert_array_equal(fast, plain)
+
+
+def test_batch_png_decoder_failure_falls_back_to_pillow_naming_the_file(folder):
+    bad = folder / "dog" / "004.png"
+    raw = bad.read_bytes()
+    bad.write_bytes(raw[:-40] + b"\0" * 40)  # header intact, image data damaged
+
+    def fails(datas):
+        raise ValueError("decoder failed")
+
+    with pytest.raises(AuditError, match="unreadable or truncated image") as info:
+        list(iter_image_batches(load_image_set(folder), height=8, width=8, png_decoder=fails))
+    assert info.value.path.endswith("dog/004.png")
