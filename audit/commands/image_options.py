@@ -59,6 +59,8 @@ def wants_image_run(model, data, opts: dict) -> bool:
     images = is_image_data(data)
     if not (keras_file or images or any(opts.values())):
         return False
+    if data not in (None, "") and not Path(data).exists():
+        raise AuditError("image data not found", path=data)
     if not images:
         if keras_file:
             raise AuditError(MSG_KERAS_NEEDS_IMAGES, path=model)

@@ -182,3 +182,11 @@ def test_model_missing(data, tmp_path, capfd):
     err = capfd.readouterr().err
     assert code == 2
     assert_clear_error(err, missing, "model not found")
+
+
+def test_image_data_missing(models, tmp_path, capfd):
+    missing = tmp_path / "no-such-folder"
+    code = run_main("run", "--model", models["sequential"], "--data", missing, "--out", tmp_path / "report")
+    err = capfd.readouterr().err
+    assert code == 2
+    assert_clear_error(err, missing, "image data not found")
