@@ -138,6 +138,60 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class ArrayImages:
+    """Labelled uint8 images already in memory (e.g. CIFAR-10 from its binary layout), shaped like an
+    :class:`~audit.model.images.ImageSet` for :class:`ImageInputs`.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, height, width, channels), uint8
+        At the model's input size.
+    labels : ndarray of shape (n_images,), int
+    class_names : tuple of str
+    paths : tuple of str
+        Sample ids.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    paths: tuple[str, ...]
+    source: str = "arrays"
+    kind: str = "arrays"
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def batches(self, batch_size: int) -> Iterator[ImageBatch]:
+        for start in range(0, len(self.paths), batch_size):
+            yield ImageBatch(images=self.images[start:start + batch_size],
+                             labels=self.labels[start:start + batch_size],
+                             paths=self.paths[start:start + batch_size], start=start)
+
+
+def array_inputs(model: str | Path, images: np.ndarray, labels, class_names: Sequence[str], *,
+                 sample_ids: Sequence[str] | None = None, trust_model: bool = False,
+                 rescale: str | None = None) -> "ImageInputs":
+    """:class:`ImageInputs` over uint8 arrays in memory (same classifier checks as :func:`open_image_inputs`).
+
+    For example the CIFAR-10 test split: ``array_inputs(model_dir, data.x_test, data.y_test,
+    data.class_names)``.
+    """
+    classifier = load_classifier(model, trust=trust_model, rescale=rescale)
+    x = np.asarray(images)
+    p = classifier.preprocessing
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (p.height, p.width, p.channels):
+        raise AuditError(f"images must be uint8 of shape (N, {p.height}, {p.width}, {p.channels}) for this model; "
+                         f"got {x.dtype} {x.shape}", path=classifier.path)
+    if classifier.n_outputs != len(class_names):
+        raise AuditError(MSG_CLASS_COUNT.format(k=classifier.n_outputs, n=len(class_names),
+                                                names=", ".join(class_names), hint=""), path=classifier.path)
+    ids = tuple(sample_ids) if sample_ids is not None else tuple(f"{i:05d}" for i in range(len(x)))
+    return ImageInputs(classifier=classifier, images=ArrayImages(x, np.asarray(labels, dtype=np.int64),
+                                                                 tuple(class_names), ids))
+
+
 @dataclass
 class ImageInputs:
     """The model in the loop: a classifier, labelled images and how the one is fed to the other.
@@ -172,6 +226,8 @@ class ImageInputs:
                 workers: int | None = None, image_set: ImageSet | None = None) -> Iterator[ImageBatch]:
         """uint8 batches at the model's input size (converted and resized), with labels and paths."""
         p = self.preprocessing
+        if isinstance(image_set or self.images, ArrayImages):
+            return (image_set or self.images).batches(batch_size)
         return iter_image_batches(image_set or self.images, height=p.height, width=p.width, channels=p.channels,
                                   batch_size=batch_size, workers=workers, max_pixels=self.max_pixels, stats=stats,
                                   png_decoder=tf_png_decoder(p.height, p.width, p.channels))

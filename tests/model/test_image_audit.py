@@ -210,3 +210,15 @@ def test_keras_file_with_cifar_binary_data_is_a_clear_error(world, tmp_path, cap
     code = run_main("run", "--model", world["models"]["sequential"], "--data", data, "--out", tmp_path / "r")
     assert code == 2
     assert_clear_error(capfd.readouterr().err, world["models"]["sequential"], "audited on image files")
+
+
+def test_array_inputs_feed_uint8_arrays_through_the_same_predictor(world):
+    from audit.model.image_audit import array_inputs
+
+    inputs = open_image_inputs(world["models"]["functional-logits"], world["data"])
+    x = np.concatenate([b.images for b in inputs.batches(batch_size=7)])
+    arrays = array_inputs(world["models"]["functional-logits"], x, inputs.images.labels, CLASSES,
+                          sample_ids=inputs.images.paths)
+    np.testing.assert_array_equal(arrays.predict(batch_size=5, progress=False), inputs.predict(progress=False))
+    with pytest.raises(AuditError, match=r"images must be uint8 of shape \(N, 8, 8, 3\)"):
+        array_inputs(world["models"]["functional-logits"], x.astype(np.float32), inputs.images.labels, CLASSES)
