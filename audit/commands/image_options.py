@@ -17,8 +17,11 @@ MSG_KERAS_NEEDS_IMAGES = ("a .keras model file is audited on image files: give -
                           "model folder written by `audit train`)")
 
 
-def image_options(func):
-    """Add the image-data options to a click command (as keyword arguments named in ``IMAGE_OPTIONS``)."""
+def image_options(func=None, *, calibration: bool = True):
+    """Add the image-data options to a click command (as keyword arguments named in ``IMAGE_OPTIONS``);
+    ``calibration=False`` leaves out ``--calibration-data``."""
+    if func is None:
+        return lambda f: image_options(f, calibration=calibration)
     options = [
         click.option("--class-names", "class_names", type=click.Path(dir_okay=False), metavar="FILE",
                      help="The model's class names in output order, one per line (default: the sorted "
@@ -40,6 +43,8 @@ def image_options(func):
                      help="Load a model that needs Python code (Lambda layers, custom objects): Keras "
                           "safe mode off. The file's code runs: only for models you trust."),
     ]
+    if not calibration:
+        del options[IMAGE_OPTIONS.index("calibration_data")]
     for option in reversed(options):
         func = option(func)
     return func

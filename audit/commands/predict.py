@@ -23,7 +23,7 @@ OUT_FORMATS = (".npz", ".parquet", ".pq", ".csv")
 @click.option("--group-col", "group_cols", multiple=True, metavar="NAME",
               help="Metadata column to include as a group (repeatable; default: all of them).")
 @click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Inference batch size.")
-@image_options
+@image_options(calibration=False)
 def predict(model, data, out, group_cols, batch_size, **image_opts):
     """Write the model's class probabilities on labelled images as a predictions file.
 
@@ -36,9 +36,6 @@ def predict(model, data, out, group_cols, batch_size, **image_opts):
     """
     if Path(out).suffix.lower() not in OUT_FORMATS:
         raise click.UsageError(f"--out must end in {', '.join(OUT_FORMATS)}; got {Path(out).name!r}")
-    if image_opts.get("calibration_data"):
-        raise click.UsageError("--calibration-data applies to `audit run`; write its predictions with a "
-                               "second `audit predict` and pass that file as --calibration-set")
     if not Path(data).exists():
         raise AuditError("image data not found", path=data)
     wants_image_run(model, data, image_opts)
