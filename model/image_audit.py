@@ -19,7 +19,7 @@ from audit.errors import AuditError
 from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
 from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet,
                                 iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
-from audit.model.keras_model import Classifier, Preprocessing, load_classifier
+from audit.model.keras_model import Classifier, Preprocessing, load_classifier, output_activation
 
 MSG_CLASS_COUNT = ("the model has {k} outputs but the data has {n} classes ({names}){hint}")
 HINT_FOLDERS = "; list the model's classes in output order with --class-names FILE"
@@ -36,9 +36,10 @@ class Predictor:
     """uint8 images -> class probabilities, through the classifier's preprocessing and model.
 
     Whether the model outputs probabilities or logits is decided on the first batch (rows summing
-    to 1 within ``ROW_SUM_TOLERANCE`` and values in [0, 1] mean probabilities) and checked on every
-    later batch; logits are turned into probabilities with a softmax. ``outputs`` records the
-    decision (None before the first call).
+    to 1 within ``ROW_SUM_TOLERANCE`` with values in [0, 1] mean probabilities; other rows are
+    logits, unless the model ends with a sigmoid: then they are refused) and checked on every later
+    batch; logits are turned into probabilities with a softmax. ``outputs`` records the decision
+    (None before the first call).
     """
 
     def __init__(self, classifier: Classifier):
@@ -70,7 +71,7 @@ class Predictor:
         if self.outputs is None and len(out):
             if not off.any() and in_range:
                 self.outputs = OUTPUTS_PROBS
-            elif in_range:
+            elif in_range and output_activation(self.classifier.model) == "sigmoid":
                 row = int(np.argmax(off))
                 raise AuditError(MSG_SIGMOID.format(row=row, total=sums[row]), path=self.classifier.path)
             else:

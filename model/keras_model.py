@@ -249,6 +249,18 @@ def check_classifier(model, *, source: str | Path | None = None) -> tuple[int, i
     return int(shape[1]), int(shape[2]), int(shape[3]), int(out[1])
 
 
+def output_activation(model) -> str | None:
+    """Name of the activation the model ends with (``softmax``, ``sigmoid``, ``linear``...), if known."""
+    layers = list(_leading_layers(model)) if getattr(model, "layers", None) else []
+    if not layers:
+        return None
+    last = layers[-1]
+    if type(last).__name__ == "Softmax":
+        return "softmax"
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
 def model_scaling_layer(model) -> str | None:
     """Class name of the Rescaling or Normalization layer the model starts with, else None.
 

@@ -67,3 +67,32 @@ def test_scaling_layer_found_behind_augmentation_and_in_a_nested_model():
     assert model_scaling_layer(model) == "Normalization"
     plain = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(2, 3), L.Rescaling(1 / 255)])
     assert model_scaling_layer(plain) is None
+
+
+def test_output_activation():
+    from audit.model.keras_model import output_activation
+    from audit.model.quiet import import_keras
+
+    keras = import_keras()
+    L = keras.layers
+    inp = keras.Input((4,))
+    assert output_activation(keras.Model(inp, L.Dense(3, activation="sigmoid")(inp))) == "sigmoid"
+    assert output_activation(keras.Model(inp, L.Softmax()(L.Dense(3)(inp)))) == "softmax"
+    assert output_activation(keras.Sequential([inp, L.Dense(3)])) == "linear"
+
+
+def test_logits_within_zero_one_are_still_logits():
+    """Rows not summing to 1 are logits even when every value happens to lie in [0, 1]; only a
+    model ending in a sigmoid is refused (tests/hardening/test_image_errors.py)."""
+    from types import SimpleNamespace
+
+    from audit.model.image_audit import OUTPUTS_LOGITS, Predictor, softmax
+    from audit.model.quiet import import_keras
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input((2, 2, 3)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    raw = np.array([[0.2, 0.1, 0.3], [0.5, 0.0, 0.25]])
+    predictor = Predictor(SimpleNamespace(model=model, path="m.keras"))
+    predictor.raw = lambda images: raw
+    np.testing.assert_allclose(predictor(np.zeros((2, 2, 2, 3), np.uint8)), softmax(raw))
+    assert predictor.outputs == OUTPUTS_LOGITS
