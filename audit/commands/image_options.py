@@ -79,8 +79,14 @@ def audit_images(model, data, group_cols, batch_size: int, opts: dict):
     from audit.model.artifacts import default_model_dir
     from audit.model.image_audit import image_predictions
 
-    return image_predictions(
+    run = image_predictions(
         model if model is not None else default_model_dir(), data,
         class_names_file=opts.get("class_names"), metadata=opts.get("metadata"), group_cols=group_cols,
         allow_metadata_gaps=bool(opts.get("allow_metadata_gaps")), calibration_data=opts.get("calibration_data"),
         trust_model=bool(opts.get("trust_model")), rescale=opts.get("rescale"), batch_size=batch_size)
+    meta = run.provenance["images"].get("metadata") or {}
+    gaps = {k: meta.get(k, 0) for k in ("images_without_row", "duplicate_rows", "rows_without_image")}
+    if any(gaps.values()):
+        click.echo(f"audit: {meta['file']}: metadata gaps allowed and counted: "
+                   + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in gaps.items()), err=True)
+    return run

@@ -145,6 +145,7 @@ def test_metadata_gaps(models, data, tmp_path, capfd, kind, message):
     assert_clear_error(err, meta, message, "--allow-metadata-gaps")
     code, err = _run(capfd, tmp_path, models["sequential"], data, "--metadata", meta, "--allow-metadata-gaps")
     assert code == 0, err
+    assert "metadata gaps allowed and counted: " in err and "1 " in err
 
 
 def test_sigmoid_outputs_are_neither_probabilities_nor_logits(models, data, tmp_path, capfd):
