@@ -234,14 +234,26 @@ class ImageInputs:
                                   png_decoder=tf_png_decoder(p.height, p.width, p.channels))
 
     def predict(self, *, batch_size: int = 256, image_set: ImageSet | None = None, progress: bool = True,
-                stats: DecodeStats | None = None) -> np.ndarray:
-        """Probabilities for every image of ``image_set`` (default: ``images``), shape (n, n_classes)."""
+                stats: DecodeStats | None = None, properties: dict | None = None) -> np.ndarray:
+        """Probabilities for every image of ``image_set`` (default: ``images``), shape (n, n_classes).
+
+        With ``properties`` (a dict), its ``brightness`` and ``contrast`` are filled with each image's
+        :func:`audit.metrics.slices.image_properties` (of the uint8 model input) as batches pass.
+        """
+        from audit.metrics.slices import image_properties
+
         image_set = image_set or self.images
         n = len(image_set)
         probs = np.empty((n, self.classifier.n_outputs), dtype=np.float64)
+        if properties is not None:
+            properties.update(brightness=np.empty(n), contrast=np.empty(n))
         draw = progress and n > 0 and sys.stderr.isatty()
         for batch in self.batches(batch_size=batch_size, stats=stats, image_set=image_set):
-            probs[batch.start:batch.start + len(batch.labels)] = self.predictor(batch.images, batch.paths)
+            rows = slice(batch.start, batch.start + len(batch.labels))
+            probs[rows] = self.predictor(batch.images, batch.paths)
+            if properties is not None:
+                for name, values in image_properties(batch.images).items():
+                    properties[name][rows] = values
             if draw:
                 done = batch.start + len(batch.labels)
                 sys.stderr.write(f"\rpredicting {done:>{len(str(n))}}/{n}")
@@ -296,6 +308,7 @@ class ImageAudit:
     name: str
     provenance: dict
     root: Path
+    image_properties: dict | None = None
 
 
 def image_predictions(model: str | Path, data: str | Path, *, class_names_file=None, metadata=None,
@@ -319,8 +332,8 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
     if calibration_data:
         calibration_set = load_image_set(calibration_data, class_names=inputs.images.class_names,
                                          class_names_source="the audit data's classes")
-    stats = DecodeStats()
-    probs = inputs.predict(batch_size=batch_size, progress=progress, stats=stats)
+    stats, props = DecodeStats(), {}
+    probs = inputs.predict(batch_size=batch_size, progress=progress, stats=stats, properties=props)
     images = inputs.images
     pred = make_predictions(images.labels, probs, images.class_names, sample_ids=np.asarray(images.paths),
                             groups=groups, source=images.source)
@@ -369,7 +382,7 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
     }
     name = clf.path.stem if clf.path.name != "cifar10.keras" else clf.path.parent.name
     return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
-                      provenance=prov, root=images.root)
+                      provenance=prov, root=images.root, image_properties=props)
 
 
 def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:

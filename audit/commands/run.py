@@ -151,7 +151,8 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     if result is None:
         result = build_result(pred, calibration=calibration, calibration_source=cal_source, seed=seed,
                               n_bootstrap=n_bootstrap, images=not no_images, run=run_info,
-                              provenance=provenance)
+                              provenance=provenance,
+                              image_properties=image_run.image_properties if image_run else None)
     if image_run is not None and not no_images:
         from audit.model.image_audit import attach_thumbnails
         attach_thumbnails(result, image_run.root)

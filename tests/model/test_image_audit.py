@@ -104,7 +104,7 @@ def test_run_metadata_groups_reach_the_disparity_section(world, tmp_path, capfd)
     result = json.loads((out / "audit.json").read_text())
     site = next(d for d in result["disparity"] if d["name"] == "site")
     assert [(g["group"], g["n"]) for g in site["groups"]] == [("north", 18), ("south", 18)]
-    assert [d["name"] for d in result["disparity"]] == ["site"]
+    assert [d["name"] for d in result["disparity"]] == ["site", "brightness", "contrast"]
     prov = result["provenance"]
     assert list(prov["model_sha256"]) == ["sequential.keras"]
     assert set(prov["data_sha256"]) == {"image_set", "meta.csv"}
@@ -133,8 +133,10 @@ def test_predict_file_audits_to_the_same_numbers(world, tmp_path, ext):
                     "--out", tmp_path / "a", *common) == 0
     assert run_main("run", "--predictions", preds, "--out", tmp_path / "b", *common) == 0
     a, b = (json.loads((tmp_path / x / "audit.json").read_text()) for x in "ab")
-    for key in ("overall", "per_class", "confusion_matrix", "calibration", "disparity", "mistakes"):
+    for key in ("overall", "per_class", "confusion_matrix", "calibration", "mistakes"):
         _assert_same(a[key], b[key], key)
+    groups = [d for d in a["disparity"] if d["kind"] == "group column"]  # the file has no pixels to slice
+    _assert_same(groups, b["disparity"], "disparity")
     assert sorted(d["name"] for d in b["disparity"]) == ["camera", "site"]
 
 
@@ -222,3 +224,17 @@ def test_array_inputs_feed_uint8_arrays_through_the_same_predictor(world):
     np.testing.assert_array_equal(arrays.predict(batch_size=5, progress=False), inputs.predict(progress=False))
     with pytest.raises(AuditError, match=r"images must be uint8 of shape \(N, 8, 8, 3\)"):
         array_inputs(world["models"]["functional-logits"], x.astype(np.float32), inputs.images.labels, CLASSES)
+
+
+def test_image_property_slices_equal_those_of_the_images_held_in_memory(world):
+    from audit.engine.build import build_result
+    from audit.predictions import make_predictions
+
+    run = image_predictions(world["models"]["sequential"], world["data"], progress=False, batch_size=5)
+    held = make_predictions(run.pred.labels, run.pred.probs, run.pred.class_names,
+                            images=load_uint8_folder(world["data"], run.pred.sample_ids))
+    streamed = build_result(run.pred, n_bootstrap=0, image_properties=run.image_properties)
+    in_memory = build_result(held, n_bootstrap=0)
+    assert [d["name"] for d in streamed["disparity"]] == ["brightness", "contrast"]
+    assert streamed["disparity"] == in_memory["disparity"]
+    assert all(m["thumbnail"] is None for m in streamed["mistakes"])  # files are thumbnailed by the caller
