@@ -182,7 +182,7 @@ def run_times(args) -> None:
             png_t.append(run_cli("--model", model_dir, "--data", test, "--calibration-data", val,
                                  "--out", tmp / "png", *common))
         a, b = (json.loads((tmp / x / "audit.json").read_text()) for x in ("bin", "png"))
-    same = {k: a[k] == b[k] for k in ("overall", "per_class", "confusion_matrix")}
+    same = {k: a[k] == b[k] for k in ("overall", "per_class", "confusion_matrix", "disparity")}
     same["ece"] = a["calibration"]["ece"] == b["calibration"]["ece"]
     t_a, t_b = a["calibration"]["temperature"], b["calibration"]["temperature"]
     same["temperature"] = f"{t_a:.6f} vs {t_b:.6f} (same images, fitted in another order)"
