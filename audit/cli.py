@@ -18,6 +18,8 @@ from audit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, AuditError
 COMMANDS = {
     "train": ("audit.commands.train", "train", "Train and save the seed CIFAR-10 network."),
     "run": ("audit.commands.run", "run", "Audit a model or a predictions file; write the report."),
+    "predict": ("audit.commands.predict", "predict",
+                "Run a Keras classifier on image files; write a predictions file."),
     "gate": ("audit.commands.gate", "gate", "Re-evaluate a stored audit.json against a policy."),
     "checklist": ("audit.commands.checklist", "checklist", "Work with the ethics checklist file."),
     "policy": ("audit.commands.policy", "policy", "Work with the release policy file."),

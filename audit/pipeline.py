@@ -75,6 +75,11 @@ class PreparedSource:
     model_inputs : dict, optional
         The model in the loop for the robustness audit: ``{"model": keras model, "dataset": test images
         and labels (x_test, y_test, class_names), "batch_size": int}``.
+    image_properties : dict, optional
+        Brightness and contrast per sample where ``pred`` holds no images (images streamed from files),
+        for the image-property slices.
+    fill_thumbnails : callable, optional
+        Fills the gallery's thumbnails in the result (images read back from their files).
     """
 
     pred: Predictions
@@ -84,6 +89,8 @@ class PreparedSource:
     calibration_source: str | None = None
     provenance: dict = field(default_factory=dict)
     model_inputs: dict | None = None
+    image_properties: dict | None = None
+    fill_thumbnails: Callable[[dict], None] | None = None
 
 
 def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: Sequence[str] = (),
@@ -155,7 +162,9 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         pred, default_name = _select_groups(source.pred, group_cols), source.name
         cal, cal_source = (_calibration(calibration, pred.class_names) if calibration is not None
                            else (source.calibration, source.calibration_source))
-        provenance.update(source.provenance)
+        source_provenance = dict(source.provenance)
+        provenance["settings"].update(source_provenance.pop("settings", {}))
+        provenance.update(source_provenance)
         provenance.setdefault("predictions_sha256", None)
         kind = source.kind
     elif isinstance(source, Predictions):
@@ -192,10 +201,14 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
                                  run=_run_info(name, default_name, kind, seed), provenance=provenance,
                                  target_accuracy=policy_obj.selective.target_accuracy)
     if data is None:
+        prepared = source if isinstance(source, PreparedSource) else None
         data = build_result(pred, calibration=cal, calibration_source=cal_source, seed=seed,
                             n_bootstrap=n_bootstrap, images=images,
                             run=_run_info(name, default_name, kind, seed), provenance=provenance,
-                            target_accuracy=policy_obj.selective.target_accuracy)
+                            target_accuracy=policy_obj.selective.target_accuracy,
+                            image_properties=prepared.image_properties if prepared else None)
+        if prepared is not None and prepared.fill_thumbnails is not None and images:
+            prepared.fill_thumbnails(data)
     if robustness is not None and robustness.corruptions:
         inputs = source.model_inputs if isinstance(source, PreparedSource) else None
         if inputs is None:

@@ -31,3 +31,9 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
     for module in ("audit/model/train.py", "audit/model/source.py", "audit/templates/policy.toml",
                    "audit/templates/report.html.j2", "audit/pipeline.py", "audit/result/schema.py"):
         assert module in names, module
+    # every package of the source tree is in the wheel (a package missing from pyproject's list is not)
+    packages = {str(p.parent.relative_to(REPO)) for p in (REPO / "audit").rglob("__init__.py")}
+    packages |= {"audit/model/" + str(p.parent.relative_to(REPO / "model")).replace(".", "").strip("/")
+                 for p in (REPO / "model").rglob("__init__.py")}
+    for package in packages:
+        assert f"{package.rstrip('/')}/__init__.py" in names, package

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from audit.commands.image_options import image_options, used_image_options, wants_image_run
 from audit.commands.robustness_options import robustness_options
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, OptionConflict
 from audit.history.options import db_option
@@ -11,6 +12,11 @@ from audit.history.options import db_option
 MSG_PREDICTIONS_VS_MODEL = "--predictions audits a file; --model and --data are for the saved model"
 MSG_FILE_ONLY = "--group-col and --calibration-set apply to --predictions files"
 MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions files"
+MSG_IMAGE_FILE_ONLY = ("--calibration-set, --stream and --dask apply to --predictions files; with image data use "
+                       "--calibration-data")
+MSG_IMAGE_OPTIONS = "{options} apply to --model with image data"
+MSG_ROBUSTNESS_IMAGES = ("--corruptions and --corruption-data are not yet available for image folders and "
+                         "manifests (the robustness audit runs on the saved CIFAR-10 model); use --corruptions none")
 
 
 @click.command("run")
@@ -22,9 +28,13 @@ MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions 
 @click.option("--calibration-set", type=click.Path(dir_okay=False), metavar="FILE",
               help="Predictions held out from the audit set, to fit the temperature on "
                    "(default: a seeded 2-fold cross-fit on the audit set).")
-@click.option("--model", "model_dir", type=click.Path(), metavar="DIR",
-              help="Saved model folder from `audit train` (default: models/cifar10-seed).")
-@click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's downloader).")
+@click.option("--model", "model_dir", type=click.Path(), metavar="DIR|FILE.keras",
+              help="Saved model folder from `audit train` (default: models/cifar10-seed), or the .keras "
+                   "file of any Keras 3 classifier (with an image folder or manifest as --data).")
+@click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's "
+              "downloader); or a folder with one subfolder of images per class; or a .csv/.parquet manifest "
+              "with columns path and label.")
+@image_options
 @click.option("--checklist", type=click.Path(dir_okay=False), metavar="FILE", help="Ethics checklist answers (TOML).")
 @click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
               help="Release policy (TOML). With it, exit 1 when a rule fails; without it the verdict "
@@ -56,7 +66,7 @@ MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions 
 @click.option("--no-record", is_flag=True, help="Do not record this run in the history database.")
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
         run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
-        corruptions, severities, corruption_samples, corruption_data, db, no_record):
+        corruptions, severities, corruption_samples, corruption_data, db, no_record, **image_opts):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -69,18 +79,27 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     from audit.gate.policy import load_policy
     from audit.pipeline import default_out_dir, history_url, run_audit
 
-    check_conflicts(predictions=predictions, model_dir=model_dir, data=data, group_cols=group_cols,
-                    calibration_set=calibration_set, stream=stream, dask=dask_scheduler)
+    image_run = check_conflicts(predictions=predictions, model_dir=model_dir, data=data, group_cols=group_cols,
+                                calibration_set=calibration_set, stream=stream, dask=dask_scheduler,
+                                image_opts=image_opts)
     # Read the small files first: a typo in the policy must not cost a training run.
     answers = load_checklist(checklist) if checklist else None
     rules = load_policy(policy) if policy else None
     from audit.commands import robustness_options as robust
 
+    if image_run and (corruptions or corruption_data):
+        raise click.UsageError(MSG_ROBUSTNESS_IMAGES)
     robustness = robust.settings(corruptions=corruptions, severities=severities,
                                  corruption_samples=corruption_samples, corruption_data=corruption_data,
-                                 predictions=bool(predictions))
+                                 predictions=bool(predictions) or image_run)
     if predictions:
         source = predictions
+    elif image_run:
+        from audit.commands.image_options import audit_images
+        from audit.model.image_audit import image_source
+
+        source = image_source(audit_images(model_dir, data, group_cols, batch_size, image_opts),
+                              thumbnails=not no_images)
     else:
         from audit.model.source import saved_model_source
 
@@ -105,13 +124,22 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
 
 
-def check_conflicts(*, predictions, model_dir, data, group_cols, calibration_set, stream, dask) -> None:
-    """Options that belong to the other kind of source: a usage error before anything is read."""
+def check_conflicts(*, predictions, model_dir, data, group_cols, calibration_set, stream, dask,
+                    image_opts) -> bool:
+    """Options that belong to another kind of source: a usage error before anything is read. Returns
+    whether the model runs on image files (a .keras file, an image folder or manifest, image options)."""
     if predictions:
         if model_dir or data:
             raise click.UsageError(MSG_PREDICTIONS_VS_MODEL)
-        return
+        if any(image_opts.values()):
+            raise click.UsageError(MSG_IMAGE_OPTIONS.format(options=", ".join(used_image_options(image_opts))))
+        return False
+    if wants_image_run(model_dir, data, image_opts):
+        if calibration_set or stream is not None or dask:
+            raise click.UsageError(MSG_IMAGE_FILE_ONLY)
+        return True
     if group_cols or calibration_set:
         raise click.UsageError(MSG_FILE_ONLY)
     if stream is not None or dask:
         raise click.UsageError(MSG_STREAM_FILE_ONLY)
+    return False

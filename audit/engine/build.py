@@ -427,7 +427,7 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
 def build_result(pred, *, calibration=None, calibration_source: str | None = None, n_bins: int = 15,
                  seed: int = 0, n_bootstrap: int = 200, images: bool = True, max_mistakes: int = MAX_MISTAKES,
                  run: dict | None = None, provenance: dict | None = None,
-                 target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> dict:
+                 target_accuracy: float = DEFAULT_TARGET_ACCURACY, image_properties: dict | None = None) -> dict:
     """The JSON-ready audit result of ``pred`` (every key of docs/audit-json.md except checklist,
     gate and baseline, which later stages add).
 
@@ -445,6 +445,9 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         Merged over the defaults of the ``run`` and ``provenance`` sections.
     target_accuracy : float, default 0.90
         Accuracy the ``selective`` operating point must reach (policy ``selective.target_accuracy``).
+    image_properties : dict, optional
+        Brightness and contrast per sample (``audit.metrics.slices.image_properties``), for the
+        image-property slices when ``pred`` holds no images (images streamed from files).
 
     Returns
     -------
@@ -461,10 +464,11 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
         adaptive_scaled=adaptive_ece(s_conf, s_pred == pred.labels, n_bins))
     slices = []
-    if pred.images is not None:
-        from audit.metrics.slices import TERCILE_LABELS, image_slices
+    if pred.images is not None or image_properties is not None:
+        from audit.metrics.slices import TERCILE_LABELS, image_slices, property_slices
 
-        for sl in image_slices(pred.images):
+        found = image_slices(pred.images) if image_properties is None else property_slices(image_properties)
+        for sl in found:
             cells = GroupCellAccumulator(pred.n_classes).update(pred.labels, predicted, sl["labels"]).cells
             q1, q2 = sl["cut_points"]
             note = f"{sl['note']}; cut points {q1:.4g} and {q2:.4g} (low ≤ {q1:.4g} < mid ≤ {q2:.4g} < high)"
@@ -474,7 +478,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
             body["disparity"].append(entry)
             slices.append({"name": sl["name"], "values": sl["labels"], "kind": "image property",
                            "proxy": True, "order": TERCILE_LABELS})
-        if images:
+        if images and pred.images is not None:
             from audit.render.thumbnails import png_data_uri
 
             for m in body["mistakes"]:

@@ -59,5 +59,10 @@ def tercile_slice(values: np.ndarray, name: str) -> dict:
 
 def image_slices(images: np.ndarray) -> list[dict]:
     """Brightness and contrast tercile slices of ``images`` (see :func:`tercile_slice`)."""
-    props = image_properties(images)
+    return property_slices(image_properties(images))
+
+
+def property_slices(props: dict[str, np.ndarray]) -> list[dict]:
+    """Tercile slices of properties already computed by :func:`image_properties` (e.g. batch by batch
+    while images stream past, so the images need not be held)."""
     return [tercile_slice(props[name], name) for name in ("brightness", "contrast")]

@@ -1,0 +1,405 @@
+"""Any Keras classifier on labelled image files: model + uint8 images + labels + preprocessing -> Predictions.
+
+:func:`open_image_inputs` is the entry point for code that needs the model in the loop (the audit, a
+robustness study): it gives the loaded classifier, the image set, the preprocessing and a streaming
+iterator of uint8 batches. :func:`image_predictions` runs the whole thing for ``audit run`` and
+``audit predict``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from audit.errors import AuditError
+from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
+from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet,
+                                iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
+from audit.model.keras_model import Classifier, Preprocessing, load_classifier, output_activation
+
+MSG_CLASS_COUNT = ("the model has {k} outputs but the data has {n} classes ({names}){hint}")
+HINT_FOLDERS = "; list the model's classes in output order with --class-names FILE"
+MSG_SIGMOID = ("model outputs lie in [0, 1] but rows do not sum to 1 (first row {row} sums to {total:.4g}): "
+               "neither class probabilities nor logits (a multi-label sigmoid output?)")
+MSG_INCONSISTENT = ("model outputs summed to 1 on the first batch but not on image {path!r} (sums to {total:.6g}); "
+                    "they are neither consistently probabilities nor logits")
+MSG_NOT_FINITE = "model outputs contain NaN or infinity (first for image {path!r})"
+OUTPUTS_PROBS = "probabilities (rows sum to 1 within 1e-3): used as they are"
+OUTPUTS_LOGITS = "logits (rows do not sum to 1): softmax applied, computed in float64"
+
+
+class Predictor:
+    """uint8 images -> class probabilities, through the classifier's preprocessing and model.
+
+    Whether the model outputs probabilities or logits is decided on the first batch (rows summing
+    to 1 within ``ROW_SUM_TOLERANCE`` with values in [0, 1] mean probabilities; other rows are
+    logits, unless the model ends with a sigmoid: then they are refused) and checked on every later
+    batch; logits are turned into probabilities with a softmax. ``outputs`` records the decision
+    (None before the first call).
+    """
+
+    def __init__(self, classifier: Classifier):
+        self.classifier = classifier
+        self.outputs: str | None = None
+        self._graph = None
+
+    def raw(self, images_uint8: np.ndarray) -> np.ndarray:
+        """The model's own outputs (float64) for a uint8 batch.
+
+        Preprocessing and model run as one compiled TensorFlow graph fed the uint8 pixels (a quarter
+        of the bytes of float32); its input equals ``classifier.preprocessing(images)`` bit for bit:
+        the same float32 operations in the same order.
+        """
+        if self._graph is None:
+            self._graph = _inference_graph(self.classifier)
+        return np.asarray(self._graph(np.ascontiguousarray(images_uint8, dtype=np.uint8)), dtype=np.float64)
+
+    def __call__(self, images_uint8: np.ndarray, paths: Sequence[str] | None = None) -> np.ndarray:
+        """Probabilities of shape (n, n_classes), float64."""
+        out = self.raw(images_uint8)
+        paths = paths if paths is not None else [str(i) for i in range(len(out))]
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            raise AuditError(MSG_NOT_FINITE.format(path=paths[int(np.argmin(finite))]), path=self.classifier.path)
+        sums = out.sum(axis=1)
+        off = np.abs(sums - 1) > ROW_SUM_TOLERANCE
+        in_range = (out.min() >= -RANGE_TOLERANCE) and (out.max() <= 1 + RANGE_TOLERANCE)
+        if self.outputs is None and len(out):
+            if not off.any() and in_range:
+                self.outputs = OUTPUTS_PROBS
+            elif in_range and output_activation(self.classifier.model) == "sigmoid":
+                row = int(np.argmax(off))
+                raise AuditError(MSG_SIGMOID.format(row=row, total=sums[row]), path=self.classifier.path)
+            else:
+                self.outputs = OUTPUTS_LOGITS
+        if self.outputs == OUTPUTS_LOGITS:
+            return softmax(out)
+        if off.any() or not in_range:
+            row = int(np.argmax(off)) if off.any() else 0
+            raise AuditError(MSG_INCONSISTENT.format(path=paths[row], total=sums[row]), path=self.classifier.path)
+        return np.clip(out, 0.0, 1.0)
+
+
+def _inference_graph(classifier: Classifier):
+    import tensorflow as tf
+
+    p, model = classifier.preprocessing, classifier.model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, p.height, p.width, p.channels], tf.uint8)])
+    def run(images):
+        x = tf.cast(images, tf.float32)
+        if p.numerator != 1:
+            x = x * tf.constant(p.numerator, tf.float32)
+        if p.denominator != 1:
+            x = x / tf.constant(p.denominator, tf.float32)
+        if p.offset:
+            x = x + tf.constant(p.offset, tf.float32)
+        return model(x, training=False)
+
+    return lambda images: run(images).numpy()
+
+
+_PNG_DECODERS: dict = {}
+
+
+def tf_png_decoder(height: int, width: int, channels: int):
+    """A function decoding a list of PNG files' bytes to uint8 (n, height, width, channels) in one
+    TensorFlow graph call (C++ decoder, no Python per image, the GIL released).
+
+    Only for files Pillow has already size-checked (see ``png_decoder`` of
+    :func:`audit.model.images.iter_image_batches`).
+    """
+    key = (height, width, channels)
+    if key not in _PNG_DECODERS:
+        from audit.model.quiet import import_keras
+
+        import_keras()
+        import tensorflow as tf
+
+        spec = tf.TensorSpec([height, width, channels], tf.uint8)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def decode(batch):
+            return tf.map_fn(lambda b: tf.ensure_shape(tf.io.decode_png(b, channels=channels), spec.shape), batch,
+                             fn_output_signature=spec, parallel_iterations=16)
+
+        _PNG_DECODERS[key] = lambda datas: decode(tf.constant(datas, dtype=tf.string)).numpy()
+    return _PNG_DECODERS[key]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (max subtracted first, so large logits do not overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ArrayImages:
+    """Labelled uint8 images already in memory (e.g. CIFAR-10 from its binary layout), shaped like an
+    :class:`~audit.model.images.ImageSet` for :class:`ImageInputs`.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, height, width, channels), uint8
+        At the model's input size.
+    labels : ndarray of shape (n_images,), int
+    class_names : tuple of str
+    paths : tuple of str
+        Sample ids.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    paths: tuple[str, ...]
+    source: str = "arrays"
+    kind: str = "arrays"
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def batches(self, batch_size: int) -> Iterator[ImageBatch]:
+        for start in range(0, len(self.paths), batch_size):
+            yield ImageBatch(images=self.images[start:start + batch_size],
+                             labels=self.labels[start:start + batch_size],
+                             paths=self.paths[start:start + batch_size], start=start)
+
+
+def array_inputs(model: str | Path, images: np.ndarray, labels, class_names: Sequence[str], *,
+                 sample_ids: Sequence[str] | None = None, trust_model: bool = False,
+                 rescale: str | None = None) -> "ImageInputs":
+    """:class:`ImageInputs` over uint8 arrays in memory (same classifier checks as :func:`open_image_inputs`).
+
+    For example the CIFAR-10 test split: ``array_inputs(model_dir, data.x_test, data.y_test,
+    data.class_names)``.
+    """
+    classifier = load_classifier(model, trust=trust_model, rescale=rescale)
+    x = np.asarray(images)
+    p = classifier.preprocessing
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (p.height, p.width, p.channels):
+        raise AuditError(f"images must be uint8 of shape (N, {p.height}, {p.width}, {p.channels}) for this model; "
+                         f"got {x.dtype} {x.shape}", path=classifier.path)
+    if classifier.n_outputs != len(class_names):
+        raise AuditError(MSG_CLASS_COUNT.format(k=classifier.n_outputs, n=len(class_names),
+                                                names=", ".join(class_names), hint=""), path=classifier.path)
+    ids = tuple(sample_ids) if sample_ids is not None else tuple(f"{i:05d}" for i in range(len(x)))
+    return ImageInputs(classifier=classifier, images=ArrayImages(x, np.asarray(labels, dtype=np.int64),
+                                                                 tuple(class_names), ids))
+
+
+@dataclass
+class ImageInputs:
+    """The model in the loop: a classifier, labelled images and how the one is fed to the other.
+
+    Attributes
+    ----------
+    classifier : Classifier
+        ``.model`` (keras.Model), ``.path``, ``.sha256``, ``.preprocessing``.
+    images : ImageSet
+        ``.paths`` (sample ids), ``.labels`` (int64), ``.class_names``, ``.root``.
+    preprocessing : Preprocessing
+        uint8 (n, H, W, C) -> float32 model input; ``.describe()`` for provenance.
+    predictor : Predictor
+        uint8 batch -> probabilities (logits detected and softmaxed).
+    max_pixels : int
+        Images above this many pixels are refused before decoding.
+    """
+
+    classifier: Classifier
+    images: ImageSet
+    max_pixels: int = MAX_PIXELS
+    predictor: Predictor = field(init=False)
+
+    def __post_init__(self):
+        self.predictor = Predictor(self.classifier)
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.classifier.preprocessing
+
+    def batches(self, *, batch_size: int = 256, stats: DecodeStats | None = None,
+                workers: int | None = None, image_set: ImageSet | None = None) -> Iterator[ImageBatch]:
+        """uint8 batches at the model's input size (converted and resized), with labels and paths."""
+        p = self.preprocessing
+        if isinstance(image_set or self.images, ArrayImages):
+            return (image_set or self.images).batches(batch_size)
+        return iter_image_batches(image_set or self.images, height=p.height, width=p.width, channels=p.channels,
+                                  batch_size=batch_size, workers=workers, max_pixels=self.max_pixels, stats=stats,
+                                  png_decoder=tf_png_decoder(p.height, p.width, p.channels))
+
+    def predict(self, *, batch_size: int = 256, image_set: ImageSet | None = None, progress: bool = True,
+                stats: DecodeStats | None = None, properties: dict | None = None) -> np.ndarray:
+        """Probabilities for every image of ``image_set`` (default: ``images``), shape (n, n_classes).
+
+        With ``properties`` (a dict), its ``brightness`` and ``contrast`` are filled with each image's
+        :func:`audit.metrics.slices.image_properties` (of the uint8 model input) as batches pass.
+        """
+        from audit.metrics.slices import image_properties
+
+        image_set = image_set or self.images
+        n = len(image_set)
+        probs = np.empty((n, self.classifier.n_outputs), dtype=np.float64)
+        if properties is not None:
+            properties.update(brightness=np.empty(n), contrast=np.empty(n))
+        draw = progress and n > 0 and sys.stderr.isatty()
+        for batch in self.batches(batch_size=batch_size, stats=stats, image_set=image_set):
+            rows = slice(batch.start, batch.start + len(batch.labels))
+            probs[rows] = self.predictor(batch.images, batch.paths)
+            if properties is not None:
+                for name, values in image_properties(batch.images).items():
+                    properties[name][rows] = values
+            if draw:
+                done = batch.start + len(batch.labels)
+                sys.stderr.write(f"\rpredicting {done:>{len(str(n))}}/{n}")
+                sys.stderr.flush()
+        if draw:
+            sys.stderr.write("\n")
+        return probs
+
+
+def open_image_inputs(model: str | Path, data: str | Path, *, class_names_file: str | Path | None = None,
+                      trust_model: bool = False, rescale: str | None = None,
+                      max_pixels: int = MAX_PIXELS) -> ImageInputs:
+    """Load a ``.keras`` classifier and an image folder or manifest, and check that they fit.
+
+    Parameters
+    ----------
+    model : path
+        A ``.keras`` file or an ``audit train`` folder.
+    data : path
+        A folder with one subfolder per class, or a CSV/Parquet manifest (``path``, ``label``).
+    class_names_file : path, optional
+        The model's classes in output order, one per line (default: sorted folder names or labels).
+    trust_model : bool, default False
+        Load a model that needs code (Lambda, custom objects); refused otherwise.
+    rescale : str, optional
+        Pixel scaling override (``1/255``, ``none``, ``1/127.5,-1``).
+
+    Returns
+    -------
+    ImageInputs
+        Nothing is decoded yet: iterate ``.batches()`` or call ``.predict()``.
+    """
+    names = read_class_names(class_names_file) if class_names_file else None
+    source = f"--class-names {class_names_file}" if class_names_file else "the data"
+    image_set = load_image_set(data, class_names=names, class_names_source=source)
+    classifier = load_classifier(model, trust=trust_model, rescale=rescale)
+    k, n = classifier.n_outputs, len(image_set.class_names)
+    if k != n:
+        hint = HINT_FOLDERS if names is None else ""
+        shown = ", ".join(image_set.class_names[:12]) + (", ..." if n > 12 else "")
+        raise AuditError(MSG_CLASS_COUNT.format(k=k, n=n, names=shown, hint=hint), path=image_set.source)
+    return ImageInputs(classifier=classifier, images=image_set, max_pixels=max_pixels)
+
+
+@dataclass
+class ImageAudit:
+    """What ``audit run`` and ``audit predict`` need from a model run on image files."""
+
+    pred: Predictions
+    calibration: Predictions | None
+    calibration_source: str | None
+    name: str
+    provenance: dict
+    root: Path
+    image_properties: dict | None = None
+
+
+def image_predictions(model: str | Path, data: str | Path, *, class_names_file=None, metadata=None,
+                      group_cols: Sequence[str] = (), allow_metadata_gaps: bool = False,
+                      calibration_data=None, trust_model: bool = False, rescale: str | None = None,
+                      batch_size: int = 256, progress: bool = True) -> ImageAudit:
+    """Predictions (sample ids = relative paths, groups from ``metadata``) and their provenance."""
+    from audit.hashing import sha256_file
+
+    inputs = open_image_inputs(model, data, class_names_file=class_names_file, trust_model=trust_model,
+                               rescale=rescale)
+    groups, meta_report = {}, None
+    if metadata:
+        from audit.model.metadata import load_metadata
+
+        groups, meta_report = load_metadata(metadata, inputs.images, group_cols=group_cols,
+                                            allow_gaps=allow_metadata_gaps)
+    elif group_cols:
+        raise AuditError("--group-col with image data selects columns of --metadata CSV; no --metadata given")
+    calibration_set = None
+    if calibration_data:
+        calibration_set = load_image_set(calibration_data, class_names=inputs.images.class_names,
+                                         class_names_source="the audit data's classes")
+    stats, props = DecodeStats(), {}
+    probs = inputs.predict(batch_size=batch_size, progress=progress, stats=stats, properties=props)
+    images = inputs.images
+    pred = make_predictions(images.labels, probs, images.class_names, sample_ids=np.asarray(images.paths),
+                            groups=groups, source=images.source)
+    calibration, cal_source, cal_stats = None, None, None
+    if calibration_set is not None:
+        cal_stats = DecodeStats()
+        cal_probs = inputs.predict(batch_size=batch_size, image_set=calibration_set, progress=progress,
+                                   stats=cal_stats)
+        calibration = make_predictions(calibration_set.labels, cal_probs, images.class_names,
+                                       source=calibration_set.source)
+        cal_source = f"calibration images {calibration_data}"
+
+    clf = inputs.classifier
+    data_hashes = {"image_set": stats.image_set_sha256()}
+    if calibration_set is not None:
+        data_hashes["calibration_image_set"] = cal_stats.image_set_sha256()
+    if images.kind == "manifest":
+        data_hashes[Path(images.source).name] = sha256_file(images.source)
+    if metadata:
+        data_hashes[Path(metadata).name] = sha256_file(metadata)
+    if class_names_file:
+        data_hashes[Path(class_names_file).name] = sha256_file(class_names_file)
+    decode = stats.describe()
+    prov = {
+        "model_sha256": {clf.path.name: clf.sha256},
+        "data_sha256": data_hashes,
+        "model_path": str(clf.path),
+        "images": {
+            "source": images.source, "kind": images.kind, "n": len(images),
+            "class_names_source": str(class_names_file) if class_names_file else (
+                "sorted subfolder names" if images.kind == "folder" else "sorted manifest labels"),
+            "image_set_hash": "SHA-256 of '<relative path>\\t<SHA-256 of the file>\\n' lines sorted by path",
+            **clf.preprocessing.describe(),
+            "resize": RESIZE, "conversion": CONVERSION, "max_pixels": inputs.max_pixels,
+            "decoded": decode,
+            "calibration_decoded": None if cal_stats is None else cal_stats.describe(),
+            "outputs": inputs.predictor.outputs,
+            "trusted_model_code": clf.trusted,
+            "metadata": meta_report,
+        },
+        "settings": {"images": {
+            "input": f"{clf.preprocessing.height}x{clf.preprocessing.width}x{clf.preprocessing.channels}",
+            "scaling": clf.preprocessing.formula, "scaling_source": clf.preprocessing.source,
+            "outputs": inputs.predictor.outputs, "resized": decode["resized"],
+            "converted": decode["converted"] or "none", "trust_model": bool(trust_model)}},
+    }
+    name = clf.path.stem if clf.path.name != "cifar10.keras" else clf.path.parent.name
+    return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
+                      provenance=prov, root=images.root, image_properties=props)
+
+
+def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
+    """Fill ``thumbnail`` of each confident mistake from its image file (sample id = path under ``root``)."""
+    root = Path(root)
+    for m in result.get("mistakes") or []:
+        if m.get("sample_id"):
+            m["thumbnail"] = thumbnail_uri(root / m["sample_id"], size=size)
+
+
+def image_source(run: ImageAudit, *, thumbnails: bool = True):
+    """The :class:`~audit.pipeline.PreparedSource` of a model run on image files, for :func:`audit.run_audit`:
+    the predictions, the calibration images' predictions, provenance, the brightness/contrast of the model
+    inputs for the image-property slices, and (``thumbnails``) the gallery filled from the image files."""
+    from audit.pipeline import PreparedSource
+
+    return PreparedSource(pred=run.pred, name=run.name, kind="model", calibration=run.calibration,
+                          calibration_source=run.calibration_source, provenance=dict(run.provenance),
+                          image_properties=run.image_properties,
+                          fill_thumbnails=(lambda result: attach_thumbnails(result, run.root)) if thumbnails else None)

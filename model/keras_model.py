@@ -1,0 +1,326 @@
+"""Load any Keras 3 image classifier from a ``.keras`` file safely, and read what it expects as input.
+
+Safety: ``config.json`` is read from the zip and scanned *before* Keras deserialises anything. A model
+that needs Python code to load (a Lambda layer, a custom class or function) is refused unless the caller
+trusts the file (``--trust-model``); Keras's own safe mode stays on as a second guard.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from audit.errors import AuditError
+
+#: Layer classes whose config carries Python bytecode.
+LAMBDA_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__")
+#: Modules a function object (an activation) may come from in a safe model.
+FUNCTION_MODULES = ("keras.activations", "keras.src.activations")
+#: Layers that scale pixels themselves: a model starting with one gets raw 0-255 values.
+SCALING_LAYERS = ("Rescaling", "Normalization")
+#: Layers that do nothing at inference and may precede the scaling layer.
+INFERENCE_NO_OPS = ("InputLayer", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+                    "RandomContrast", "RandomBrightness", "RandomCrop", "Dropout", "GaussianNoise")
+
+MSG_NEEDS_CODE = ("refused: the model needs Python code to load ({what}); loading it would run code stored "
+                  "in or named by the file, which Keras safe mode forbids")
+HINT_TRUST = "pass --trust-model to load it anyway, only for a file from a source you trust"
+MSG_NOT_KERAS = "not a .keras model file (a .keras file is a zip archive holding config.json)"
+MSG_CORRUPT = "corrupt model file ({reason})"
+MSG_CUSTOM_MISSING = "the model uses {what}, whose code is not available here even with --trust-model ({reason})"
+MSG_INPUTS = "the model has {n} inputs; an image classifier takes one image tensor"
+MSG_OUTPUTS = "the model has {n} outputs; an image classifier has one (N, n_classes) output"
+MSG_INPUT_SHAPE = ("the model input shape is {shape}; an image classifier takes (None, height, width, "
+                   "channels) with a fixed height and width and 1 or 3 channels (channels last)")
+MSG_OUTPUT_SHAPE = "the model output shape is {shape}; expected (None, n_classes) with n_classes >= 2"
+MSG_RESCALE = "--rescale must be 'none', a number or a fraction (1/255), optionally ',OFFSET'; got {value!r}"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How uint8 images become the model's input: ``x * numerator / denominator + offset`` in float32.
+
+    ``x / 255`` is computed as a division (as the seed network was trained), so the same pixels give
+    bit-identical inputs on every path.
+
+    Parameters
+    ----------
+    height, width, channels : int
+        The model's input size; images are converted and resized to it before scaling.
+    numerator, denominator, offset : float
+    source : str
+        Why this scaling: ``"default"``, ``"model starts with Rescaling"``, ``"--rescale"``.
+    """
+
+    height: int
+    width: int
+    channels: int
+    numerator: float = 1.0
+    denominator: float = 255.0
+    offset: float = 0.0
+    source: str = "default"
+
+    def __call__(self, images_uint8: np.ndarray) -> np.ndarray:
+        """float32 model input of a uint8 batch of shape (n, height, width, channels)."""
+        x = np.asarray(images_uint8).astype(np.float32)
+        if self.numerator != 1:
+            x *= np.float32(self.numerator)
+        if self.denominator != 1:
+            x /= np.float32(self.denominator)
+        if self.offset:
+            x += np.float32(self.offset)
+        return x
+
+    @property
+    def formula(self) -> str:
+        """The scaling as text, e.g. ``x / 255`` or ``x (raw 0-255 pixel values)``."""
+        parts = "x"
+        if self.numerator != 1:
+            parts += f" * {self.numerator:g}"
+        if self.denominator != 1:
+            parts += f" / {self.denominator:g}"
+        if self.offset:
+            parts += f" {'+' if self.offset > 0 else '-'} {abs(self.offset):g}"
+        return parts if parts != "x" else "x (raw 0-255 pixel values)"
+
+    def describe(self) -> dict:
+        """Provenance record of the input conversion."""
+        return {"input_size": [self.height, self.width], "channels": self.channels,
+                "scaling": self.formula, "scaling_source": self.source}
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded classifier and what it expects.
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : Path
+        The ``.keras`` file it was loaded from.
+    sha256 : str
+        Of that file.
+    preprocessing : Preprocessing
+    n_outputs : int
+    trusted : bool
+        Loaded with ``--trust-model`` (Keras safe mode off).
+    """
+
+    model: Any
+    path: Path
+    sha256: str
+    preprocessing: Preprocessing
+    n_outputs: int
+    trusted: bool = False
+
+
+def keras_file_of(path: str | Path) -> Path:
+    """The ``.keras`` file of ``path``: itself, or ``cifar10.keras`` inside an ``audit train`` folder."""
+    from audit.model.artifacts import KERAS_FILE, MSG_MODEL_MISSING
+
+    path = Path(path)
+    if not path.exists():
+        raise AuditError(MSG_MODEL_MISSING, path=path)
+    if path.is_dir():
+        if not (path / KERAS_FILE).is_file():
+            raise AuditError(MSG_MODEL_MISSING + f" ({KERAS_FILE} missing)", path=path)
+        return path / KERAS_FILE
+    return path
+
+
+def read_config(file: str | Path) -> dict:
+    """The parsed ``config.json`` of a ``.keras`` zip, without running Keras."""
+    file = Path(file)
+    if not zipfile.is_zipfile(file):
+        raise AuditError(MSG_NOT_KERAS, path=file)
+    try:
+        with zipfile.ZipFile(file) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise AuditError(MSG_CORRUPT.format(reason=f"no readable config.json: {_first_line(exc)}"),
+                         path=file) from None
+    if not isinstance(config, dict):
+        raise AuditError(MSG_CORRUPT.format(reason="config.json is not an object"), path=file)
+    return config
+
+
+def code_needed(config: Any) -> list[str]:
+    """What in a model config needs Python code to load: Lambda layers, custom classes and functions.
+
+    Returns
+    -------
+    list of str
+        One description per offending object, e.g. ``"a Lambda layer ('sneaky')"``; empty for a
+        model made of Keras's own layers.
+    """
+    found = []
+    for node in _walk(config):
+        cls = node.get("class_name")
+        module = node.get("module")
+        name = (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None
+        if cls in LAMBDA_CLASSES:
+            if cls != "__lambda__":
+                found.append(f"a Lambda layer ({name or cls!r})")
+        elif cls == "function" and module is not None and module not in FUNCTION_MODULES:
+            found.append(f"the function {node.get('config')!r} from module {module!r}")
+        elif isinstance(module, str) and module != "keras" and not module.startswith("keras."):
+            found.append(f"the custom object {node.get('registered_name') or cls!r} from module {module!r}")
+    return list(dict.fromkeys(found))
+
+
+def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | None = None) -> Classifier:
+    """Load a ``.keras`` classifier safely and work out its input size and pixel scaling.
+
+    Parameters
+    ----------
+    path : path
+        A ``.keras`` file, or a folder written by ``audit train``.
+    trust : bool, default False
+        Load a model that needs code (Lambda, custom objects) with Keras safe mode off. Without it
+        such a model is refused before Keras reads anything but ``config.json``.
+    rescale : str, optional
+        Override the pixel scaling (see :func:`parse_rescale`).
+
+    Returns
+    -------
+    Classifier
+    """
+    from audit.hashing import sha256_file
+    from audit.model.quiet import import_keras, quiet_stderr
+
+    file = keras_file_of(path)
+    config = read_config(file)
+    needs = code_needed(config)
+    if needs and not trust:
+        shown = "; ".join(needs[:3]) + (f"; and {len(needs) - 3} more" if len(needs) > 3 else "")
+        raise AuditError(MSG_NEEDS_CODE.format(what=shown), path=file, hint=HINT_TRUST)
+    keras = import_keras()
+    try:
+        with quiet_stderr():
+            model = keras.models.load_model(file, compile=False, safe_mode=not trust)
+    except Exception as exc:  # keras raises ValueError, TypeError, OSError... for a damaged file
+        reason = _first_line(exc)
+        if needs:
+            raise AuditError(MSG_CUSTOM_MISSING.format(what=needs[0], reason=reason), path=file) from None
+        if "safe_mode" in reason or "Lambda" in reason:
+            raise AuditError(MSG_NEEDS_CODE.format(what=reason), path=file, hint=HINT_TRUST) from None
+        raise AuditError(MSG_CORRUPT.format(reason=reason), path=file) from None
+    height, width, channels, n_out = check_classifier(model, source=file)
+    scaling = model_scaling_layer(model)
+    if rescale is not None:
+        num, den, off = parse_rescale(rescale)
+        prep = Preprocessing(height, width, channels, num, den, off, source=f"--rescale {rescale}")
+    elif scaling is not None:
+        prep = Preprocessing(height, width, channels, 1.0, 1.0, 0.0,
+                             source=f"model starts with a {scaling} layer: raw 0-255 pixel values")
+    else:
+        prep = Preprocessing(height, width, channels, source="default (pixels / 255, as the seed network)")
+    return Classifier(model=model, path=file, sha256=sha256_file(file), preprocessing=prep,
+                      n_outputs=n_out, trusted=bool(trust and needs))
+
+
+def check_classifier(model, *, source: str | Path | None = None) -> tuple[int, int, int, int]:
+    """(height, width, channels, n_outputs) of a single-input image classifier with one output.
+
+    Raises
+    ------
+    AuditError
+        Two inputs or outputs; an input that is not (None, H, W, 1|3) with fixed H, W; an output
+        that is not (None, K >= 2).
+    """
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
+    if len(inputs) != 1:
+        raise AuditError(MSG_INPUTS.format(n=len(inputs)), path=source)
+    if len(outputs) != 1:
+        raise AuditError(MSG_OUTPUTS.format(n=len(outputs)), path=source)
+    shape = tuple(inputs[0].shape)
+    if (len(shape) != 4 or shape[3] not in (1, 3) or not all(isinstance(d, int) and d > 0 for d in shape[1:3])):
+        raise AuditError(MSG_INPUT_SHAPE.format(shape=_shape_text(shape)), path=source)
+    out = tuple(outputs[0].shape)
+    if len(out) != 2 or not isinstance(out[1], int) or out[1] < 2:
+        raise AuditError(MSG_OUTPUT_SHAPE.format(shape=_shape_text(out)), path=source)
+    return int(shape[1]), int(shape[2]), int(shape[3]), int(out[1])
+
+
+def output_activation(model) -> str | None:
+    """Name of the activation the model ends with (``softmax``, ``sigmoid``, ``linear``...), if known."""
+    layers = list(_leading_layers(model)) if getattr(model, "layers", None) else []
+    if not layers:
+        return None
+    last = layers[-1]
+    if type(last).__name__ == "Softmax":
+        return "softmax"
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def model_scaling_layer(model) -> str | None:
+    """Class name of the Rescaling or Normalization layer the model starts with, else None.
+
+    Layers that do nothing at inference (input, random augmentation, dropout) are skipped, and a
+    nested model at the start is looked into.
+    """
+    for layer in _leading_layers(model):
+        kind = type(layer).__name__
+        if kind in INFERENCE_NO_OPS:
+            continue
+        return kind if kind in SCALING_LAYERS else None
+    return None
+
+
+def _leading_layers(model) -> Iterable:
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "layers") and type(layer).__name__ in ("Sequential", "Functional", "Model"):
+            yield from _leading_layers(layer)
+        else:
+            yield layer
+
+
+def parse_rescale(value: str) -> tuple[float, float, float]:
+    """(numerator, denominator, offset) of a ``--rescale`` value.
+
+    ``none`` → raw pixels; ``1/255`` → x / 255; ``1/127.5,-1`` → x / 127.5 − 1; ``0.5`` → x * 0.5.
+    """
+    text = str(value).strip().lower()
+    if text in ("none", "1", "raw"):
+        return 1.0, 1.0, 0.0
+    scale, _, offset = text.partition(",")
+    try:
+        off = float(offset) if offset.strip() else 0.0
+        if "/" in scale:
+            num, _, den = scale.partition("/")
+            num_f, den_f = float(num), float(den)
+        else:
+            frac = Fraction(scale.strip())
+            num_f, den_f = (1.0, float(1 / frac)) if frac.numerator == 1 and frac else (float(frac), 1.0)
+    except (ValueError, ZeroDivisionError):
+        raise AuditError(MSG_RESCALE.format(value=value)) from None
+    if not all(np.isfinite([num_f, den_f, off])) or den_f == 0 or num_f == 0:
+        raise AuditError(MSG_RESCALE.format(value=value))
+    return num_f, den_f, off
+
+
+def _walk(node: Any) -> Iterable[dict]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

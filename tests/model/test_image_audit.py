@@ -1,0 +1,240 @@
+"""Any Keras classifier on an image folder, end to end: the numbers equal model.predict, metadata groups
+reach the disparity section, ``audit predict`` files audit to the same numbers, unsafe models never run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.hardening_helpers import assert_clear_error, run_main
+from helpers.image_fixtures import (CLASSES, build_lambda_model, build_models, load_uint8_folder, write_image_folder,
+                                    write_metadata)
+
+from audit.errors import AuditError
+from audit.model.image_audit import (OUTPUTS_LOGITS, OUTPUTS_PROBS, image_predictions, open_image_inputs,
+                                     softmax)
+from audit.model.keras_model import HINT_TRUST
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("byo")
+    data = write_image_folder(root / "imgs", per_class=12)
+    calib = write_image_folder(root / "calib", per_class=6, seed=1, odd_sizes=False)
+    meta = write_metadata(data, root / "meta.csv")
+    models = build_models(root / "models")
+    return {"root": root, "data": data, "calib": calib, "meta": meta, "models": models}
+
+
+def _expected(model_file: Path, data: Path, paths, *, raw_pixels: bool, logits: bool) -> np.ndarray:
+    from audit.model.quiet import import_keras
+
+    keras = import_keras()
+    model = keras.models.load_model(model_file, compile=False, safe_mode=True)
+    x = load_uint8_folder(data, paths).astype(np.float32)
+    if not raw_pixels:
+        x /= 255
+    out = model.predict(x, verbose=0).astype(np.float64)
+    return softmax(out) if logits else out
+
+
+@pytest.mark.parametrize("name, raw_pixels, logits", [
+    ("sequential", False, False), ("functional-logits", False, True), ("rescaling", True, True)])
+def test_probabilities_equal_model_predict(world, name, raw_pixels, logits):
+    run = image_predictions(world["models"][name], world["data"], progress=False, batch_size=5)
+    want = _expected(world["models"][name], world["data"], run.pred.sample_ids, raw_pixels=raw_pixels, logits=logits)
+    np.testing.assert_allclose(run.pred.probs, want, rtol=0, atol=1e-6)
+    images = run.provenance["images"]
+    assert images["outputs"] == (OUTPUTS_LOGITS if logits else OUTPUTS_PROBS)
+    assert images["scaling"] == ("x (raw 0-255 pixel values)" if raw_pixels else "x / 255")
+    assert images["decoded"]["converted"] == {"L->RGB": 1, "RGBA->RGB": 1} and images["decoded"]["resized"] == 3
+    assert run.pred.class_names == CLASSES and run.pred.sample_ids[0] == "bird/000.png"
+
+
+def test_rescale_option_overrides(world):
+    run = image_predictions(world["models"]["functional-logits"], world["data"], rescale="1/127.5,-1",
+                            progress=False)
+    from audit.model.quiet import import_keras
+
+    model = import_keras().models.load_model(world["models"]["functional-logits"], compile=False)
+    x = load_uint8_folder(world["data"], run.pred.sample_ids).astype(np.float32) / np.float32(127.5) - 1
+    np.testing.assert_allclose(run.pred.probs, softmax(model.predict(x, verbose=0)), atol=1e-6)
+    assert run.provenance["images"]["scaling"] == "x / 127.5 - 1"
+
+
+def test_library_entry_point_gives_model_images_labels_and_preprocessing(world):
+    inputs = open_image_inputs(world["models"]["sequential"], world["data"])
+    batch = next(inputs.batches(batch_size=10))
+    assert batch.images.dtype == np.uint8 and batch.images.shape == (10, 8, 8, 3)
+    x = inputs.preprocessing(batch.images)
+    assert x.dtype == np.float32 and x.max() <= 1
+    np.testing.assert_allclose(inputs.predictor(batch.images), inputs.classifier.model.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+def test_class_count_must_equal_model_outputs(world, tmp_path):
+    with pytest.raises(AuditError, match=r"the model has 5 outputs but the data has 3 classes \(bird, cat, dog\); "
+                                         r"list the model's classes"):
+        open_image_inputs(world["models"]["five-classes"], world["data"])
+    names = tmp_path / "classes.txt"
+    names.write_text("bird\ncat\ndog\nemu\nfox\n")
+    inputs = open_image_inputs(world["models"]["five-classes"], world["data"], class_names_file=names)
+    assert inputs.images.class_names == ("bird", "cat", "dog", "emu", "fox")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("two-outputs", "the model has 2 outputs; an image classifier has one"),
+    ("vector-input", "the model input shape is (None, 20); an image classifier takes (None, height, width, channels)"),
+])
+def test_models_that_are_not_image_classifiers(world, tmp_path, capfd, name, message):
+    code = run_main("run", "--model", world["models"][name], "--data", world["data"], "--out", tmp_path / "r")
+    err = capfd.readouterr().err
+    assert code == 2
+    assert_clear_error(err, world["models"][name], message)
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_metadata_groups_reach_the_disparity_section(world, tmp_path, capfd):
+    out = tmp_path / "report"
+    code = run_main("run", "--model", world["models"]["sequential"], "--data", world["data"], "--metadata",
+                    world["meta"], "--group-col", "site", "--out", out, "--bootstrap", "0", "--reproducible")
+    assert code == 0, capfd.readouterr().err
+    result = json.loads((out / "audit.json").read_text())
+    site = next(d for d in result["disparity"] if d["name"] == "site")
+    assert [(g["group"], g["n"]) for g in site["groups"]] == [("north", 18), ("south", 18)]
+    assert [d["name"] for d in result["disparity"]] == ["site", "brightness", "contrast"]
+    prov = result["provenance"]
+    assert list(prov["model_sha256"]) == ["sequential.keras"]
+    assert set(prov["data_sha256"]) == {"image_set", "meta.csv"}
+    assert prov["images"]["metadata"]["columns"] == ["site"]
+    assert all(m["thumbnail"].startswith("data:image/png;base64,") for m in result["mistakes"])
+    html = (out / "report.html").read_text()
+    assert prov["data_sha256"]["image_set"][:12] in html and prov["model_sha256"]["sequential.keras"][:12] in html
+
+
+def test_no_images_leaves_the_thumbnails_out(world, tmp_path):
+    out = tmp_path / "report"
+    assert run_main("run", "--model", world["models"]["sequential"], "--data", world["data"], "--out", out,
+                    "--bootstrap", "0", "--no-images") == 0
+    result = json.loads((out / "audit.json").read_text())
+    assert result["mistakes"] and all(m["thumbnail"] is None for m in result["mistakes"])
+
+
+@pytest.mark.parametrize("ext", [".npz", ".parquet"])
+def test_predict_file_audits_to_the_same_numbers(world, tmp_path, ext):
+    model = world["models"]["functional-logits"]
+    preds = tmp_path / f"preds{ext}"
+    assert run_main("predict", "--model", model, "--data", world["data"], "--metadata", world["meta"],
+                    "--out", preds) == 0
+    common = ("--bootstrap", "0", "--reproducible", "--no-images")
+    assert run_main("run", "--model", model, "--data", world["data"], "--metadata", world["meta"],
+                    "--out", tmp_path / "a", *common) == 0
+    assert run_main("run", "--predictions", preds, "--out", tmp_path / "b", *common) == 0
+    a, b = (json.loads((tmp_path / x / "audit.json").read_text()) for x in "ab")
+    for key in ("overall", "per_class", "confusion_matrix", "calibration", "mistakes"):
+        _assert_same(a[key], b[key], key)
+    groups = [d for d in a["disparity"] if d["kind"] == "group column"]  # the file has no pixels to slice
+    _assert_same(groups, b["disparity"], "disparity")
+    assert sorted(d["name"] for d in b["disparity"]) == ["camera", "site"]
+
+
+def _assert_same(a, b, where: str) -> None:
+    """Equal structures; floats equal to 1e-12 relative (a file's columns may be summed in another order)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-15), where
+    else:
+        assert a == b, where
+
+
+def test_calibration_data_fits_the_temperature(world, tmp_path):
+    out = tmp_path / "r"
+    assert run_main("run", "--model", world["models"]["functional-logits"], "--data", world["data"],
+                    "--calibration-data", world["calib"], "--out", out, "--bootstrap", "0") == 0
+    fit = json.loads((out / "audit.json").read_text())["calibration"]["temperature_fit"]
+    assert fit["n"] == 18 and fit["source"].startswith("calibration images")
+
+
+def test_lambda_model_is_refused_and_its_code_never_runs(world, tmp_path, capfd):
+    witness = tmp_path / "lambda-ran.txt"
+    model = build_lambda_model(tmp_path / "lambda.keras", witness)
+    assert not witness.exists()
+    for args in (("run", "--out", tmp_path / "r"), ("predict", "--out", tmp_path / "p.npz")):
+        code = run_main(*args, "--model", model, "--data", world["data"])
+        err = capfd.readouterr().err
+        assert code == 2
+        assert_clear_error(err, model, "needs Python code to load", "Lambda layer ('writes_a_file')", HINT_TRUST)
+        assert not witness.exists(), "the Lambda layer's code ran"
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p.npz").exists()
+    # the witness does work: trusting the file runs its code
+    assert run_main("predict", "--model", model, "--data", world["data"], "--out", tmp_path / "p.npz",
+                    "--trust-model") == 0
+    assert witness.read_text() == "ran"
+
+
+def test_custom_object_refused_without_running_keras(world, tmp_path, capfd, monkeypatch):
+    import zipfile
+
+    from audit.model.quiet import import_keras
+
+    keras = import_keras()
+    src = world["models"]["sequential"]
+    bad = tmp_path / "custom.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"]["layers"][1]["module"] = "my_company.layers"
+                config["config"]["layers"][1]["registered_name"] = "MyCompany>Flatten"
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+    monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: pytest.fail("Keras was asked to load it"))
+    code = run_main("run", "--model", bad, "--data", world["data"], "--out", tmp_path / "r")
+    assert code == 2
+    assert_clear_error(capfd.readouterr().err, bad, "custom object 'MyCompany>Flatten' from module "
+                                                    "'my_company.layers'", "--trust-model")
+
+
+def test_keras_file_with_cifar_binary_data_is_a_clear_error(world, tmp_path, capfd):
+    from helpers.cifar_fixtures import write_dataset
+
+    data = write_dataset(tmp_path / "cifar-10-batches-bin", per_file=2, test=2)
+    code = run_main("run", "--model", world["models"]["sequential"], "--data", data, "--out", tmp_path / "r")
+    assert code == 2
+    assert_clear_error(capfd.readouterr().err, world["models"]["sequential"], "audited on image files")
+
+
+def test_array_inputs_feed_uint8_arrays_through_the_same_predictor(world):
+    from audit.model.image_audit import array_inputs
+
+    inputs = open_image_inputs(world["models"]["functional-logits"], world["data"])
+    x = np.concatenate([b.images for b in inputs.batches(batch_size=7)])
+    arrays = array_inputs(world["models"]["functional-logits"], x, inputs.images.labels, CLASSES,
+                          sample_ids=inputs.images.paths)
+    np.testing.assert_array_equal(arrays.predict(batch_size=5, progress=False), inputs.predict(progress=False))
+    with pytest.raises(AuditError, match=r"images must be uint8 of shape \(N, 8, 8, 3\)"):
+        array_inputs(world["models"]["functional-logits"], x.astype(np.float32), inputs.images.labels, CLASSES)
+
+
+def test_image_property_slices_equal_those_of_the_images_held_in_memory(world):
+    from audit.engine.build import build_result
+    from audit.predictions import make_predictions
+
+    run = image_predictions(world["models"]["sequential"], world["data"], progress=False, batch_size=5)
+    held = make_predictions(run.pred.labels, run.pred.probs, run.pred.class_names,
+                            images=load_uint8_folder(world["data"], run.pred.sample_ids))
+    streamed = build_result(run.pred, n_bootstrap=0, image_properties=run.image_properties)
+    in_memory = build_result(held, n_bootstrap=0)
+    assert [d["name"] for d in streamed["disparity"]] == ["brightness", "contrast"]
+    assert streamed["disparity"] == in_memory["disparity"]
+    assert all(m["thumbnail"] is None for m in streamed["mistakes"])  # files are thumbnailed by the caller
