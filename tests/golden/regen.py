@@ -9,7 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script, not a test: tests/ for helpers
+# a script, not a test: the checkout first (tests/audit would otherwise shadow the audit package), then
+# tests/ for the helpers
+sys.path[:0] = [str(Path(__file__).resolve().parents[2])]
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from helpers.golden import EXPECTED, run_scenarios  # noqa: E402
 
