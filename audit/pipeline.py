@@ -73,8 +73,9 @@ class PreparedSource:
     provenance : dict
         Merged into the ``provenance`` section (hashes, model folder, training record, versions).
     model_inputs : dict, optional
-        The model in the loop for the robustness audit: ``{"model": keras model, "dataset": test images
-        and labels (x_test, y_test, class_names), "batch_size": int}``.
+        The model in the loop for the robustness audit (keywords of
+        :func:`audit.robustness.step.add_robustness`): ``{"model", "dataset", "batch_size"}`` for a model
+        and test images in memory, or ``{"predictor", "subset_loader"}`` for a model on image files.
     image_properties : dict, optional
         Brightness and contrast per sample where ``pred`` holds no images (images streamed from files),
         for the image-property slices.
@@ -215,8 +216,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
             raise OptionConflict(MSG_ROBUSTNESS_NO_MODEL)
         from audit.robustness.step import add_robustness
 
-        add_robustness(data, robustness, model=inputs["model"], dataset=inputs["dataset"], pred=pred,
-                       batch_size=inputs.get("batch_size", 512), images=images, seed=seed,
+        add_robustness(data, robustness, pred=pred, images=images, seed=seed, **inputs,
                        **({"notify": notify} if notify is not None else {}))
     if not reproducible:
         data["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -8,6 +8,8 @@ iterator of uint8 batches. :func:`image_predictions` runs the whole thing for ``
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,6 +311,7 @@ class ImageAudit:
     provenance: dict
     root: Path
     image_properties: dict | None = None
+    inputs: "ImageInputs | None" = None
 
 
 def image_predictions(model: str | Path, data: str | Path, *, class_names_file=None, metadata=None,
@@ -382,7 +385,7 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
     }
     name = clf.path.stem if clf.path.name != "cifar10.keras" else clf.path.parent.name
     return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
-                      provenance=prov, root=images.root, image_properties=props)
+                      provenance=prov, root=images.root, image_properties=props, inputs=inputs)
 
 
 def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
@@ -399,7 +402,18 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
     inputs for the image-property slices, and (``thumbnails``) the gallery filled from the image files."""
     from audit.pipeline import PreparedSource
 
+    model_inputs = None
+    if run.inputs is not None:
+        inputs = run.inputs
+
+        def load_subset(index: np.ndarray) -> np.ndarray:
+            """uint8 images (at the model's input size) of the audited samples ``index``, in that order."""
+            subset = dataclasses.replace(inputs.images, paths=tuple(inputs.images.paths[i] for i in index),
+                                         labels=inputs.images.labels[index])
+            return np.concatenate([b.images for b in inputs.batches(image_set=subset)])
+
+        model_inputs = {"predictor": lambda x: inputs.predictor(x), "subset_loader": load_subset}
     return PreparedSource(pred=run.pred, name=run.name, kind="model", calibration=run.calibration,
                           calibration_source=run.calibration_source, provenance=dict(run.provenance),
-                          image_properties=run.image_properties,
+                          image_properties=run.image_properties, model_inputs=model_inputs,
                           fill_thumbnails=(lambda result: attach_thumbnails(result, run.root)) if thumbnails else None)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class RobustnessSettings:
@@ -25,10 +27,18 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def add_robustness(result: dict, opts: RobustnessSettings, *, model, dataset, pred, batch_size: int,
-                   images: bool, seed: int, notify: Callable[[str], None] = _stderr) -> None:
-    """Run the robustness audit of a Keras model on its test set and store it in ``result``."""
+def add_robustness(result: dict, opts: RobustnessSettings, *, pred, images: bool, seed: int,
+                   model=None, dataset=None, batch_size: int = 512, subset_loader=None, predictor=None,
+                   notify: Callable[[str], None] = _stderr) -> None:
+    """Run the robustness audit and store it in ``result``: of a Keras ``model`` on a ``dataset`` held in
+    memory (x_test, y_test, class_names: the CIFAR-10 path), or of ``predictor`` (uint8 images ->
+    probabilities) on images read from files by ``subset_loader(indices) -> uint8 images``, which
+    loads only the seeded stratified subset of the audited samples (image folders and manifests)."""
     if not opts.corruptions:
+        return
+    if subset_loader is not None:
+        _add_robustness_from_files(result, opts, pred=pred, images=images, seed=seed,
+                                   subset_loader=subset_loader, predictor=predictor, notify=notify)
         return
     from audit.metrics.slices import image_slices
     from audit.robustness.evaluate import evaluate_robustness, keras_predictor
@@ -53,3 +63,32 @@ def add_robustness(result: dict, opts: RobustnessSettings, *, model, dataset, pr
     notify(f"audit: robustness: done in {time.perf_counter() - start:.1f} s; mean accuracy "
                f"{rb['mean_accuracy']:.3f} over {len(rb['cells'])} cells (clean {rb['clean']['accuracy']:.3f}); worst: "
                + ", ".join(f"{r['corruption']} {r['accuracy']:.3f}" for r in worst))
+
+
+def _add_robustness_from_files(result: dict, opts: RobustnessSettings, *, pred, images: bool, seed: int,
+                               subset_loader, predictor, notify) -> None:
+    """The robustness audit of a model on image files: the stratified subset is read once (at the model's
+    input size), then every cell runs on it; image-property terciles are those of the subset."""
+    from audit.metrics.slices import image_slices
+    from audit.robustness.evaluate import evaluate_robustness, stratified_subset
+
+    if opts.data_dir:
+        from audit.errors import AuditError
+
+        raise AuditError("--corruption-data holds the released CIFAR-10-C arrays; it applies to the CIFAR-10 test "
+                         "set, not to image folders", path=opts.data_dir)
+    index = stratified_subset(pred.labels, opts.n_samples, seed)
+    x = subset_loader(index)
+    groups = {sl["name"]: (sl["labels"], True) for sl in image_slices(x)}
+    groups.update({name: (np.asarray(values)[index], False) for name, values in (pred.groups or {}).items()})
+    start = time.perf_counter()
+    notify(f"audit: robustness: {len(opts.corruptions) * len(opts.severities)} cells of {len(index)} images")
+    result["robustness"] = evaluate_robustness(
+        predictor, x, pred.labels[index], pred.class_names, corruptions=opts.corruptions,
+        severities=opts.severities, n_samples=None, seed=seed,
+        temperature=(result.get("calibration") or {}).get("temperature"), clean_probs=pred.probs[index],
+        groups=groups, released=None,
+        sample_ids=None if pred.sample_ids is None else np.asarray(pred.sample_ids)[index], thumbnails=images)
+    result["robustness"]["sample"]["of"] = int(pred.n_samples)
+    notify(f"audit: robustness: done in {time.perf_counter() - start:.1f} s; mean accuracy "
+           f"{result['robustness']['mean_accuracy']:.3f} over {len(result['robustness']['cells'])} cells")

@@ -238,3 +238,25 @@ def test_image_property_slices_equal_those_of_the_images_held_in_memory(world):
     assert [d["name"] for d in streamed["disparity"]] == ["brightness", "contrast"]
     assert streamed["disparity"] == in_memory["disparity"]
     assert all(m["thumbnail"] is None for m in streamed["mistakes"])  # files are thumbnailed by the caller
+
+
+def test_robustness_on_image_files_when_asked(world, tmp_path, capfd):
+    """Image data: no robustness audit by default; with --corruptions, on the stratified subset read from the
+    files at the model's input size, per group of the metadata too."""
+    from audit.result.schema import Robustness, conformance_errors
+
+    plain = tmp_path / "plain"
+    assert run_main("run", "--model", world["models"]["sequential"], "--data", world["data"], "--out", plain,
+                    "--bootstrap", "0") == 0
+    assert "robustness" not in json.loads((plain / "audit.json").read_text())
+    out = tmp_path / "robust"
+    code = run_main("run", "--model", world["models"]["sequential"], "--data", world["data"], "--metadata",
+                    world["meta"], "--group-col", "site", "--out", out, "--bootstrap", "0",
+                    "--corruptions", "fog,contrast", "--severities", "1,3", "--corruption-samples", "12")
+    assert code == 0, capfd.readouterr().err
+    section = json.loads((out / "audit.json").read_text())["robustness"]
+    assert conformance_errors(section, Robustness) == []
+    assert [(c["corruption"], c["severity"], c["n"]) for c in section["cells"]] == [
+        ("fog", 1, 12), ("fog", 3, 12), ("contrast", 1, 12), ("contrast", 3, 12)]
+    assert section["sample"]["of"] == 36 and {g["name"] for g in section["groups"]} >= {"site"}
+    assert "Robustness under corruption" in (out / "report.html").read_text()
