@@ -46,6 +46,22 @@ class Judged:
     confidence: float | None
 
 
+def family_level(m: int, multiplicity: str = "bonferroni") -> float:
+    """Confidence of each of ``m`` intervals: ``1 − 0.05 / m`` (Bonferroni; the m hold together with 95%
+    probability) or 95% each (``multiplicity = "none"``)."""
+    return 1 - (1 - CONFIDENCE) / max(m, 1) if multiplicity == "bonferroni" else CONFIDENCE
+
+
+def interval_gap(counts: list[tuple[int, int]], confidence: float) -> tuple[float, float, list]:
+    """(gap, ratio, bounds) from Wilson intervals of the proportions ``k / n`` in ``counts``: the gap
+    max(lower) − min(upper) (at least 0) and the ratio min(upper) / max(lower) (at most 1): the bounds
+    least unfavourable to the model; ``bounds`` is the (lower, upper) of each."""
+    bounds = [wilson_interval(min(max(k, 0), n), n, confidence) for k, n in counts]
+    max_lo = max(lo for lo, _ in bounds)
+    min_hi = min(hi for _, hi in bounds)
+    return max(0.0, max_lo - min_hi), (1.0 if max_lo <= 0 else min(1.0, min_hi / max_lo)), bounds
+
+
 def _num(x) -> float | None:
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
         return None
@@ -87,21 +103,20 @@ def judge_grouping(entry: dict, *, min_group_size: int, use: str, multiplicity: 
                       worst=worst[2] if worst else None, worst_group=worst[0] if worst else None,
                       basis="measured accuracy", confidence=None)
     m = max(len(judged), 1)
-    confidence = 1 - (1 - CONFIDENCE) / m if multiplicity == "bonferroni" else CONFIDENCE
-    bounds = []
+    confidence = family_level(m, multiplicity)
+    counts = []
     for name, n, acc, correct in judged:
         if isinstance(correct, bool) or not isinstance(correct, int):
             correct = round(acc * n)  # files written before n_correct was stored
-        lo, hi = wilson_interval(min(max(correct, 0), n), n, confidence)
-        bounds.append((name, lo, hi))
+        counts.append((correct, n))
+    bounds = []
+    difference = ratio = None
+    if counts:
+        gap, gap_ratio, ends = interval_gap(counts, confidence)
+        bounds = [(name, lo, hi) for (name, *_), (lo, hi) in zip(judged, ends)]
+        if len(bounds) >= 2:
+            difference, ratio = gap, gap_ratio
     worst = min(bounds, key=lambda b: b[2]) if bounds else None
-    if len(bounds) >= 2:
-        max_lo = max(b[1] for b in bounds)
-        min_hi = min(b[2] for b in bounds)
-        difference = max(0.0, max_lo - min_hi)
-        ratio = 1.0 if max_lo <= 0 else min(1.0, min_hi / max_lo)
-    else:
-        difference = ratio = None
     what = (f"Bonferroni-adjusted {100 * confidence:.3g}% Wilson intervals ({m} judged groups, "
             f"{100 * CONFIDENCE:.0f}% together)" if multiplicity == "bonferroni"
             else f"{100 * confidence:.0f}% Wilson intervals, not adjusted for the {m} groups")

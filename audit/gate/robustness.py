@@ -66,41 +66,41 @@ def robustness_rules(result: dict, rule: RobustnessRule) -> list[dict]:
     section = result.get("robustness") if isinstance(result, dict) else None
     if section is None:
         if rule.required:
-            return [helpers._fail("robustness", None, None, MSG_NOT_RUN)]
-        return [helpers._skip("robustness", MSG_SKIPPED)]
+            return [helpers.fail_rule("robustness", None, None, MSG_NOT_RUN)]
+        return [helpers.skip_rule("robustness", MSG_SKIPPED)]
     if not isinstance(section, dict):
-        return [helpers._fail("robustness", None, None, helpers.MSG_UNDEFINED.format(what="robustness"))]
+        return [helpers.fail_rule("robustness", None, None, helpers.MSG_UNDEFINED.format(what="robustness"))]
     cells = section.get("cells")
     cells = [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
-    out = [helpers._at_least("robustness_min_mean_accuracy",
+    out = [helpers.at_least("robustness_min_mean_accuracy",
                              f"mean accuracy over {len(cells)} corruption cells",
-                             helpers._num(section.get("mean_accuracy")), rule.min_mean_accuracy)]
+                             helpers.as_number(section.get("mean_accuracy")), rule.min_mean_accuracy)]
     clean = section.get("clean")
-    clean = helpers._num(clean.get("accuracy")) if isinstance(clean, dict) else None
+    clean = helpers.as_number(clean.get("accuracy")) if isinstance(clean, dict) else None
     ran = list(dict.fromkeys(str(c.get("corruption")) for c in cells))
     for name in ran:
-        mild = [helpers._num(c.get("accuracy")) for c in cells
+        mild = [helpers.as_number(c.get("accuracy")) for c in cells
                 if str(c.get("corruption")) == name and isinstance(c.get("severity"), int)
                 and c["severity"] <= MILD_MAX_SEVERITY]
         rname = f"robustness_max_relative_drop[{name}]"
         threshold = rule.drop_threshold_for(name)
         if not mild:
-            out.append(helpers._fail(rname, None, threshold,
+            out.append(helpers.fail_rule(rname, None, threshold,
                                      f"no cells of {name!r} at severities ≤ {MILD_MAX_SEVERITY} "
                                      "(run them with --severities); failing closed"))
             continue
         if clean is None or clean <= 0 or any(v is None for v in mild):
-            out.append(helpers._fail(rname, None, threshold,
+            out.append(helpers.fail_rule(rname, None, threshold,
                                      helpers.MSG_UNDEFINED.format(what=f"relative accuracy drop under {name}")))
             continue
         drop = (clean - sum(mild) / len(mild)) / clean
-        out.append(helpers._at_most(rname, f"relative accuracy drop under {name} at severities ≤ "
+        out.append(helpers.at_most(rname, f"relative accuracy drop under {name} at severities ≤ "
                                            f"{MILD_MAX_SEVERITY} (clean {clean:.3f})", drop, threshold))
     for name, threshold in rule.overrides:
         if name not in ran:
-            out.append(helpers._fail(f"robustness_max_relative_drop[{name}]", None, threshold,
+            out.append(helpers.fail_rule(f"robustness_max_relative_drop[{name}]", None, threshold,
                                      f"policy override names corruption {name!r}, which this audit did not run"))
     key, what = (("mean_ece_after_scaling", "mean ECE under corruption after the clean temperature")
                  if rule.ece_scaling == "after" else ("mean_ece", "mean ECE under corruption"))
-    out.append(helpers._at_most("robustness_max_ece", what, helpers._num(section.get(key)), rule.max_ece))
+    out.append(helpers.at_most("robustness_max_ece", what, helpers.as_number(section.get(key)), rule.max_ece))
     return out

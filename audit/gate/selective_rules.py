@@ -5,8 +5,8 @@ gap in review load between the groups of each grouping (groups too small to judg
 from __future__ import annotations
 
 from audit.gate.policy import SelectiveRule
-from audit.gate.verdict import TOLERANCE, _at_least, _at_most, _fail, _num, _rule, _skip, _suggest
-from audit.metrics.intervals import wilson_interval
+from audit.gate.verdict import TOLERANCE, at_least, at_most, fail_rule, as_number, make_rule, skip_rule, suggest
+from audit.gate.group_judging import family_level, interval_gap
 
 MSG_NO_SECTION = "the result has no selective section (made by an older audit); failing closed"
 MSG_TARGET = ("the audit measured at target accuracy {measured}; the policy asks for {wanted}: "
@@ -15,13 +15,13 @@ MSG_TARGET = ("the audit measured at target accuracy {measured}; the policy asks
 
 def judged_groups(groups: list, min_size: int) -> tuple[list[dict], list[str]]:
     """Groups with at least ``min_size`` samples and a defined review load, and the names of those
-    left out. (The disparity section's group-size rule should share this helper once it has one.)"""
+    left out (as the disparity rules leave out groups under ``min_group_size``)."""
     kept, left_out = [], []
     for g in groups:
         if not isinstance(g, dict):
             continue
         n = g.get("n")
-        if isinstance(n, int) and n >= min_size and _num(g.get("review_load")) is not None:
+        if isinstance(n, int) and n >= min_size and as_number(g.get("review_load")) is not None:
             kept.append(g)
         else:
             left_out.append(str(g.get("group")))
@@ -32,27 +32,26 @@ def review_gap(groups: list[dict], use: str) -> float:
     """Largest difference in review load between ``groups``: the point gap, or with ``"ci_lower"`` the
     lower end max(lo) − min(hi) (at least 0) of 95% Wilson intervals, Bonferroni-adjusted for the
     number of groups (each at confidence 1 − 0.05 / m)."""
-    loads = [_num(g["review_load"]) for g in groups]
+    loads = [as_number(g["review_load"]) for g in groups]
     if use == "point":
         return max(loads) - min(loads)
-    level = 1 - 0.05 / len(groups)
-    ends = [wilson_interval(round(load * g["n"]), g["n"], confidence=level) for load, g in zip(loads, groups)]
-    return max(0.0, max(lo for lo, _ in ends) - min(hi for _, hi in ends))
+    counts = [(round(load * g["n"]), g["n"]) for load, g in zip(loads, groups)]
+    return interval_gap(counts, family_level(len(groups)))[0]
 
 
 def selective_rules(result: dict, rule: SelectiveRule) -> list[dict]:
     """The ``min_selective_coverage`` rule and one ``max_review_load_gap[grouping]`` rule per grouping."""
     section = result.get("selective") if isinstance(result, dict) else None
     if not isinstance(section, dict):
-        return [_fail("min_selective_coverage", None, rule.min_coverage, MSG_NO_SECTION),
-                _fail("max_review_load_gap", None, rule.max_review_gap, MSG_NO_SECTION)]
-    target = _num(section.get("target_accuracy"))
+        return [fail_rule("min_selective_coverage", None, rule.min_coverage, MSG_NO_SECTION),
+                fail_rule("max_review_load_gap", None, rule.max_review_gap, MSG_NO_SECTION)]
+    target = as_number(section.get("target_accuracy"))
     if target is None or abs(target - rule.target_accuracy) > TOLERANCE:
         reason = MSG_TARGET.format(measured=target, wanted=rule.target_accuracy)
-        return [_fail("min_selective_coverage", None, rule.min_coverage, reason),
-                _fail("max_review_load_gap", None, rule.max_review_gap, reason)]
+        return [fail_rule("min_selective_coverage", None, rule.min_coverage, reason),
+                fail_rule("max_review_load_gap", None, rule.max_review_gap, reason)]
     what = f"coverage at {rule.target_accuracy:.0%} accuracy of the retained images"
-    out = [_at_least("min_selective_coverage", what, _num(section.get("coverage")), rule.min_coverage)]
+    out = [at_least("min_selective_coverage", what, as_number(section.get("coverage")), rule.min_coverage)]
     entries = [e for e in section.get("by_group") or [] if isinstance(e, dict)]
     by_name = {str(e.get("name")): e for e in entries}
     if rule.groupings:
@@ -62,24 +61,24 @@ def selective_rules(result: dict, rule: SelectiveRule) -> list[dict]:
         if not selected:
             why = "no groupings in the result" if not entries else \
                 "only image-property proxies in the result, and the policy excludes proxies"
-            return out + [_skip("max_review_load_gap", f"skipped: {why}")]
+            return out + [skip_rule("max_review_load_gap", f"skipped: {why}")]
     for name, entry in selected:
         rname = f"max_review_load_gap[{name}]"
         if entry is None:
-            out.append(_fail(rname, None, rule.max_review_gap,
+            out.append(fail_rule(rname, None, rule.max_review_gap,
                              f"grouping {name!r} named in the policy is not in the result"
-                             + _suggest(name, list(by_name))))
+                             + suggest(name, list(by_name))))
             continue
         groups, left_out = judged_groups(entry.get("groups") or [], rule.min_group_size)
         note = (f" ({len(left_out)} group(s) under {rule.min_group_size} samples left out: "
                 f"{', '.join(left_out[:3])}{'…' if len(left_out) > 3 else ''})") if left_out else ""
         if len(groups) < 2:
-            out.append(_rule(rname, None, None, True,
+            out.append(make_rule(rname, None, None, True,
                              f"skipped: fewer than two groups of {name!r} with at least "
                              f"{rule.min_group_size} samples{note}", skipped=True))
             continue
         gap = review_gap(groups, rule.use)
         kind = "gap" if rule.use == "point" else "gap (lower end of Bonferroni-adjusted Wilson intervals)"
-        out.append(_at_most(rname, f"review-load {kind} between groups of {name!r}{note}", gap,
+        out.append(at_most(rname, f"review-load {kind} between groups of {name!r}{note}", gap,
                             rule.max_review_gap))
     return out

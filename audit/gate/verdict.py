@@ -109,15 +109,15 @@ def _min_accuracy(result: dict, policy: Policy) -> dict:
     if rule.use == "ci_lower":
         value, what = _end(overall.get("accuracy_ci"), 0), "accuracy CI lower bound"
     else:
-        value, what = _num(overall.get("accuracy")), "accuracy"
-    return _at_least("min_accuracy", what, value, rule.min)
+        value, what = as_number(overall.get("accuracy")), "accuracy"
+    return at_least("min_accuracy", what, value, rule.min)
 
 
 def _class_error(result: dict, policy: Policy) -> list[dict]:
     rule = policy.class_error
     per_class = _get(result, "per_class")
     if not isinstance(per_class, list) or not per_class:
-        return [_fail("max_class_error_rate", None, rule.max, MSG_UNDEFINED.format(what="per_class"))]
+        return [fail_rule("max_class_error_rate", None, rule.max, MSG_UNDEFINED.format(what="per_class"))]
     names = [str(entry.get("class")) for entry in per_class if isinstance(entry, dict)]
     out = []
     for entry in per_class:
@@ -125,17 +125,17 @@ def _class_error(result: dict, policy: Policy) -> list[dict]:
             continue
         name = str(entry.get("class"))
         if rule.use == "point":
-            value, what = _num(entry.get("error_rate")), f"error rate of {name!r}"
+            value, what = as_number(entry.get("error_rate")), f"error rate of {name!r}"
         elif rule.use == "ci_upper":
             value, what = _end(entry.get("error_rate_ci"), 1), f"error rate CI upper bound of {name!r}"
         else:
             value, what = _end(entry.get("error_rate_ci"), 0), f"error rate CI lower bound of {name!r}"
-        out.append(_at_most(f"max_class_error_rate[{name}]", what, value, rule.threshold_for(name)))
+        out.append(at_most(f"max_class_error_rate[{name}]", what, value, rule.threshold_for(name)))
     for name, threshold in rule.overrides:
         if name not in names:
-            out.append(_fail(f"max_class_error_rate[{name}]", None, threshold,
+            out.append(fail_rule(f"max_class_error_rate[{name}]", None, threshold,
                              f"policy override names class {name!r}, which is not a class of this model"
-                             + _suggest(name, names)))
+                             + suggest(name, names)))
     return out
 
 
@@ -143,11 +143,11 @@ def _max_ece(result: dict, policy: Policy) -> dict:
     rule = policy.calibration
     calibration = _get(result, "calibration") or {}
     if rule.scaling == "after":
-        value = _num((calibration.get("after_scaling") or {}).get("ece"))
+        value = as_number((calibration.get("after_scaling") or {}).get("ece"))
         what = "ECE after temperature scaling"
     else:
-        value, what = _num(calibration.get("ece")), "ECE before temperature scaling"
-    return _at_most("max_ece", what, value, rule.max_ece)
+        value, what = as_number(calibration.get("ece")), "ECE before temperature scaling"
+    return at_most("max_ece", what, value, rule.max_ece)
 
 
 def _disparity(result: dict, policy: Policy) -> list[dict]:
@@ -163,7 +163,7 @@ def _disparity(result: dict, policy: Policy) -> list[dict]:
         if not selected:
             why = "no groupings in the result" if not entries else \
                 "only image-property proxies in the result, and the policy excludes proxies"
-            return [_skip("disparity", f"skipped: {why}")]
+            return [skip_rule("disparity", f"skipped: {why}")]
     out = []
     for name, entry in selected:
         out.extend(_judge_one(name, entry, rule, by_name))
@@ -178,8 +178,8 @@ def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]
              "ratio": (f"min_disparity_ratio[{name}]", rule.min_ratio),
              "worst_group_accuracy": (f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy)}
     if entry is None:
-        missing = f"grouping {name!r} named in the policy is not in the result" + _suggest(name, list(by_name))
-        return [_fail(names[c][0], None, names[c][1], missing) for c in rule.checks]
+        missing = f"grouping {name!r} named in the policy is not in the result" + suggest(name, list(by_name))
+        return [fail_rule(names[c][0], None, names[c][1], missing) for c in rule.checks]
     # image-property proxies are terciles of equal size: judged whole, as before
     min_size = 1 if entry.get("proxy") else rule.min_group_size
     judged = judge_grouping(entry, min_group_size=min_size, use=rule.use, multiplicity=rule.multiplicity)
@@ -187,7 +187,7 @@ def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]
     for check in rule.checks:
         rname, threshold = names[check]
         if judged is None:
-            out.append(_fail(rname, None, threshold, MSG_UNDEFINED.format(what=f"groups of {name!r}")))
+            out.append(fail_rule(rname, None, threshold, MSG_UNDEFINED.format(what=f"groups of {name!r}")))
             continue
         note = judging_note(judged, min_size)
         if check == "worst_group_accuracy":
@@ -201,10 +201,10 @@ def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]
         if too_few:
             why = (f"{what} is undefined: {judged.n_judged} of {judged.n_groups} groups have at least "
                    f"{min_size} samples, fewer than {1 if check == 'worst_group_accuracy' else 2}")
-            out.append(_skip(rname, f"skipped: {why}") if rule.too_few_groups == "skip"
-                       else _fail(rname, None, threshold, f"{why}; failing closed (too_few_groups = 'fail')"))
+            out.append(skip_rule(rname, f"skipped: {why}") if rule.too_few_groups == "skip"
+                       else fail_rule(rname, None, threshold, f"{why}; failing closed (too_few_groups = 'fail')"))
             continue
-        check_rule = _at_most if check == "difference" else _at_least
+        check_rule = at_most if check == "difference" else at_least
         judged_rule = check_rule(rname, what, value, threshold)
         judged_rule["reason"] += f" [{note}]"
         out.append(judged_rule)
@@ -224,17 +224,17 @@ def _checklist(result: dict, policy: Policy) -> dict:
     section = _get(result, "checklist")
     items = section.get("items") if isinstance(section, dict) else None
     if not isinstance(items, list) or not items:
-        return _fail(name, None, 0, "no checklist in the result (give --checklist FILE); failing closed")
+        return fail_rule(name, None, 0, "no checklist in the result (give --checklist FILE); failing closed")
     items = [i for i in items if isinstance(i, dict)]
     ids = [str(i.get("id")) for i in items]
     categories = sorted({str(i.get("category")) for i in items})
     problems = []
     for wanted in rule.required_items:
         if wanted not in ids:
-            problems.append(f"required item {wanted!r} is not in the checklist{_suggest(wanted, ids)}")
+            problems.append(f"required item {wanted!r} is not in the checklist{suggest(wanted, ids)}")
     for wanted in rule.required_categories:
         if wanted not in categories:
-            problems.append(f"required category {wanted!r} is not in the checklist{_suggest(wanted, categories)}")
+            problems.append(f"required category {wanted!r} is not in the checklist{suggest(wanted, categories)}")
     everything = not rule.required_items and not rule.required_categories
     for item in items:
         if not (everything or item.get("id") in rule.required_items
@@ -248,9 +248,9 @@ def _checklist(result: dict, policy: Policy) -> dict:
     if not problems:
         n = len(items) if everything else sum(
             1 for i in items if i.get("id") in rule.required_items or i.get("category") in rule.required_categories)
-        return _rule(name, 0, 0, True, f"all {n} required checklist items answered")
+        return make_rule(name, 0, 0, True, f"all {n} required checklist items answered")
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-    return _rule(name, len(problems), 0, False, f"{len(problems)} checklist problem(s): {shown}")
+    return make_rule(name, len(problems), 0, False, f"{len(problems)} checklist problem(s): {shown}")
 
 
 def _model_card(result: dict, policy: Policy) -> dict:
@@ -259,12 +259,12 @@ def _model_card(result: dict, policy: Policy) -> dict:
     section = _get(result, "model_card")
     fields = section.get("fields") if isinstance(section, dict) else None
     if not isinstance(fields, dict):
-        return _fail(name, None, 0, "no model card in the result (write the [model_card] table of the "
+        return fail_rule(name, None, 0, "no model card in the result (write the [model_card] table of the "
                                     "checklist answers file and pass --checklist FILE); failing closed")
     empty = [f for f in required if not (isinstance(fields.get(f), str) and fields[f].strip())]
     if not empty:
-        return _rule(name, 0, 0, True, f"all {len(required)} required model card fields written")
-    return _rule(name, len(empty), 0, False,
+        return make_rule(name, 0, 0, True, f"all {len(required)} required model card fields written")
+    return make_rule(name, len(empty), 0, False,
                  f"{len(empty)} required model card field(s) empty: {', '.join(empty)} "
                  "(the [model_card] table of the checklist answers file)")
 
@@ -274,11 +274,11 @@ def _baseline(result: dict, policy: Policy) -> list[dict]:
     section = _get(result, "baseline")
     if section is None:
         if rule.require_baseline:
-            return [_fail("baseline_no_regression", None, -rule.max_drop,
+            return [fail_rule("baseline_no_regression", None, -rule.max_drop,
                           "no baseline given and the policy requires one (run with --baseline PATH)")]
-        return [_skip("baseline_no_regression", "skipped: no baseline given (run with --baseline PATH)")]
+        return [skip_rule("baseline_no_regression", "skipped: no baseline given (run with --baseline PATH)")]
     if not isinstance(section, dict):
-        return [_fail("baseline_no_regression", None, -rule.max_drop, MSG_UNDEFINED.format(what="baseline"))]
+        return [fail_rule("baseline_no_regression", None, -rule.max_drop, MSG_UNDEFINED.format(what="baseline"))]
     out = []
     if rule.overall:
         overall = section.get("overall") or {}
@@ -287,7 +287,7 @@ def _baseline(result: dict, policy: Policy) -> list[dict]:
                                   overall.get("mcnemar"), rule.max_drop, rule.alpha))
     per_class = section.get("per_class")
     if not isinstance(per_class, list):
-        out.append(_fail("baseline_no_regression[per_class]", None, -rule.max_drop,
+        out.append(fail_rule("baseline_no_regression[per_class]", None, -rule.max_drop,
                          MSG_UNDEFINED.format(what="baseline per-class deltas")))
         return out
     for entry in per_class:
@@ -302,60 +302,60 @@ def _baseline(result: dict, policy: Policy) -> list[dict]:
 
 def _no_regression(name, what, before, after, delta, mcnemar, max_drop, alpha) -> dict:
     threshold = -max_drop
-    delta = _num(delta)
+    delta = as_number(delta)
     if delta is None:
-        return _fail(name, None, threshold, MSG_UNDEFINED.format(what=f"change in {what}"))
-    change = f"{what} {_fmt(_num(before))} → {_fmt(_num(after))} (Δ {_signed(delta)})"
+        return fail_rule(name, None, threshold, MSG_UNDEFINED.format(what=f"change in {what}"))
+    change = f"{what} {_fmt(as_number(before))} → {_fmt(as_number(after))} (Δ {_signed(delta)})"
     if delta >= threshold - TOLERANCE:
-        return _rule(name, delta, threshold, True, f"{change}: loss within {_fmt_t(max_drop)}")
-    p = _num(mcnemar.get("p_value")) if isinstance(mcnemar, dict) else None
+        return make_rule(name, delta, threshold, True, f"{change}: loss within {_fmt_t(max_drop)}")
+    p = as_number(mcnemar.get("p_value")) if isinstance(mcnemar, dict) else None
     if p is None:
-        return _rule(name, delta, threshold, False,
+        return make_rule(name, delta, threshold, False,
                      f"{change}: loss above {_fmt_t(max_drop)}, no sample-level test (failing closed)")
     if p >= alpha:
-        return _rule(name, delta, threshold, True,
+        return make_rule(name, delta, threshold, True,
                      f"{change}: loss above {_fmt_t(max_drop)} but not significant, McNemar p = {p:.3g} ≥ {alpha:g}")
-    return _rule(name, delta, threshold, False,
+    return make_rule(name, delta, threshold, False,
                  f"{change}: loss above {_fmt_t(max_drop)}, McNemar p = {p:.3g} < {alpha:g}")
 
 
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _rule(name: str, value, threshold, passed: bool, reason: str, skipped: bool = False) -> dict:
+def make_rule(name: str, value, threshold, passed: bool, reason: str, skipped: bool = False) -> dict:
     return {"name": name, "value": value, "threshold": threshold, "passed": bool(passed),
             "skipped": bool(skipped), "reason": reason}
 
 
-def _fail(name: str, value, threshold, reason: str) -> dict:
-    return _rule(name, value, threshold, False, reason)
+def fail_rule(name: str, value, threshold, reason: str) -> dict:
+    return make_rule(name, value, threshold, False, reason)
 
 
-def _skip(name: str, reason: str) -> dict:
-    return _rule(name, None, None, True, reason, skipped=True)
+def skip_rule(name: str, reason: str) -> dict:
+    return make_rule(name, None, None, True, reason, skipped=True)
 
 
-def _at_least(name: str, what: str, value: float | None, threshold: float) -> dict:
+def at_least(name: str, what: str, value: float | None, threshold: float) -> dict:
     if value is None:
-        return _fail(name, None, threshold, MSG_UNDEFINED.format(what=what))
+        return fail_rule(name, None, threshold, MSG_UNDEFINED.format(what=what))
     passed = value >= threshold - TOLERANCE
     op = "≥" if passed else "<"
-    return _rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
+    return make_rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
 
 
-def _at_most(name: str, what: str, value: float | None, threshold: float) -> dict:
+def at_most(name: str, what: str, value: float | None, threshold: float) -> dict:
     if value is None:
-        return _fail(name, None, threshold, MSG_UNDEFINED.format(what=what))
+        return fail_rule(name, None, threshold, MSG_UNDEFINED.format(what=what))
     passed = value <= threshold + TOLERANCE
     op = "≤" if passed else ">"
-    return _rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
+    return make_rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
 
 
 def _get(result: dict, key: str) -> Any:
     return result.get(key) if isinstance(result, dict) else None
 
 
-def _num(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     """A finite float, or None for null, missing, non-numbers and NaN (all undefined)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
@@ -364,7 +364,7 @@ def _num(value: Any) -> float | None:
 
 def _end(interval: Any, index: int) -> float | None:
     if isinstance(interval, (list, tuple)) and len(interval) == 2:
-        return _num(interval[index])
+        return as_number(interval[index])
     return None
 
 
@@ -394,6 +394,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _suggest(word: str, options: list[str]) -> str:
+def suggest(word: str, options: list[str]) -> str:
     match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""

@@ -25,7 +25,7 @@ def _opt(x) -> float | None:
     return None if not np.isfinite(x) else x
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and sorted unique values of a 1-D array.
 
     Group columns usually hold a few values: when those seen in the first rows are all there is,
@@ -135,7 +135,7 @@ def _cells_by_value(values: np.ndarray, pairs: np.ndarray, n_pairs: int) -> dict
     :func:`_head_codes` codes the rows and one bincount of (code, pair) gives every group's cells;
     otherwise it falls back to a full ``np.unique``.
     """
-    codes, head = _factorize(values)
+    codes, head = factorize(values)
     flat = np.bincount(codes * n_pairs + pairs, minlength=len(head) * n_pairs)
     return {str(value): block for value, block in zip(head, flat.reshape(len(head), n_pairs))}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma
 
-from audit.metrics.disparity import _factorize
+from audit.metrics.disparity import factorize
 from audit.metrics.intervals import wilson_interval
 from audit.metrics.ranking import SCORE_BINS, inner, bin_floor, narrowed, score_bins
 
@@ -263,7 +263,7 @@ def selective_exact(labels, predicted, confidence, class_names, groupings=(), *,
     out["by_class"] = [count_row(str(name), "class", per_class[i]) for i, name in enumerate(class_names)]
     out["by_group"] = []
     for g in groupings:
-        codes, uniques = _factorize(np.asarray(g["values"]))
+        codes, uniques = factorize(np.asarray(g["values"]))
         counts = _counts_by(codes, len(uniques), correct, kept)
         out["by_group"].append(grouping_entry(
             g["name"], {str(u): counts[i] for i, u in enumerate(uniques)},
@@ -296,7 +296,7 @@ class SelectiveAccumulator:
         self.by_class += np.bincount(labels * (2 * SCORE_BINS) + slots,
                                      minlength=self.n_classes * 2 * SCORE_BINS).reshape(self.n_classes, SCORE_BINS, 2)
         for name, table in self.groups.items():
-            codes, uniques = _factorize(np.asarray((groups or {})[name]))
+            codes, uniques = factorize(np.asarray((groups or {})[name]))
             flat = np.bincount(codes * (2 * SCORE_BINS) + slots, minlength=len(uniques) * 2 * SCORE_BINS)
             for value, block in zip(uniques, flat.reshape(len(uniques), SCORE_BINS, 2)):
                 key = str(value)

@@ -6,7 +6,7 @@ that it is readable without colour and prints on paper. Nothing here computes a 
 
 from __future__ import annotations
 
-from html import escape
+import html
 from typing import Callable, Sequence
 
 from audit.render.formatting import is_number, pct
@@ -21,21 +21,22 @@ GRID = "#d5dbe1"
 LABEL_CHARS = 22
 
 
-def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+def escape(text: object) -> str:
+    """Text escaped for SVG content and attribute values."""
+    return html.escape(str(text), quote=True)
 
 
 def _short(label: str, n: int = LABEL_CHARS) -> str:
     return label if len(label) <= n else label[: n - 1] + "\u2026"
 
 
-def _open(chart_id: str, width: float, height: float, title: str, desc: str) -> str:
-    cid = _e(chart_id)
+def open_svg(chart_id: str, width: float, height: float, title: str, desc: str) -> str:
+    cid = escape(chart_id)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
         f'width="{width:.0f}" height="{height:.0f}" role="img" aria-labelledby="{cid}-t {cid}-d" '
         f'class="chart" {FONT} font-size="12" fill="{INK}">'
-        f'<title id="{cid}-t">{_e(title)}</title><desc id="{cid}-d">{_e(desc)}</desc>'
+        f'<title id="{cid}-t">{escape(title)}</title><desc id="{cid}-d">{escape(desc)}</desc>'
     )
 
 
@@ -76,19 +77,19 @@ def bar_chart(
     def x(v: float) -> float:
         return x0 + (x1 - x0) * min(max(v, 0.0), 1.0)
 
-    out = [_open(chart_id, width, height, title, desc)]
+    out = [open_svg(chart_id, width, height, title, desc)]
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 4}" y2="{height - 34}" '
                    f'stroke="{GRID}" stroke-width="1"/>')
         out.append(f'<text x="{x(tick):.1f}" y="{height - 20}" text-anchor="middle" fill="{MUTED}">'
                    f'{tick * 100:.0f}%</text>')
     out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 4}" text-anchor="middle" fill="{MUTED}">'
-               f'{_e(axis_label)}</text>')
+               f'{escape(axis_label)}</text>')
     for i, (label, v) in enumerate(zip(labels, values)):
         y = top + i * row
         label = str(label)
-        out.append(f'<text x="{x0 - 8}" y="{y + 15}" text-anchor="end"><title>{_e(label)}</title>'
-                   f'{_e(_short(label))}</text>')
+        out.append(f'<text x="{x0 - 8}" y="{y + 15}" text-anchor="end"><title>{escape(label)}</title>'
+                   f'{escape(_short(label))}</text>')
         if not is_number(v):
             out.append(f'<text x="{x0 + 4}" y="{y + 15}" font-style="italic" fill="{MUTED}">undefined</text>')
             continue
@@ -101,18 +102,18 @@ def bar_chart(
             out.append(f'<path d="M{lo:.1f} {mid:.1f}H{hi:.1f}M{lo:.1f} {mid - 5:.1f}V{mid + 5:.1f}'
                        f'M{hi:.1f} {mid - 5:.1f}V{mid + 5:.1f}" stroke="{INK}" stroke-width="1.5" fill="none"/>')
             end = max(end, hi)
-        out.append(f'<text x="{end + 6:.1f}" y="{y + 15}">{_e(fmt(v))}</text>')
+        out.append(f'<text x="{end + 6:.1f}" y="{y + 15}">{escape(fmt(v))}</text>')
     if is_number(reference):
         rx = x(reference)
         out.append(f'<line x1="{rx:.1f}" x2="{rx:.1f}" y1="{top - 6}" y2="{height - 34}" stroke="{GAP}" '
                    f'stroke-width="2" stroke-dasharray="5 3"/>')
         out.append(f'<text x="{rx:.1f}" y="{top - 10}" text-anchor="middle" fill="{GAP}">'
-                   f'{_e(reference_label or fmt(reference))}</text>')
+                   f'{escape(reference_label or fmt(reference))}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _shade(v: float) -> tuple[str, str]:
+def shade(v: float) -> tuple[str, str]:
     """Fill and text colour for a share v in [0, 1]: white to dark blue, darkness growing with sqrt(v)."""
     t = min(max(v, 0.0), 1.0) ** 0.5
     lo, hi = (255, 255, 255), (8, 48, 107)
@@ -148,9 +149,9 @@ def heatmap(
     left, top = 150, 110
     width, height = left + cell * k + 20, top + cell * k + 30
     show_text = k <= 20
-    out = [_open(chart_id, width, height, title, desc)]
+    out = [open_svg(chart_id, width, height, title, desc)]
     out.append('<defs><pattern id="%s-na" width="6" height="6" patternUnits="userSpaceOnUse">'
-               '<path d="M0 6L6 0" stroke="%s" stroke-width="1"/></pattern></defs>' % (_e(chart_id), GRID))
+               '<path d="M0 6L6 0" stroke="%s" stroke-width="1"/></pattern></defs>' % (escape(chart_id), GRID))
     out.append(f'<text x="{left + cell * k / 2:.0f}" y="14" text-anchor="middle" fill="{MUTED}">'
                f'predicted class</text>')
     out.append(f'<text x="12" y="{top + cell * k / 2:.0f}" text-anchor="middle" fill="{MUTED}" '
@@ -158,22 +159,22 @@ def heatmap(
     for j, label in enumerate(labels):
         cx = left + j * cell + cell / 2
         out.append(f'<text x="{cx:.1f}" y="{top - 6}" transform="rotate(-45 {cx:.1f} {top - 6})">'
-                   f'<title>{_e(label)}</title>{_e(_short(str(label), 14))}</text>')
+                   f'<title>{escape(label)}</title>{escape(_short(str(label), 14))}</text>')
     for i, label in enumerate(labels):
         y = top + i * cell
-        out.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end"><title>{_e(label)}</title>'
-                   f'{_e(_short(str(label), 18))}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end"><title>{escape(label)}</title>'
+                   f'{escape(_short(str(label), 18))}</text>')
         row_shares = shares[i]  # None: a class without samples, its whole row hatched
         for j in range(k):
             v = row_shares[j] if row_shares is not None else None
-            fill, ink = _shade(v) if is_number(v) else (f"url(#{_e(chart_id)}-na)", MUTED)
+            fill, ink = shade(v) if is_number(v) else (f"url(#{escape(chart_id)}-na)", MUTED)
             stroke = INK if i == j else GRID
             out.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" '
                        f'stroke="{stroke}" stroke-width="{1.5 if i == j else 0.5}"/>')
             if show_text:
                 size = 13 if cell >= 80 else 11 if cell >= 36 else 9
                 out.append(f'<text x="{left + j * cell + cell / 2:.1f}" y="{y + cell / 2 + 4:.1f}" '
-                           f'text-anchor="middle" font-size="{size}" fill="{ink}">{_e(texts[i][j])}</text>')
+                           f'text-anchor="middle" font-size="{size}" fill="{ink}">{escape(texts[i][j])}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -197,7 +198,7 @@ def reliability_diagram(bins: Sequence[dict], *, chart_id: str, title: str, desc
     def sy(v: float) -> float:
         return top + size * (1 - min(max(v, 0.0), 1.0))
 
-    out = [_open(chart_id, width, height, title, desc)]
+    out = [open_svg(chart_id, width, height, title, desc)]
     for tick in (0, 0.2, 0.4, 0.6, 0.8, 1.0):
         out.append(f'<line x1="{sx(0)}" x2="{sx(1)}" y1="{sy(tick):.1f}" y2="{sy(tick):.1f}" stroke="{GRID}"/>')
         out.append(f'<text x="{left - 6}" y="{sy(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{tick:.1f}</text>')

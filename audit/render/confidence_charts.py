@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from markupsafe import Markup
 
-from audit.render.charts import BAR, GAP, GRID, INK, MUTED, _e, _open
+from audit.render.charts import BAR, GAP, GRID, INK, MUTED, escape, open_svg
 from audit.render.formatting import is_number, pct
 
 #: Classes whose ROC and PR curves are drawn; above this many classes, the worst (lowest ROC AUC) first.
@@ -38,7 +38,7 @@ def line_chart(series: Sequence[dict], *, chart_id: str, title: str, desc: str, 
         t = (v - y_min) / (1.0 - y_min) if y_min < 1 else 0.0
         return top + size * (1 - min(max(t, 0.0), 1.0))
 
-    out = [_open(chart_id, width, height, title, desc)]
+    out = [open_svg(chart_id, width, height, title, desc)]
     for i in range(5):
         tx, ty = i / 4, y_min + (1 - y_min) * i / 4
         out.append(f'<line x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{top}" y2="{top + size}" stroke="{GRID}"/>')
@@ -54,12 +54,12 @@ def line_chart(series: Sequence[dict], *, chart_id: str, title: str, desc: str, 
             x = sx(mark["x"])
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + size}" stroke="{GAP}" '
                        f'stroke-width="1.5" stroke-dasharray="4 3"/>')
-            out.append(f'<text x="{x + 3:.1f}" y="{top + 10}" fill="{GAP}" font-size="10">{_e(mark["label"])}</text>')
+            out.append(f'<text x="{x + 3:.1f}" y="{top + 10}" fill="{GAP}" font-size="10">{escape(mark["label"])}</text>')
         if is_number(mark.get("y")):
             y = sy(mark["y"])
             out.append(f'<line x1="{left}" x2="{left + size}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GAP}" '
                        f'stroke-width="1.5" stroke-dasharray="4 3"/>')
-            out.append(f'<text x="{left + 3}" y="{y - 3:.1f}" fill="{GAP}" font-size="10">{_e(mark["label"])}</text>')
+            out.append(f'<text x="{left + 3}" y="{y - 3:.1f}" fill="{GAP}" font-size="10">{escape(mark["label"])}</text>')
     for i, s in enumerate(series):
         points = [(x, y) for x, y in zip(s.get("x") or [], s.get("y") or []) if is_number(x) and is_number(y)]
         colour = s.get("colour", BAR)
@@ -70,11 +70,11 @@ def line_chart(series: Sequence[dict], *, chart_id: str, title: str, desc: str, 
         ly = top + size + 30 + 16 * i
         out.append(f'<line x1="{left}" x2="{left + 18}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" '
                    f'stroke-width="2"{dash}/>')
-        out.append(f'<text x="{left + 24}" y="{ly}" font-size="11">{_e(s.get("label", ""))}</text>')
+        out.append(f'<text x="{left + 24}" y="{ly}" font-size="11">{escape(s.get("label", ""))}</text>')
     out.append(f'<text x="10" y="{top + size / 2}" text-anchor="middle" fill="{MUTED}" font-size="10" '
-               f'transform="rotate(-90 10 {top + size / 2})">{_e(y_label)}</text>')
+               f'transform="rotate(-90 10 {top + size / 2})">{escape(y_label)}</text>')
     out.append(f'<text x="{left + size}" y="{top + size + 26}" text-anchor="end" fill="{MUTED}" '
-               f'font-size="10">{_e(x_label)}</text>')
+               f'font-size="10">{escape(x_label)}</text>')
     out.append("</svg>")
     return "".join(out)
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from markupsafe import Markup
 
-from audit.render.charts import GRID, INK, MUTED, _e, _open, _shade
+from audit.render.charts import GRID, INK, MUTED, escape, open_svg, shade
 from audit.render.formatting import is_number, pct
 
 THUMBNAIL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*")
@@ -69,26 +69,26 @@ def severity_heatmap(corruptions: Sequence[str], severities: Sequence[int], accu
     left, top = 150, 40
     cols = ["clean", *[str(s) for s in severities]]
     width, height = max(left + cw * len(cols) + 20, 560), top + ch * len(corruptions) + 40
-    out = [_open(chart_id, width, height, "Accuracy under corruption",
+    out = [open_svg(chart_id, width, height, "Accuracy under corruption",
                  "Rows: corruptions; columns: clean accuracy, then severities 1 to 5. Each cell prints the "
                  "accuracy; darker cells have lost a larger share of the clean accuracy.")]
     out.append(f'<text x="{left + cw * len(cols) / 2:.0f}" y="14" text-anchor="middle" fill="{MUTED}">severity</text>')
     for j, label in enumerate(cols):
-        out.append(f'<text x="{left + j * cw + cw / 2:.0f}" y="{top - 8}" text-anchor="middle">{_e(label)}</text>')
+        out.append(f'<text x="{left + j * cw + cw / 2:.0f}" y="{top - 8}" text-anchor="middle">{escape(label)}</text>')
     for i, name in enumerate(corruptions):
         y = top + i * ch
-        out.append(f'<text x="{left - 6}" y="{y + ch / 2 + 4:.0f}" text-anchor="end">{_e(name)}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + ch / 2 + 4:.0f}" text-anchor="end">{escape(name)}</text>')
         for j, label in enumerate(cols):
             v = clean if j == 0 else accuracy.get((name, severities[j - 1]))
             if is_number(v) and is_number(clean) and clean > 0:
                 lost = max(0.0, (clean - v) / clean)
-                fill, ink = _shade(min(1.0, lost * 2))
+                fill, ink = shade(min(1.0, lost * 2))
             else:
                 fill, ink = "#ffffff", MUTED
             out.append(f'<rect x="{left + j * cw}" y="{y}" width="{cw}" height="{ch}" fill="{fill}" '
                        f'stroke="{GRID}" stroke-width="0.5"/>')
             out.append(f'<text x="{left + j * cw + cw / 2:.0f}" y="{y + ch / 2 + 4:.0f}" text-anchor="middle" '
-                       f'font-size="11" fill="{ink}">{_e(pct(v) if is_number(v) else "–")}</text>')
+                       f'font-size="11" fill="{ink}">{escape(pct(v) if is_number(v) else "–")}</text>')
     out.append(f'<text x="{left}" y="{height - 10}" fill="{MUTED}" font-size="11">shade: share of the clean '
                f'accuracy lost (white none, darkest half or more)</text>')
     out.append("</svg>")
@@ -99,7 +99,7 @@ def severity_curves(rows: Sequence[dict], *, chart_id: str) -> str:
     """Mean accuracy and mean ECE (before and after the clean temperature) against severity, clean at 0."""
     width, height, left, right, top, bottom = 560, 260, 50, 150, 20, 40
     pw, ph = width - left - right, height - top - bottom
-    out = [_open(chart_id, width, height, "Accuracy and ECE against severity",
+    out = [open_svg(chart_id, width, height, "Accuracy and ECE against severity",
                  "Lines: mean accuracy over the corruptions (blue, solid), mean ECE before (red, solid) and after "
                  "the clean temperature (red, dashed), at severity 0 (clean) to 5; y axis 0 to 100%.")]
     sev = [r.get("severity") for r in rows if isinstance(r.get("severity"), int)]
@@ -127,10 +127,10 @@ def severity_curves(rows: Sequence[dict], *, chart_id: str) -> str:
         path = " ".join(f"{sx(s):.1f},{sy(v):.1f}" for s, v in pts)
         out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         for s, v in pts:
-            out.append(f'<circle cx="{sx(s):.1f}" cy="{sy(v):.1f}" r="3" fill="{colour}"><title>{_e(label)} at '
+            out.append(f'<circle cx="{sx(s):.1f}" cy="{sy(v):.1f}" r="3" fill="{colour}"><title>{escape(label)} at '
                        f'{"clean" if s == 0 else "severity " + str(s)}: {pct(v)}</title></circle>')
         ly = top + 14 + 18 * i
         out.append(f'<line x1="{left + pw + 12}" x2="{left + pw + 36}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" '
-                   f'stroke-width="2"{dash}/><text x="{left + pw + 40}" y="{ly}" fill="{INK}">{_e(label)}</text>')
+                   f'stroke-width="2"{dash}/><text x="{left + pw + 40}" y="{ly}" fill="{INK}">{escape(label)}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from audit.render.charts import BAR, GAP, GRID, INK, MUTED, _e, _open
+from audit.render.charts import BAR, GAP, GRID, INK, MUTED, escape, open_svg
 from audit.render.formatting import is_number, pct
 
 
@@ -39,10 +39,10 @@ def trend_chart(labels: Sequence[str], values: Sequence[float | None], released:
     def sy(v: float) -> float:
         return top + ph * (1 - (v - lo) / (hi - lo))
 
-    out = [_open(chart_id, width, height, title, desc)]
+    out = [open_svg(chart_id, width, height, title, desc)]
     for v in (lo + pad, hi - pad):
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_e(fmt(v))}</text>')
+        out.append(f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" fill="{MUTED}">{escape(fmt(v))}</text>')
     segment: list[str] = []
     for i, v in enumerate(list(values) + [None]):
         if is_number(v):
@@ -59,16 +59,16 @@ def trend_chart(labels: Sequence[str], values: Sequence[float | None], released:
         if rel:
             shape = (f'<path d="M{x:.1f},{y - 7:.1f} L{x + 7:.1f},{y:.1f} L{x:.1f},{y + 7:.1f} L{x - 7:.1f},{y:.1f} Z" '
                      f'fill="{GAP}" stroke="{INK}" class="released">')
-            out.append(f'{shape}<title>{_e(tip)}</title></path>')
+            out.append(f'{shape}<title>{escape(tip)}</title></path>')
         elif cur:
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="#fff" stroke="{INK}" stroke-width="2.5" '
-                       f'class="current"><title>{_e(tip)}</title></circle>')
+                       f'class="current"><title>{escape(tip)}</title></circle>')
         else:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{BAR}"><title>{_e(tip)}</title></circle>')
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{BAR}"><title>{escape(tip)}</title></circle>')
     if n:
-        out.append(f'<text x="{sx(0):.1f}" y="{height - 12}" text-anchor="start" fill="{MUTED}">{_e(labels[0])}</text>')
+        out.append(f'<text x="{sx(0):.1f}" y="{height - 12}" text-anchor="start" fill="{MUTED}">{escape(labels[0])}</text>')
         if n > 1:
             out.append(f'<text x="{sx(n - 1):.1f}" y="{height - 12}" text-anchor="end" fill="{MUTED}">'
-                       f'{_e(labels[-1])}</text>')
+                       f'{escape(labels[-1])}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -102,9 +102,9 @@ def test_sparse_cells_above_dense_max_give_the_same_entry_as_dense(k, monkeypatc
 
 
 def test_group_values_beyond_the_first_rows_are_coded():
-    from audit.metrics.disparity import _factorize
+    from audit.metrics.disparity import factorize
 
     values = np.array(["b"] * 5000 + ["a", "c"])
-    codes, uniques = _factorize(values)
+    codes, uniques = factorize(values)
     assert uniques.tolist() == ["a", "b", "c"]
     assert codes[-2:].tolist() == [0, 2] and (codes[:5000] == 1).all()

@@ -174,7 +174,7 @@ def test_threaded_top_label_and_classwise_equal_the_serial_ones(monkeypatch):
     ["only"],
 ])
 def test_head_codes_match_np_unique_and_refuse_unseen_values(values):
-    from audit.metrics.disparity import _factorize, _head_codes
+    from audit.metrics.disparity import factorize, _head_codes
 
     rng = np.random.default_rng(len(values))
     arr = np.array(values)[rng.integers(0, len(values), 5000)]
@@ -187,7 +187,7 @@ def test_head_codes_match_np_unique_and_refuse_unseen_values(values):
     unseen = arr.astype(f"<U{max(arr.dtype.itemsize // 4, 1) + 1}")
     unseen[-1] = values[0] + "z"  # same key characters as a head value, different string
     assert _head_codes(unseen, np.unique(unseen[:4096])) is None
-    codes, uniques = _factorize(unseen)
+    codes, uniques = factorize(unseen)
     assert_array_equal(uniques[codes], unseen)
     ints = rng.integers(0, 3, 5000)
     assert_array_equal(_head_codes(ints, np.unique(ints[:4096])), ints)
