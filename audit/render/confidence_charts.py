@@ -137,7 +137,44 @@ def confidence_view(r: dict[str, Any]) -> dict[str, Any]:
                   "the model keeps. Dashed horizontal line: the target accuracy; dashed vertical line: the "
                   "coverage at which it is reached."), x_label="coverage (share decided by the model)",
             y_label="accuracy of retained", size=320, y_min=y_min, marks=marks))
-    return {"per_class": per_class, "risk": risk, "many": len(rows) > MAX_CURVES, "n_classes": len(rows)}
+    groupings = [selective_grouping_view(g, _min_group_size(r)) for g in (sel or {}).get("by_group") or []
+                 if isinstance(g, dict)]
+    return {"per_class": per_class, "risk": risk, "many": len(rows) > MAX_CURVES, "n_classes": len(rows),
+            "groupings": groupings}
+
+
+#: Above this many groups the review-load table shows the most and least reviewed groups only (half each);
+#: every group stays in audit.json (a column of thousands of ids would otherwise be megabytes of rows).
+MAX_GROUP_ROWS = 20
+
+
+def _min_group_size(r: dict[str, Any]) -> int:
+    size = ((r.get("gate") or {}).get("disparity_policy") or {}).get("min_group_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) else 30
+
+
+def selective_grouping_view(entry: dict[str, Any], min_group_size: int) -> dict[str, Any]:
+    """The rows of one grouping's review-load table: every group up to ``MAX_GROUP_ROWS``; beyond, the
+    most and the least reviewed of the groups with at least ``min_group_size`` images (the largest groups
+    when none has), and a count of the rest."""
+    groups = [g for g in entry.get("groups") or [] if isinstance(g, dict)]
+    if len(groups) <= MAX_GROUP_ROWS:
+        return {"entry": entry, "rows": groups, "n_hidden": 0, "hidden_samples": 0, "shown": "every group"}
+    sized = [g for g in groups if isinstance(g.get("n"), int) and g["n"] >= min_group_size
+             and is_number(g.get("review_load"))]
+    half = MAX_GROUP_ROWS // 2
+    if len(sized) >= 2:
+        ranked = sorted(sized, key=lambda g: (-g["review_load"], str(g.get("group"))))
+        rows = ranked[:half] + [g for g in ranked[max(half, len(ranked) - half):]]
+        shown = (f"the {min(half, len(ranked))} most and least reviewed of the {len(sized)} groups with at least "
+                 f"{min_group_size} images")
+    else:
+        rows = sorted(groups, key=lambda g: -(g.get("n") or 0))[:MAX_GROUP_ROWS]
+        shown = f"the {len(rows)} largest groups (none has {min_group_size} images)"
+    kept = {id(g) for g in rows}
+    hidden = [g for g in groups if id(g) not in kept]
+    return {"entry": entry, "rows": rows, "n_hidden": len(hidden),
+            "hidden_samples": sum(g.get("n") or 0 for g in hidden), "shown": shown}
 
 
 def _num(x: Any) -> str:

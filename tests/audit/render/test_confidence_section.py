@@ -71,3 +71,27 @@ def test_class_with_every_sample_is_marked():
     r["confusion_matrix_normalized"] = [row or [None, None] for row in r["confusion_matrix_normalized"]]
     part = section(render_html(r))
     assert "every sample" in part and "no samples" in part
+
+
+def test_thousands_of_groups_list_the_most_and_least_reviewed_and_count_the_rest():
+    from audit.render.confidence_charts import MAX_GROUP_ROWS
+
+    rng = np.random.default_rng(3)
+    n, k = 6000, 3
+    labels = rng.integers(0, k, n)
+    probs = rng.dirichlet(np.ones(k), n)
+    ids = np.asarray([f"cam{i:04d}" for i in range(3000)])[rng.integers(0, 3000, n)]
+    ids[:3000] = np.where(np.arange(3000) < 1500, "big-a", "big-b")  # two groups with many images
+    pred = make_predictions(labels, probs, ["a", "b", "c"], groups={"camera": ids})
+    r = build_result(pred, n_bootstrap=0, images=False)
+    part = section(render_html(r))
+    table = part[part.index('<table class="data" id="selective-0"'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r'<tr><th scope="row">', table)
+    assert len(rows) <= MAX_GROUP_ROWS + 1  # the shown groups and the gaps row
+    assert "big-a" in table and "big-b" in table  # the only groups with at least 30 images
+    from audit.render import formatting as f
+
+    n_groups = len(r["selective"]["by_group"][0]["groups"])
+    assert f"{f.count(n_groups - 2)} more groups of camera" in part  # the rest counted, all in audit.json
+    assert len(part.encode()) < 200_000
