@@ -272,20 +272,21 @@ def _load_from_json(path: Path):
 
 
 def _refuse_lambda(config: Any, source: Path) -> None:
-    for node in _walk(config):
+    for node in walk_config(config):
         if node.get("class_name") in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
             name = (node.get("config") or {}).get("name", node["class_name"])
             raise AuditError(MSG_LAMBDA.format(name=name), path=source, hint=HINT_LAMBDA)
 
 
-def _walk(node: Any) -> Iterable[dict]:
+def walk_config(node: Any) -> Iterable[dict]:
+    """Every mapping in a Keras config, depth first (layers, nested models, their configs)."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _walk(value)
+            yield from walk_config(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from walk_config(value)
 
 
 def check_model(model, *, source: str | Path | None = None, probe_size: int = 8) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from audit.errors import AuditError
+from audit.model.artifacts import walk_config
 
 #: Layer classes whose config carries Python bytecode.
 LAMBDA_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__")
@@ -160,7 +161,7 @@ def code_needed(config: Any) -> list[str]:
         model made of Keras's own layers.
     """
     found = []
-    for node in _walk(config):
+    for node in walk_config(config):
         cls = node.get("class_name")
         module = node.get("module")
         name = (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None
@@ -305,16 +306,6 @@ def parse_rescale(value: str) -> tuple[float, float, float]:
     if not all(np.isfinite([num_f, den_f, off])) or den_f == 0 or num_f == 0:
         raise AuditError(MSG_RESCALE.format(value=value))
     return num_f, den_f, off
-
-
-def _walk(node: Any) -> Iterable[dict]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
 
 
 def _shape_text(shape) -> str:
