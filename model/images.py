@@ -57,7 +57,6 @@ MSG_UNREADABLE = "unreadable or truncated image ({reason})"
 MSG_BOMB = ("image is {width} x {height} = {pixels:,} pixels, above the limit of {limit:,}: refused before "
             "decoding (a decompression bomb, or an image far larger than a classifier's input)")
 MSG_MODE = "image mode {mode!r} (16-bit or floating-point pixels) is not supported; save it as 8-bit RGB or grey-scale"
-MSG_OUTSIDE = "image path leaves the data folder (a link pointing outside it)"
 
 
 @dataclass(frozen=True)

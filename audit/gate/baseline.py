@@ -33,10 +33,10 @@ def compare(result: dict, baseline_source: str | Path, *, current_pred: Predicti
     ----------
     result : dict
         The current audit result (``class_names``, ``overall``, ``per_class``).
-    baseline_source : str, Path or dict
-        A previous ``audit.json`` (recognised by content: a JSON object), a predictions file (or glob)
-        that :func:`audit.sources.load_predictions` reads, or a stored run from the history
-        (``{source, result}``, see :meth:`audit.history.HistoryStore.baseline`).
+    baseline_source : str or Path
+        A previous ``audit.json`` (recognised by content: a JSON object) or a predictions file (or glob)
+        that :func:`audit.sources.load_predictions` reads. (A stored run of the history is compared by
+        :func:`audit.pipeline.run_audit` with :func:`compare_audit_json`.)
     current_pred : Predictions or None
         The audited predictions; required for a predictions baseline.
 
@@ -53,8 +53,6 @@ def compare(result: dict, baseline_source: str | Path, *, current_pred: Predicti
     AuditError
         If the baseline cannot be read or is not on the same classes and test set.
     """
-    if isinstance(baseline_source, dict):  # a stored run from the history: {source, result}
-        return compare_audit_json(result, baseline_source["result"], source=baseline_source["source"])
     path = Path(baseline_source)
     if _looks_like_json(path):
         from audit.result.load import load_audit_json

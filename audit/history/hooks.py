@@ -25,13 +25,6 @@ def is_history_ref(value: str | None) -> bool:
     return bool(value) and HISTORY_REF.fullmatch(str(value)) is not None and not Path(value).exists()
 
 
-def baseline_source(baseline: str | None, *, db: str, model: str):
-    """``baseline`` unchanged when it is a path, else the stored run it names (``{source, result}``)."""
-    if not is_history_ref(baseline):
-        return baseline
-    return HistoryStore(db).baseline(str(baseline), model=model)
-
-
 def trend_rows(db: str, result: dict, *, limit: int = DEFAULT_LIMIT) -> dict:
     """The report's trend: the last stored runs of the result's model plus this run, oldest first.
 

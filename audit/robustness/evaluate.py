@@ -166,7 +166,6 @@ def evaluate_robustness(
     example = _example_row(clean_correct) if thumbnails else None
     cells: list[dict] = []
     class_hits: dict[tuple[str, int], np.ndarray] = {}
-    group_hits: dict[tuple[str, int], np.ndarray] = {}
     strips: dict[str, list] = {}
     for name in corruptions:
         for s in severities:

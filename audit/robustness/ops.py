@@ -150,16 +150,6 @@ def pil_box_resize(x: np.ndarray, height: int, width: int) -> np.ndarray:
 # --- gathers ------------------------------------------------------------------------------------------
 
 
-def gather(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``x[n, rows[n, i, j], cols[n, i, j]]`` for every image n: (N, H, W, C) from (N, H', W') indices."""
-    n, h, w = x.shape[:3]
-    flat = x.reshape(n * h * w, *x.shape[3:])
-    idx = rows * w + cols
-    idx += (np.arange(n) * (h * w)).reshape(n, *([1] * (idx.ndim - 1)))
-    out = np.take(flat, idx.ravel(), axis=0)
-    return out.reshape(n, *rows.shape[1:], *x.shape[3:])
-
-
 def bilinear(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, border) -> np.ndarray:
     """Bilinear samples of every image of ``x`` (N, H, W, C) at float positions ``rows``, ``cols``
     (N, H', W'); ``border(index, n)`` maps neighbours outside the image back into it."""
