@@ -42,7 +42,23 @@ def summarize(result: dict) -> str:
         lines.append(f"  disparity         undefined: {'; '.join(sorted(reasons))}")
     else:
         lines.append("  disparity         no groups given")
-    from audit.engine.confidence import summary_lines
-
-    lines.extend(summary_lines(result))
+    lines.extend(confidence_lines(result))
     return "\n".join(lines)
+
+
+def confidence_lines(result: dict) -> list[str]:
+    """Terminal summary lines of the ranking and selective metrics (none when the result lacks them)."""
+    o, sel = result.get("overall") or {}, result.get("selective")
+    lines = []
+    if o.get("roc_auc_macro") is not None:
+        lines.append(f"  ROC AUC / AP      {o['roc_auc_macro']:.3f} / {o['average_precision_macro']:.3f} "
+                     "(macro, one-vs-rest)")
+    if sel:
+        target = f"{100 * sel['target_accuracy']:.0f}%"
+        if sel.get("threshold") is None:
+            lines.append(f"  human review      no threshold reaches {target} accuracy: people review every image")
+        else:
+            lines.append(f"  human review      to reach {target} accuracy people review "
+                         f"{100 * sel['review_load']:.1f}% of images (confidence < {sel['threshold']:.4f}); "
+                         f"AURC {sel['aurc']:.4f}")
+    return lines
