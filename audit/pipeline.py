@@ -223,7 +223,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     if isinstance(baseline, str) and _names_a_stored_run(baseline):
         from audit.history.store import HistoryStore
 
-        stored = HistoryStore(history_url(history)).baseline(str(baseline), model=data["run"]["model_name"])
+        stored = HistoryStore(history_url(history)).baseline(baseline, model=data["run"]["model_name"])
         baseline = _StoredBaseline(stored["source"], stored["result"])
     judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,
           current_pred=pred)

@@ -80,6 +80,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     image_run = check_conflicts(predictions=predictions, model_dir=model_dir, data=data, group_cols=group_cols,
                                 calibration_set=calibration_set, stream=stream, dask=dask_scheduler,
                                 image_opts=image_opts)
+    history = history_url(db)  # the history database: the report's trend, --baseline released|ID, recording
     # Read the small files first: a typo in the policy must not cost a training run.
     answers = load_checklist(checklist) if checklist else None
     rules = load_policy(policy) if policy else None
@@ -107,7 +108,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
         result = run_audit(source, group_cols=group_cols, calibration=calibration_set, policy=rules,
                            checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
                            images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
-                           chunk_rows=chunk_rows, dask=dask_scheduler, history=history_url(db),
+                           chunk_rows=chunk_rows, dask=dask_scheduler, history=history,
                            robustness=robustness, notify=lambda line: click.echo(line, err=True))
     except OptionConflict as exc:
         raise click.UsageError(exc.message) from None
@@ -117,7 +118,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     if not no_record:
         from audit.history.engine import display_url
 
-        click.echo(f"  recorded: run #{result.record(db, saved=written)} in {display_url(history_url(db))}")
+        click.echo(f"  recorded: run #{result.record(history, saved=written)} in {display_url(history)}")
     gate_failed = policy is not None and not result.passed
     click.get_current_context().exit(EXIT_GATE_FAILED if gate_failed else EXIT_OK)
 
