@@ -43,24 +43,14 @@ def make_file(path: Path, n: int, k: int, seed: int) -> None:
 
 def straightforward(path: Path) -> dict:
     from fairlearn.metrics import MetricFrame
-    from sklearn.metrics import (accuracy_score, average_precision_score, classification_report,
-                                 confusion_matrix, log_loss, roc_auc_score)
+    from metrics_bench import naive_classification  # bench/ is on sys.path (the script's folder)
+    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 
     data = np.load(path)
     labels, probs = data["labels"], data["probs"]
     k = probs.shape[1]
-    pred = probs.argmax(1)
-    cm = confusion_matrix(labels, pred, labels=list(range(k)))
-    report = classification_report(labels, pred, labels=list(range(k)), output_dict=True, zero_division=0)
-    nll = log_loss(labels, probs, labels=list(range(k)))
-    conf = probs.max(1)
-    correct = pred == labels
-    edges = np.linspace(0, 1, 16)
-    ece = 0.0
-    for b in range(15):
-        mask = (conf > edges[b]) & (conf <= edges[b + 1])
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
+    out = naive_classification(labels, probs)
+    pred = out.pop("pred")
     frames = {name: MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=pred,
                                 sensitive_features=data[f"group_{name}"]) for name in ("region", "site")}
     # the per-class ranking metrics the audit reports too (issue 16): one-vs-rest, classes with samples
@@ -71,8 +61,7 @@ def straightforward(path: Path) -> dict:
         if 0 < truth.sum() < len(labels):
             auc[c] = roc_auc_score(truth, probs[:, c])
             ap[c] = average_precision_score(truth, probs[:, c])
-    return {"cm": cm, "acc": report["accuracy"], "nll": nll, "ece": ece, "auc": auc, "ap": ap,
-            "difference": {name: mf.difference() for name, mf in frames.items()}}
+    return {**out, "auc": auc, "ap": ap, "difference": {name: mf.difference() for name, mf in frames.items()}}
 
 
 def audit_run(path: Path, out: Path) -> None:

@@ -21,14 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-GROUPS = np.array(["north", "south", "east", "west"])
 
-
-def make_data(n: int, k: int, seed: int):
-    rng = np.random.default_rng(seed)
-    probs = rng.dirichlet(np.full(k, 0.3), n)
-    labels = np.where(rng.random(n) < 0.7, probs.argmax(1), rng.integers(0, k, n))
-    return labels, probs, GROUPS[rng.integers(0, len(GROUPS), n)]
+from metrics_bench import make_data  # noqa: E402 - the same seeded data as the metrics bench (bench/ is on sys.path)
 
 
 def main(argv=None) -> None:

@@ -38,14 +38,16 @@ def make_data(n: int, k: int, seed: int):
     return labels, probs, groups
 
 
-def naive(labels, probs, groups):
-    from fairlearn.metrics import MetricFrame
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, log_loss
+def naive_classification(labels, probs) -> dict:
+    """The straightforward per-sample path: scikit-learn confusion matrix, classification report and log
+    loss over the K columns, and a numpy 15-bin top-label ECE loop (bins (lo, hi])."""
+    from sklearn.metrics import classification_report, confusion_matrix, log_loss
 
+    k = probs.shape[1]
     pred = probs.argmax(1)
-    cm = confusion_matrix(labels, pred)
-    report = classification_report(labels, pred, output_dict=True, zero_division=0)
-    nll = log_loss(labels, probs)
+    cm = confusion_matrix(labels, pred, labels=list(range(k)))
+    report = classification_report(labels, pred, labels=list(range(k)), output_dict=True, zero_division=0)
+    nll = log_loss(labels, probs, labels=list(range(k)))
     conf = probs.max(1)
     correct = pred == labels
     edges = np.linspace(0, 1, 16)
@@ -54,9 +56,16 @@ def naive(labels, probs, groups):
         mask = (conf > edges[b]) & (conf <= edges[b + 1])
         if mask.any():
             ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    mf = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=pred, sensitive_features=groups)
-    return {"cm": cm, "acc": report["accuracy"], "nll": nll, "ece": ece, "by_group": mf.by_group.to_dict(),
-            "difference": mf.difference()}
+    return {"pred": pred, "cm": cm, "acc": report["accuracy"], "nll": nll, "ece": ece}
+
+
+def naive(labels, probs, groups):
+    from fairlearn.metrics import MetricFrame
+    from sklearn.metrics import accuracy_score
+
+    out = naive_classification(labels, probs)
+    mf = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=out.pop("pred"), sensitive_features=groups)
+    return {**out, "by_group": mf.by_group.to_dict(), "difference": mf.difference()}
 
 
 def ours_metrics(labels, probs, groups):
