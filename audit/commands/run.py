@@ -15,6 +15,8 @@ MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions 
 MSG_IMAGE_FILE_ONLY = ("--calibration-set, --stream and --dask apply to --predictions files; with image data use "
                        "--calibration-data")
 MSG_IMAGE_OPTIONS = "{options} apply to --model with image data"
+MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; it applies to the CIFAR-10 test "
+                       "set, not to image folders")
 
 
 @click.command("run")
@@ -85,6 +87,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     answers = load_checklist(checklist) if checklist else None
     rules = load_policy(policy) if policy else None
     from audit.commands import robustness_options as robust
+
+    if image_run and corruption_data:  # before the model runs on every image
+        raise click.UsageError(MSG_RELEASED_IMAGES)
 
     # on by default for the saved CIFAR-10 model; on image files only when asked (--corruptions): their size
     # and cost are the team's, and the corruption parameters are the 32-px ones scaled (docs/images.md)

@@ -75,8 +75,8 @@ def _add_robustness_from_files(result: dict, opts: RobustnessSettings, *, pred, 
     if opts.data_dir:
         from audit.errors import AuditError
 
-        raise AuditError("--corruption-data holds the released CIFAR-10-C arrays; it applies to the CIFAR-10 test "
-                         "set, not to image folders", path=opts.data_dir)
+        raise AuditError("released CIFAR-10-C arrays (--corruption-data) apply to the CIFAR-10 test set, not "
+                         "to image folders", path=opts.data_dir)
     index = stratified_subset(pred.labels, opts.n_samples, seed)
     x = subset_loader(index)
     groups = {sl["name"]: (sl["labels"], True) for sl in image_slices(x)}

@@ -12,6 +12,7 @@ from helpers.hardening_helpers import assert_clear_error, run_main
 from helpers.image_fixtures import (CLASSES, build_lambda_model, build_models, load_uint8_folder, write_image_folder,
                                     write_metadata)
 
+from audit.commands.run import MSG_RELEASED_IMAGES
 from audit.errors import AuditError
 from audit.model.image_audit import (OUTPUTS_LOGITS, OUTPUTS_PROBS, image_predictions, open_image_inputs,
                                      softmax)
@@ -260,3 +261,15 @@ def test_robustness_on_image_files_when_asked(world, tmp_path, capfd):
         ("fog", 1, 12), ("fog", 3, 12), ("contrast", 1, 12), ("contrast", 3, 12)]
     assert section["sample"]["of"] == 36 and {g["name"] for g in section["groups"]} >= {"site"}
     assert "Robustness under corruption" in (out / "report.html").read_text()
+
+
+def test_released_corruption_data_does_not_apply_to_image_files(world, tmp_path, capfd):
+    released = tmp_path / "CIFAR-10-C"
+    released.mkdir()
+    out = tmp_path / "out"
+    code = run_main("run", "--model", world["models"]["sequential"], "--data", world["data"], "--out", out,
+                    "--bootstrap", "0", "--corruptions", "fog", "--corruption-data", released)
+    err = capfd.readouterr().err.strip()
+    assert code == 2  # refused before the model runs on any image
+    assert err == f"audit: error: {MSG_RELEASED_IMAGES} (see 'audit run --help')"
+    assert not out.exists()
