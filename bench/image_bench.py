@@ -7,8 +7,9 @@
 throughput: the 10,000 CIFAR-10 test images written as PNG files (one folder per class, from the binary
 archive via audit.model.data), predicted by the seed model (a) with the straightforward loop — open each
 file with Pillow, convert to RGB, stack, / 255, ``model.predict`` — and (b) with the streaming pipeline
-(``open_image_inputs(...).predict``), in the same process, alternating, best of ``--repeats``. Both give
-the same probabilities (checked).
+(``open_image_inputs(...).predict``), in the same process, alternating, ``--repeats`` pairs: best and
+median wall times, and the ratio pair by pair (each loop run against the pipeline run right after it,
+which cancels slow drifts of a shared machine). Both give the same probabilities (checked).
 
 memory: peak RSS (``ru_maxrss`` of a fresh child process) of the pipeline on 5,000 and on 50,000 synthetic
 64x64 PNG images with a small 64x64 model; the ratio must stay near 1 (pixels never accumulate; only the
@@ -87,6 +88,7 @@ def throughput(args) -> None:
     straightforward(model, test)  # warm-up: file cache, TensorFlow graphs
     inputs.predict(batch_size=args.batch_size, progress=False)
     base, pipe, base_cpu, pipe_cpu = [], [], [], []
+    load = os.getloadavg()[0]
     for _ in range(args.repeats):
         t, c = time.perf_counter(), time.process_time()
         files, want = straightforward(model, test)
@@ -103,10 +105,13 @@ def throughput(args) -> None:
           f"  (runs: {', '.join(f'{t:.2f}' for t in base)})")
     print(f"streaming pipeline (batch {args.batch_size}, {inputs_workers()} decode threads): best {min(pipe):.2f} s"
           f" = {n / min(pipe):,.0f} images/s  (runs: {', '.join(f'{t:.2f}' for t in pipe)})")
+    pairs = sorted(b / p for b, p in zip(base, pipe))
     print(f"ratio (best wall times): {min(base) / min(pipe):.2f}x; median wall: "
-          f"{np.median(base) / np.median(pipe):.2f}x; CPU seconds (all threads; less sensitive to other users): "
-          f"{np.median(base_cpu):.2f} against {np.median(pipe_cpu):.2f} = {np.median(base_cpu) / np.median(pipe_cpu):.2f}x"
-          f"   max |probability difference|: {diff:.2e}   load average before: {os.getloadavg()[0]:.1f}")
+          f"{np.median(base) / np.median(pipe):.2f}x; run by run (each loop run against the pipeline run after "
+          f"it): median {np.median(pairs):.2f}x, lowest {pairs[0]:.2f}x, highest {pairs[-1]:.2f}x")
+    print(f"CPU seconds (all threads; less sensitive to other users): {np.median(base_cpu):.2f} against "
+          f"{np.median(pipe_cpu):.2f} = {np.median(base_cpu) / np.median(pipe_cpu):.2f}x   max |probability "
+          f"difference|: {diff:.2e}   load average before: {load:.1f}")
 
 
 def inputs_workers() -> int:

@@ -105,34 +105,6 @@ def _inference_graph(classifier: Classifier):
     return lambda images: run(images).numpy()
 
 
-_PNG_DECODERS: dict = {}
-
-
-def tf_png_decoder(height: int, width: int, channels: int):
-    """A function decoding a list of PNG files' bytes to uint8 (n, height, width, channels) in one
-    TensorFlow graph call (C++ decoder, no Python per image, the GIL released).
-
-    Only for files Pillow has already size-checked (see ``png_decoder`` of
-    :func:`audit.model.images.iter_image_batches`).
-    """
-    key = (height, width, channels)
-    if key not in _PNG_DECODERS:
-        from audit.model.quiet import import_keras
-
-        import_keras()
-        import tensorflow as tf
-
-        spec = tf.TensorSpec([height, width, channels], tf.uint8)
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def decode(batch):
-            return tf.map_fn(lambda b: tf.ensure_shape(tf.io.decode_png(b, channels=channels), spec.shape), batch,
-                             fn_output_signature=spec, parallel_iterations=16)
-
-        _PNG_DECODERS[key] = lambda datas: decode(tf.constant(datas, dtype=tf.string)).numpy()
-    return _PNG_DECODERS[key]
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64 (max subtracted first, so large logits do not overflow)."""
     z = np.asarray(logits, dtype=np.float64)
@@ -232,8 +204,7 @@ class ImageInputs:
         if isinstance(image_set or self.images, ArrayImages):
             return (image_set or self.images).batches(batch_size)
         return iter_image_batches(image_set or self.images, height=p.height, width=p.width, channels=p.channels,
-                                  batch_size=batch_size, workers=workers, max_pixels=self.max_pixels, stats=stats,
-                                  png_decoder=tf_png_decoder(p.height, p.width, p.channels))
+                                  batch_size=batch_size, workers=workers, max_pixels=self.max_pixels, stats=stats)
 
     def predict(self, *, batch_size: int = 256, image_set: ImageSet | None = None, progress: bool = True,
                 stats: DecodeStats | None = None, properties: dict | None = None) -> np.ndarray:

@@ -15,12 +15,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
 from audit.errors import AuditError
+from audit.model import png
 
 #: File extensions read as images (lower case), as Keras's ``image_dataset_from_directory``.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -34,9 +35,6 @@ CONVERTIBLE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "
 RESIZE = ("Pillow bilinear resize (antialiased when shrinking), aspect ratio not kept, applied only to "
           "images whose size differs from the model input; JPEGs are first decoded at the smallest "
           "1/2, 1/4 or 1/8 scale not below the input size (libjpeg draft mode)")
-#: PNG raw modes (8 bits a sample) that a batch PNG decoder turns into exactly Pillow's pixels, by
-#: model channels: grey-scale is copied to R, G, B, alpha dropped and palettes expanded by both.
-PNG_DEFERRABLE = {3: ("RGB", "RGBA", "L", "LA", "P"), 1: ("L",)}
 CONVERSION = ("converted with Pillow: grey-scale copied to R, G and B; alpha dropped (not composited); "
               "palette expanded; animated GIFs: first frame")
 
@@ -295,16 +293,29 @@ def decode_image(path: Path, *, height: int, width: int, channels: int = 3,
     return _decode(path, height=height, width=width, channels=channels, max_pixels=max_pixels)
 
 
-def _decode(path: Path, *, height: int, width: int, channels: int, max_pixels: int, defer_png: bool = False):
-    """As :func:`decode_image`; with ``defer_png``, a PNG that needs no resize and whose pixels are
-    8-bit (``PNG_DEFERRABLE``) comes back checked but undecoded: its bytes in place of the image."""
+def _decode(path: Path, *, height: int, width: int, channels: int, max_pixels: int):
+    """As :func:`decode_image`. A PNG whose header (:func:`audit.model.png.read_header`) shows it at the
+    input size with 8 bits a sample is decoded by libpng (:func:`audit.model.png.pixels`), with the GIL
+    released; every other file, and a PNG libpng cannot decode, is opened by Pillow."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        with open(path, "rb", buffering=0) as fh:
+            data = fh.readall()
     except OSError as exc:
         raise AuditError(MSG_UNREADABLE.format(reason=exc.strerror or exc), path=path) from None
     digest = hashlib.sha256(data).hexdigest()
     target_mode = "RGB" if channels == 3 else "L"
+    head = png.read_header(data)
+    if head is not None:
+        if head.width * head.height > max_pixels:
+            raise AuditError(MSG_BOMB.format(width=head.width, height=head.height, pixels=head.width * head.height,
+                                             limit=max_pixels), path=path)
+        if head.direct(height, width, channels):
+            try:
+                arr = png.pixels(data, channels)
+            except Exception:  # noqa: BLE001 - damaged past its header: Pillow below names the problem
+                pass
+            else:
+                return arr, digest, (head.mode if head.mode != target_mode else None), False, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -317,9 +328,6 @@ def _decode(path: Path, *, height: int, width: int, channels: int, max_pixels: i
             if im.mode not in CONVERTIBLE_MODES:
                 raise AuditError(MSG_MODE.format(mode=im.mode), path=path)
             original = im.mode
-            if (defer_png and im.format == "PNG" and (w, h) == (width, height) and not animated
-                    and getattr(getattr(im, "png", None), "im_rawmode", None) in PNG_DEFERRABLE[channels]):
-                return data, digest, (original if original != target_mode else None), False, False
             if im.format == "JPEG" and (w, h) != (width, height):
                 im.draft(target_mode, (width, height))
             im.load()
@@ -345,13 +353,13 @@ def _decode(path: Path, *, height: int, width: int, channels: int, max_pixels: i
 
 def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels: int = 3,
                        batch_size: int = 256, workers: int | None = None, prefetch: int = 2,
-                       max_pixels: int = MAX_PIXELS, stats: DecodeStats | None = None,
-                       png_decoder: Callable[[list[bytes]], np.ndarray] | None = None) -> Iterator[ImageBatch]:
+                       max_pixels: int = MAX_PIXELS, stats: DecodeStats | None = None) -> Iterator[ImageBatch]:
     """Decode ``image_set`` into uint8 batches, in order, on a bounded pool of threads.
 
     At most ``workers + prefetch`` batches are decoded ahead of the consumer, so memory is bounded by
-    the batch size, not by the number of images. Pillow releases the GIL while it decodes and
-    resizes, so the threads overlap with each other and with the model.
+    the batch size, not by the number of images. libpng (PNGs at the input size, see
+    :mod:`audit.model.png`) and Pillow release the GIL while they decode and resize, so the threads
+    overlap with each other and with the model.
 
     Parameters
     ----------
@@ -365,12 +373,6 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
     max_pixels : int, default MAX_PIXELS
     stats : DecodeStats, optional
         Filled in as batches are yielded (conversions, resizes, per-file hashes).
-    png_decoder : callable, optional
-        Decodes a list of PNG files' bytes into a uint8 array (n, height, width, channels) at once
-        (e.g. TensorFlow's C++ decoder, :func:`audit.model.image_audit.tf_png_decoder`). Used only for
-        PNGs already size-checked by Pillow, at the input size and 8 bits a sample, whose pixels are
-        then identical to Pillow's; if it fails, those files are decoded by Pillow, which names the
-        bad file.
 
     Yields
     ------
@@ -379,27 +381,18 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
     if batch_size < 1:
         raise AuditError(f"batch_size must be >= 1; got {batch_size}")
     workers = workers or min(8, os.cpu_count() or 1)
-    files = image_set.files()
+    root = str(image_set.root)
+    files = [os.path.join(root, p) for p in image_set.paths]  # str: opened 10,000s of times
     starts = list(range(0, len(files), batch_size))
 
     kw = {"height": height, "width": width, "channels": channels, "max_pixels": max_pixels}
 
     def decode(start: int):
         out = np.empty((min(batch_size, len(files) - start), height, width, channels), dtype=np.uint8)
-        meta, deferred = [], []
+        meta = []
         for i in range(out.shape[0]):
-            image, *rest = _decode(files[start + i], defer_png=png_decoder is not None, **kw)
-            if isinstance(image, bytes):
-                deferred.append((i, image))
-            else:
-                out[i] = image
+            out[i], *rest = _decode(files[start + i], **kw)
             meta.append(rest)
-        if deferred:
-            try:
-                out[[i for i, _ in deferred]] = png_decoder([data for _, data in deferred])
-            except Exception:  # a PNG damaged past its header: let Pillow say which file
-                for i, _ in deferred:
-                    out[i] = decode_image(files[start + i], **kw)[0]
         return start, out, meta
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit-decode") as pool:

@@ -14,6 +14,7 @@ from PIL import Image, ImageFile
 
 from audit.errors import AuditError
 from audit.model import images as im
+from audit.model import png
 from audit.model.images import (DecodeStats, decode_image, is_image_data, iter_image_batches, load_image_set,
                                 read_class_names)
 
@@ -225,36 +226,78 @@ def test_thumbnail_fits_the_box(folder):
     assert png.size == (64, 64)
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "P-transparent", "1"])
-def test_batch_png_decoder_gives_pillows_pixels(tmp_path, mode):
-    from audit.model.image_audit import tf_png_decoder
-
-    rgb = np.random.default_rng(1).integers(0, 256, size=(6, 8, 3)).astype(np.uint8)
-    img = Image.fromarray(rgb)
-    if mode == "P-transparent":
-        img = img.convert("P")
-        img.info["transparency"] = 3
-    else:
-        img = img.convert(mode)
-    folder = tmp_path / "imgs" / "a"
-    folder.mkdir(parents=True)
-    img.save(folder / "x.png", **({"transparency": 3} if mode == "P-transparent" else {}))
-    s = load_image_set(tmp_path / "imgs")
-    for channels in (3, 1):
-        plain = next(iter_image_batches(s, height=6, width=8, channels=channels)).images
-        fast = next(iter_image_batches(s, height=6, width=8, channels=channels,
-                                       png_decoder=tf_png_decoder(6, 8, channels))).images
-        np.testing.assert_array_equal(fast, plain)
+PNG_CASES = ["RGB", "RGBA", "L", "LA", "P", "P-transparent", "RGB-transparent", "L-transparent", "1", "optimized"]
 
 
-def test_batch_png_decoder_failure_falls_back_to_pillow_naming_the_file(folder):
+def _png_case(path: Path, case: str) -> Path:
+    """An 8 x 6 PNG of one colour type / transparency / encoder setting."""
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, size=(6, 8, 3)).astype(np.uint8))
+    kw = {}
+    if case.endswith("-transparent"):
+        case, kw["transparency"] = case.split("-")[0], {"P": 3, "L": 5, "RGB": (1, 2, 3)}[case.split("-")[0]]
+    if case == "optimized":
+        case, kw["optimize"] = "P", True
+    img.convert(case).save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("case", PNG_CASES)
+@pytest.mark.parametrize("channels", [3, 1])
+def test_libpng_path_gives_pillows_pixels(tmp_path, monkeypatch, case, channels):
+    path = _png_case(tmp_path / "x.png", case)
+    with Image.open(path) as img:
+        img = img.convert("RGBA") if img.mode == "P" and "transparency" in img.info else img
+        want = np.asarray(img.convert("RGB" if channels == 3 else "L")).reshape(6, 8, channels)
+    direct = png.read_header(path.read_bytes()).direct(6, 8, channels)
+    assert direct == (case != "1" and (channels == 3 or case in ("L", "L-transparent")))
+    if direct:  # prove it: Pillow would fail
+        monkeypatch.setattr(im.Image, "open", lambda *a, **k: pytest.fail("Pillow opened a libpng-path PNG"))
+    got, *_ = decode_image(path, height=6, width=8, channels=channels)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_without_imagecodecs_every_png_goes_to_pillow(folder, monkeypatch):
+    s = load_image_set(folder)
+    fast = next(iter_image_batches(s, height=8, width=8, batch_size=64)).images
+    monkeypatch.setattr(png, "AVAILABLE", False)
+    opened = []
+    real_open = im.Image.open
+    monkeypatch.setattr(im.Image, "open", lambda *a, **k: (opened.append(1), real_open(*a, **k))[1])
+    plain = next(iter_image_batches(s, height=8, width=8, batch_size=64)).images
+    np.testing.assert_array_equal(fast, plain)
+    assert len(opened) == len(s) == len(fast)
+
+
+def _interlaced_png(path: Path, rgb: np.ndarray) -> Path:
+    """An Adam7-interlaced 8-bit RGB PNG (Pillow does not write them), every row with filter 0."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b""
+    for y0, x0, dy, dx in [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2),
+                           (1, 0, 2, 1)]:
+        for row in rgb[y0::dy, x0::dx]:
+            raw += b"\0" + row.tobytes() if row.size else b""
+    h, w = rgb.shape[:2]
+    path.write_bytes(png.SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_interlaced_png_goes_to_pillow_silently(tmp_path, capfd):
+    rgb = np.random.default_rng(2).integers(0, 256, size=(9, 7, 3)).astype(np.uint8)
+    path = _interlaced_png(tmp_path / "adam7.png", rgb)
+    assert png.read_header(path.read_bytes()).interlaced
+    got, *_ = decode_image(path, height=9, width=7)
+    np.testing.assert_array_equal(got, rgb)
+    assert capfd.readouterr().err == ""
+
+
+def test_damaged_png_data_falls_back_to_pillow_naming_the_file(folder):
     bad = folder / "dog" / "004.png"
     raw = bad.read_bytes()
     bad.write_bytes(raw[:-40] + b"\0" * 40)  # header intact, image data damaged
-
-    def fails(datas):
-        raise ValueError("decoder failed")
-
+    assert png.read_header(bad.read_bytes()).direct(8, 8, 3)
     with pytest.raises(AuditError, match="unreadable or truncated image") as info:
-        list(iter_image_batches(load_image_set(folder), height=8, width=8, png_decoder=fails))
+        list(iter_image_batches(load_image_set(folder), height=8, width=8))
     assert info.value.path.endswith("dog/004.png")

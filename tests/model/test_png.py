@@ -1,0 +1,84 @@
+"""PNG headers read from the bytes (audit.model.png): they agree with Pillow, or send the file to it."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from audit.errors import AuditError
+from audit.model import png
+from audit.model.images import decode_image
+
+RGB = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3)).astype(np.uint8)
+
+
+def _png(mode: str = "RGB", **kw) -> bytes:
+    out = io.BytesIO()
+    img = Image.fromarray(RGB).convert(mode) if mode != "I;16" else Image.fromarray(
+        np.full((5, 7), 40000, dtype=np.uint16))
+    img.save(out, format="PNG", **kw)
+    return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1", "I;16"])
+def test_header_agrees_with_pillow(mode):
+    data = _png(mode)
+    head = png.read_header(data)
+    with Image.open(io.BytesIO(data)) as img:
+        assert (head.width, head.height) == img.size == (7, 5)
+        assert head.mode == (img.mode if mode in png.MODES.values() else None)
+    assert not head.apng and not head.interlaced
+
+
+def test_pixel_counts_by_hand():
+    head = png.read_header(png.SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 300, 2, 8, 6, 0, 0, 0))
+                           + _chunk(b"IDAT", b""))
+    assert (head.width, head.height, head.bit_depth, head.color_type, head.mode) == (300, 2, 8, 6, "RGBA")
+
+
+def test_bad_crc_before_the_image_data_is_left_to_pillow():
+    data = _png("RGB", pnginfo=None)
+    text = _chunk(b"tEXt", b"comment\0hello")
+    good = data[:33] + text + data[33:]
+    assert png.read_header(good) is not None
+    bad = bytearray(good)
+    bad[33 + 8 + 3] ^= 0xFF  # a byte of the tEXt data: its CRC no longer matches
+    assert png.read_header(bytes(bad)) is None
+
+
+def test_bad_crc_is_refused_by_pillow_naming_the_file(tmp_path):
+    data = _png("RGB")
+    bad = bytearray(data[:33] + _chunk(b"tEXt", b"comment\0hello") + data[33:])
+    bad[33 + 8 + 3] ^= 0xFF
+    path = tmp_path / "broken.png"
+    path.write_bytes(bytes(bad))
+    with pytest.raises(AuditError, match="unreadable or truncated image") as info:
+        decode_image(path, height=5, width=7)
+    assert info.value.path == str(path)
+
+
+@pytest.mark.parametrize("cut", [8, 20, 33, 40])
+def test_truncated_or_foreign_bytes_give_none(cut):
+    assert png.read_header(_png("RGB")[:cut]) is None
+    assert png.read_header(b"\xff\xd8\xff\xe0" + b"\0" * 64) is None  # a JPEG start
+    ihdr_not_first = png.SIGNATURE + _chunk(b"gAMA", b"\0\0\xb1\x8f") + _chunk(b"IHDR", b"\0" * 13)
+    assert png.read_header(ihdr_not_first) is None
+
+
+def test_animated_png_is_flagged_and_decoded_by_pillow(tmp_path):
+    frames = [Image.fromarray(RGB), Image.fromarray(255 - RGB)]
+    path = tmp_path / "anim.png"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert png.read_header(path.read_bytes()).apng
+    got, _, _, _, animated = decode_image(path, height=5, width=7)
+    np.testing.assert_array_equal(got, RGB)
+    assert animated
