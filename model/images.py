@@ -35,8 +35,8 @@ CONVERTIBLE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "
 RESIZE = ("Pillow bilinear resize (antialiased when shrinking), aspect ratio not kept, applied only to "
           "images whose size differs from the model input; JPEGs are first decoded at the smallest "
           "1/2, 1/4 or 1/8 scale not below the input size (libjpeg draft mode)")
-CONVERSION = ("converted with Pillow: grey-scale copied to R, G and B; alpha dropped (not composited); "
-              "palette expanded; animated GIFs: first frame")
+CONVERSION = ("decoded by Pillow, or by libpng for 8-bit PNGs at the input size (same pixels); grey-scale "
+              "copied to R, G and B; alpha dropped (not composited); palette expanded; animated GIFs: first frame")
 
 MSG_NOT_FOUND = "image data not found"
 MSG_NOT_IMAGE_DATA = ("not an image folder or manifest: --data takes a folder with one subfolder per class, "

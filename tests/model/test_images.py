@@ -1,4 +1,4 @@
-"""Image folders and manifests, and their streaming decode (Pillow only; no TensorFlow)."""
+"""Image folders and manifests, and their streaming decode (Pillow and libpng; no TensorFlow)."""
 
 from __future__ import annotations
 
