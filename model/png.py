@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import struct
 import zlib
 from typing import NamedTuple
 
 import numpy as np
+from PIL.PngImagePlugin import MAX_TEXT_MEMORY
 
 from audit.extras import is_installed
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Length (13) and type of the first chunk, which the PNG specification requires to be IHDR.
 IHDR_START = b"\x00\x00\x00\x0dIHDR"
+#: A chunk type as Pillow accepts it (``is_cid``): four word characters.
+CHUNK_TYPE = re.compile(rb"\w{4}")
 #: Pillow's image mode for each PNG colour type at 8 bits a sample.
 MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
 #: Modes whose libpng pixels equal Pillow's ``convert`` to the model's channels (3: RGB, 1: L): grey
@@ -33,16 +37,25 @@ DIRECT = {3: ("RGB", "RGBA", "L", "LA", "P"), 1: ("L",)}
 AVAILABLE = is_installed("imagecodecs")
 
 
+#: Shortest content Pillow accepts for the chunks it parses; shorter ones it refuses ("Truncated gAMA chunk").
+MIN_LENGTH = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9}
+#: tRNS: Pillow refuses fewer than 2 bytes on a grey image, 6 on an RGB one.
+TRNS_MIN_LENGTH = {0: 2, 2: 6}
+#: Chunks Pillow decompresses (text, ICC profile) or reads as animation: a file with one goes to Pillow.
+TO_PILLOW = (b"iCCP", b"zTXt", b"iTXt", b"acTL", b"fcTL", b"fdAT")
+
+
 class PngHeader(NamedTuple):
-    """What the chunks before the image data say."""
+    """What a PNG's chunks say, read without decoding any pixel."""
 
     width: int
     height: int
     bit_depth: int
     color_type: int
     interlaced: bool
-    #: an acTL chunk (animated PNG) precedes the image data
-    apng: bool
+    #: every chunk up to IEND is complete and passes the checks Pillow makes of its content, and none
+    #: is in ``TO_PILLOW``: Pillow would open and load the file, and its pixels are all in IDAT
+    plain: bool
 
     @property
     def mode(self) -> str | None:
@@ -51,36 +64,54 @@ class PngHeader(NamedTuple):
 
     def direct(self, height: int, width: int, channels: int) -> bool:
         """Whether :func:`pixels` gives this image at the model's input size exactly as Pillow would:
-        no resize, 8 bits a sample, not interlaced, not animated."""
-        return (AVAILABLE and (self.height, self.width) == (height, width) and not self.interlaced
-                and not self.apng and self.mode in DIRECT[channels])
+        a plain file, no resize, 8 bits a sample, not interlaced."""
+        return (AVAILABLE and self.plain and (self.height, self.width) == (height, width) and not self.interlaced
+                and self.mode in DIRECT.get(channels, ()))
 
 
 def read_header(data: bytes) -> PngHeader | None:
     """The header of a PNG file's bytes, or None when they are not a well-formed PNG start.
 
-    Every chunk before the first IDAT is walked and its CRC checked, as Pillow's ``Image.open`` does,
-    so a file is accepted here only where Pillow would open it. None (not a PNG, a bad CRC, a chunk
-    running past the end, no image data) sends the file to Pillow, which reports the problem.
+    Every chunk is walked to IEND. Those before the first IDAT must have a valid type and CRC, as
+    Pillow's ``Image.open`` requires, else None: Pillow then reports the problem. A chunk whose
+    content Pillow would refuse (too short, text beyond its memory limit), one in ``TO_PILLOW``, a
+    chunk running past the end or a missing IEND make the header not ``plain``, so the file is
+    decoded by Pillow, which refuses it or reads it its own way.
     """
     if len(data) < 33 or not data.startswith(SIGNATURE) or data[8:16] != IHDR_START:
         return None
     width, height, bit_depth, color_type, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
-    apng, pos, end = False, 8, len(data)
+    pos, end, idat, complete, suspect, text = 8, len(data), False, False, False, 0
     while pos + 12 <= end:
         length, kind = struct.unpack_from(">I4s", data, pos)
-        if kind == b"IDAT":
-            return PngHeader(width, height, bit_depth, color_type, interlace != 0, apng)
         stop = pos + 8 + length
-        if stop + 4 > end or zlib.crc32(data[pos + 4:stop]) != struct.unpack_from(">I", data, stop)[0]:
+        if stop + 4 > end:  # runs past the end of the file
+            if not idat:
+                return None
+            break
+        if not idat and (not CHUNK_TYPE.fullmatch(kind) or (  # Pillow checks no IDAT CRC; libpng does
+                kind != b"IDAT" and zlib.crc32(data[pos + 4:stop]) != struct.unpack_from(">I", data, stop)[0])):
             return None
-        apng = apng or kind == b"acTL"
+        if kind == b"IEND":
+            complete = True
+            break
+        idat = idat or kind == b"IDAT"
+        text += length if kind == b"tEXt" else 0
+        suspect = suspect or (kind in TO_PILLOW or length < MIN_LENGTH.get(kind, 0)
+                              or (kind == b"tRNS" and length < TRNS_MIN_LENGTH.get(color_type, 0))
+                              or (idat and kind in (b"IHDR", b"PLTE")) or text > MAX_TEXT_MEMORY)
         pos = stop + 4
-    return None
+    if not idat:
+        return None
+    plain = complete and not suspect
+    return PngHeader(width, height, bit_depth, color_type, interlace != 0, plain)
 
 
 def pixels(data: bytes, channels: int) -> np.ndarray:
     """uint8 (height, width, channels) of a PNG whose header passed :meth:`PngHeader.direct`.
+
+    libpng stops at the end of the image data, so the chunks after it are checked by
+    :func:`read_header` alone.
 
     Raises whatever imagecodecs raises for a file damaged past its header (the caller then lets
     Pillow name the problem).

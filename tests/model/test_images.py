@@ -295,9 +295,11 @@ def test_interlaced_png_goes_to_pillow_silently(tmp_path, capfd):
 
 def test_damaged_png_data_falls_back_to_pillow_naming_the_file(folder):
     bad = folder / "dog" / "004.png"
-    raw = bad.read_bytes()
-    bad.write_bytes(raw[:-40] + b"\0" * 40)  # header intact, image data damaged
-    assert png.read_header(bad.read_bytes()).direct(8, 8, 3)
+    raw = bytearray(bad.read_bytes())
+    data = raw.index(b"IDAT") + 4
+    raw[data + 2:data + 42] = b"\0" * 40  # every chunk intact but the image data
+    bad.write_bytes(bytes(raw))
+    assert png.read_header(bytes(raw)).direct(8, 8, 3)
     with pytest.raises(AuditError, match="unreadable or truncated image") as info:
         list(iter_image_batches(load_image_set(folder), height=8, width=8))
     assert info.value.path.endswith("dog/004.png")
