@@ -9,7 +9,8 @@ from audit.errors import AuditError
 
 DISTRIBUTION = "classifier-audit"
 #: importable top-level module -> the extra that installs it (pyproject.toml [project.optional-dependencies])
-EXTRAS = {"tensorflow": "train", "keras": "train", "imagecodecs": "train", "dask": "distributed", "distributed": "distributed"}
+EXTRAS = {"tensorflow": "train", "keras": "train", "imagecodecs": "train",
+          "dask": "distributed", "distributed": "distributed"}
 MSG_MISSING = "{what} needs {module}, which is not installed"
 HINT = "install the '{extra}' extra: pip install '{dist}[{extra}]'"
 

@@ -35,8 +35,6 @@ MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
 DIRECT = {3: ("RGB", "RGBA", "L", "LA", "P"), 1: ("L",)}
 #: imagecodecs (libpng) is installed with the ``train`` extra; without it every PNG goes to Pillow.
 AVAILABLE = is_installed("imagecodecs")
-
-
 #: Shortest content Pillow accepts for the chunks it parses; shorter ones it refuses ("Truncated gAMA chunk").
 MIN_LENGTH = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9}
 #: tRNS: Pillow refuses fewer than 2 bytes on a grey image, 6 on an RGB one.

@@ -3,14 +3,12 @@ captured at the file-descriptor level): exit 2, one line naming the file and the
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers.hardening_helpers import assert_clear_error, run_main
-from helpers.image_fixtures import build_models, write_image_folder, write_metadata
+from helpers.image_fixtures import build_models, write_image_folder, write_metadata, write_png
 from PIL import Image
 
 
@@ -58,12 +56,7 @@ def test_damaged_image_data_behind_a_valid_header_is_named(models, data, tmp_pat
 
 
 def test_decompression_bomb_refused_before_decoding(models, data, tmp_path, capfd):
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    bomb = data / "bird" / "bomb.png"
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10_000, 10_000, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    bomb = write_png(data / "bird" / "bomb.png", 10_000, 10_000, b"\0" * 100)
     code, err = _run(capfd, tmp_path, models["sequential"], data)
     assert code == 2
     assert_clear_error(err, bomb, "10000 x 10000 = 100,000,000 pixels", "refused before decoding")

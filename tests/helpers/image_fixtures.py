@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +125,19 @@ def load_uint8_folder(folder: Path, paths, size: int = SIZE) -> np.ndarray:
                 im = im.resize((size, size), Image.BILINEAR)
             out.append(np.asarray(im))
     return np.stack(out)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_png(path: Path, width: int, height: int, idat: bytes, *, color_type: int = 2, interlace: int = 0) -> Path:
+    """An 8-bit PNG with the header given and ``idat`` (uncompressed scanlines) as its image data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, interlace)
+    path.write_bytes(PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(idat))
+                     + png_chunk(b"IEND", b""))
+    return path

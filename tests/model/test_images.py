@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.image_fixtures import CLASSES, load_uint8_folder, write_image_folder
+from helpers.image_fixtures import CLASSES, load_uint8_folder, write_image_folder, write_png
 from PIL import Image, ImageFile
 
 from audit.errors import AuditError
@@ -161,13 +159,7 @@ def test_not_an_image_named(folder):
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
     """A PNG whose header declares ``width`` x ``height`` pixels and holds (almost) no data."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10))
-                     + chunk(b"IEND", b""))
-    return path
+    return write_png(path, width, height, b"\0" * 10)
 
 
 @pytest.mark.parametrize("side", [10_000, 50_000])  # above our limit; the second above Pillow's own
@@ -270,18 +262,13 @@ def test_without_imagecodecs_every_png_goes_to_pillow(folder, monkeypatch):
 
 def _interlaced_png(path: Path, rgb: np.ndarray) -> Path:
     """An Adam7-interlaced 8-bit RGB PNG (Pillow does not write them), every row with filter 0."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     raw = b""
     for y0, x0, dy, dx in [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2),
                            (1, 0, 2, 1)]:
         for row in rgb[y0::dy, x0::dx]:
             raw += b"\0" + row.tobytes() if row.size else b""
     h, w = rgb.shape[:2]
-    path.write_bytes(png.SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-    return path
+    return write_png(path, w, h, raw, interlace=1)
 
 
 def test_interlaced_png_goes_to_pillow_silently(tmp_path, capfd):

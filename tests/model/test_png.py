@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 
 import numpy as np
 import pytest
+from helpers.image_fixtures import png_chunk
 from PIL import Image
 
 from audit.errors import AuditError
@@ -25,10 +25,6 @@ def _png(mode: str = "RGB", **kw) -> bytes:
     return out.getvalue()
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1", "I;16"])
 def test_header_agrees_with_pillow(mode):
     data = _png(mode)
@@ -40,15 +36,15 @@ def test_header_agrees_with_pillow(mode):
 
 
 def test_pixel_counts_by_hand():
-    head = png.read_header(png.SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 300, 2, 8, 6, 0, 0, 0))
-                           + _chunk(b"IDAT", b""))
+    head = png.read_header(png.SIGNATURE + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 300, 2, 8, 6, 0, 0, 0))
+                           + png_chunk(b"IDAT", b""))
     assert (head.width, head.height, head.bit_depth, head.color_type, head.mode) == (300, 2, 8, 6, "RGBA")
     assert not head.plain  # no IEND
 
 
 def test_bad_crc_before_the_image_data_is_left_to_pillow():
     data = _png("RGB", pnginfo=None)
-    text = _chunk(b"tEXt", b"comment\0hello")
+    text = png_chunk(b"tEXt", b"comment\0hello")
     good = data[:33] + text + data[33:]
     assert png.read_header(good) is not None
     bad = bytearray(good)
@@ -58,7 +54,7 @@ def test_bad_crc_before_the_image_data_is_left_to_pillow():
 
 def test_bad_crc_is_refused_by_pillow_naming_the_file(tmp_path):
     data = _png("RGB")
-    bad = bytearray(data[:33] + _chunk(b"tEXt", b"comment\0hello") + data[33:])
+    bad = bytearray(data[:33] + png_chunk(b"tEXt", b"comment\0hello") + data[33:])
     bad[33 + 8 + 3] ^= 0xFF
     path = tmp_path / "broken.png"
     path.write_bytes(bytes(bad))
@@ -71,7 +67,7 @@ def test_bad_crc_is_refused_by_pillow_naming_the_file(tmp_path):
 def test_truncated_or_foreign_bytes_give_none(cut):
     assert png.read_header(_png("RGB")[:cut]) is None
     assert png.read_header(b"\xff\xd8\xff\xe0" + b"\0" * 64) is None  # a JPEG start
-    ihdr_not_first = png.SIGNATURE + _chunk(b"gAMA", b"\0\0\xb1\x8f") + _chunk(b"IHDR", b"\0" * 13)
+    ihdr_not_first = png.SIGNATURE + png_chunk(b"gAMA", b"\0\0\xb1\x8f") + png_chunk(b"IHDR", b"\0" * 13)
     assert png.read_header(ihdr_not_first) is None
 
 
@@ -99,18 +95,19 @@ PLAIN = _png("RGB")
 IDAT_AND_IEND = PLAIN[33:]
 # (chunks after IHDR, chunks after IDAT, whether the libpng path takes the file); base image RGB unless said
 CASES = {
-    "gAMA sRGB pHYs cHRM": (_chunk(b"gAMA", b"\0\0\xb1\x8f") + _chunk(b"sRGB", b"\0")
-                             + _chunk(b"pHYs", b"\0\0\x0b\x13\0\0\x0b\x13\x01") + _chunk(b"cHRM", b"\1" * 32), b"", True),
-    "tEXt before and after": (_chunk(b"tEXt", b"k\0v"), _chunk(b"tEXt", b"after\0v"), True),
-    "truncated gAMA": (_chunk(b"gAMA", b"\0\1"), b"", False),
-    "empty sRGB": (_chunk(b"sRGB", b""), b"", False),
-    "short pHYs": (_chunk(b"pHYs", b"\0" * 5), b"", False),
-    "short cHRM": (_chunk(b"cHRM", b"\0" * 30), b"", False),
-    "short tRNS on RGB": (_chunk(b"tRNS", b"\0" * 4), b"", False),
-    "iCCP, bad method": (_chunk(b"iCCP", b"name\0\x05xyz"), b"", False),
-    "zTXt, bad method": (_chunk(b"zTXt", b"k\0\x05xyz"), b"", False),
-    "fcTL without acTL": (_chunk(b"fcTL", b"\0" * 10), b"", False),
-    "truncated gAMA after the image": (b"", _chunk(b"gAMA", b"\0\1"), False),
+    "gAMA sRGB pHYs cHRM": (png_chunk(b"gAMA", b"\0\0\xb1\x8f") + png_chunk(b"sRGB", b"\0")
+                            + png_chunk(b"pHYs", b"\0\0\x0b\x13\0\0\x0b\x13\x01")
+                            + png_chunk(b"cHRM", b"\1" * 32), b"", True),
+    "tEXt before and after": (png_chunk(b"tEXt", b"k\0v"), png_chunk(b"tEXt", b"after\0v"), True),
+    "truncated gAMA": (png_chunk(b"gAMA", b"\0\1"), b"", False),
+    "empty sRGB": (png_chunk(b"sRGB", b""), b"", False),
+    "short pHYs": (png_chunk(b"pHYs", b"\0" * 5), b"", False),
+    "short cHRM": (png_chunk(b"cHRM", b"\0" * 30), b"", False),
+    "short tRNS on RGB": (png_chunk(b"tRNS", b"\0" * 4), b"", False),
+    "iCCP, bad method": (png_chunk(b"iCCP", b"name\0\x05xyz"), b"", False),
+    "zTXt, bad method": (png_chunk(b"zTXt", b"k\0\x05xyz"), b"", False),
+    "fcTL without acTL": (png_chunk(b"fcTL", b"\0" * 10), b"", False),
+    "truncated gAMA after the image": (b"", png_chunk(b"gAMA", b"\0\1"), False),
     "chunk past the end after the image": (b"", struct.pack(">I", 1000) + b"tEXtabc", False),
 }
 
@@ -131,7 +128,7 @@ def test_libpng_path_takes_a_file_only_where_pillow_reads_it_the_same(tmp_path, 
 
 
 def test_short_trns_on_grey_and_missing_iend_go_to_pillow(tmp_path, monkeypatch):
-    short_trns = GREY[:33] + _chunk(b"tRNS", b"\0") + GREY[33:]
+    short_trns = GREY[:33] + png_chunk(b"tRNS", b"\0") + GREY[33:]
     assert not png.read_header(short_trns).plain
     assert not png.read_header(PLAIN[:-12]).plain  # no IEND: Pillow reads it
     assert png.read_header(PLAIN + b"garbage after IEND").plain
