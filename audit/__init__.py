@@ -23,10 +23,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "run_audit": "audit.pipeline",
     "regate": "audit.pipeline",
-    "PreparedSource": "audit.pipeline",
+    "PreparedSource": "audit.sources.prepared",
     "make_predictions": "audit.predictions",
     "Predictions": "audit.predictions",
-    "AuditResult": "audit.result.audit_result",
+    "AuditResult": "audit.audit_result",
     "RobustnessSettings": "audit.robustness.step",
     "AuditError": "audit.errors",
     "SCHEMA_VERSION": "audit.result.schema",

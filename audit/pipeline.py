@@ -2,7 +2,7 @@
 
 Every command of the CLI calls into this module and only parses options, prints and sets the exit code:
 ``audit run`` calls :func:`run_audit`; ``audit gate`` calls :func:`regate`. Nothing here imports
-TensorFlow: a model in the loop reaches the pipeline as a :class:`PreparedSource` made by
+TensorFlow: a model in the loop reaches the pipeline as a :class:`~audit.sources.prepared.PreparedSource` made by
 ``audit.model.source`` (which does).
 
 The flow: resolve the source (a predictions file, glob or folder; a :class:`~audit.Predictions`; or a
@@ -13,13 +13,14 @@ the verdict (:func:`judge`) -> :class:`~audit.AuditResult`, whose ``save`` write
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from audit.audit_result import AuditResult
 from audit.errors import AuditError, OptionConflict
 from audit.predictions import Predictions
-from audit.result.audit_result import AuditResult
+from audit.sources.prepared import PreparedSource
 
 #: Rows read at once when streaming a predictions file (``--chunk-rows``).
 DEFAULT_CHUNK_ROWS = 1_000_000
@@ -32,66 +33,6 @@ MSG_UNKNOWN_GROUPS = "group column(s) {missing} not among the predictions' group
 PREDICTION_SUFFIXES = (".npz", ".csv", ".parquet", ".pq")
 MSG_ROBUSTNESS_NO_MODEL = ("the robustness audit (--corruptions) needs the model in the loop; predictions alone "
                            "have no images to corrupt")
-
-
-def default_reports_dir() -> Path:
-    """``reports/``: under the repository in a source checkout, else under the working folder."""
-    repo = Path(__file__).resolve().parents[1]
-    return repo / "reports" if (repo / "pyproject.toml").is_file() else Path("reports")
-
-
-def default_out_dir(run_name: str) -> Path:
-    """``reports/<run name>/``, the name made safe for a folder (letters, digits, ``-_.``)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in run_name).strip(".-")
-    return default_reports_dir() / (safe or "audit")
-
-
-def history_url(db: str | None = None) -> str:
-    """The history database named by ``db`` (a SQLAlchemy URL or a SQLite path), else ``$AUDIT_DB``,
-    else ``audit-history.sqlite`` in the reports folder."""
-    from audit.history.engine import resolve_url
-
-    return resolve_url(db, default_reports_dir())
-
-
-@dataclass
-class PreparedSource:
-    """Predictions already made (by a model in the loop), with what the audit needs to know of them.
-
-    Parameters
-    ----------
-    pred : Predictions
-        The audited predictions.
-    name : str
-        Default run name (the model's).
-    kind : {"model", "predictions"}
-        ``run.source`` in audit.json.
-    calibration : Predictions, optional
-        Held-out predictions to fit the temperature on.
-    calibration_source : str, optional
-        Where ``calibration`` came from (``calibration.temperature_fit.source``).
-    provenance : dict
-        Merged into the ``provenance`` section (hashes, model folder, training record, versions).
-    model_inputs : dict, optional
-        The model in the loop for the robustness audit (keywords of
-        :func:`audit.robustness.step.add_robustness`): ``{"model", "dataset", "batch_size"}`` for a model
-        and test images in memory, or ``{"predictor", "subset_loader"}`` for a model on image files.
-    image_properties : dict, optional
-        Brightness and contrast per sample where ``pred`` holds no images (images streamed from files),
-        for the image-property slices.
-    fill_thumbnails : callable, optional
-        Fills the gallery's thumbnails in the result (images read back from their files).
-    """
-
-    pred: Predictions
-    name: str
-    kind: str = "model"
-    calibration: Predictions | None = None
-    calibration_source: str | None = None
-    provenance: dict = field(default_factory=dict)
-    model_inputs: dict | None = None
-    image_properties: dict | None = None
-    fill_thumbnails: Callable[[dict], None] | None = None
 
 
 def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: Sequence[str] = (),
@@ -135,7 +76,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         Read predictions files in chunks of ``chunk_rows`` with bounded memory (default: above 2,000,000
         rows), or on a Dask cluster (``"local:N"`` or a scheduler address); see docs/scale.md.
     history : str, optional
-        The audit history database (SQLAlchemy URL or SQLite path; :func:`history_url`): its last runs
+        The audit history database (SQLAlchemy URL or SQLite path; :func:`audit.history.history_url`): its last runs
         of this model become the report's trend. A baseline named ``"released"`` or by id is read from
         it (from the default database when ``history`` is None). Recording is
         :meth:`AuditResult.record`'s job, after :meth:`AuditResult.save`.
@@ -151,11 +92,13 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     AuditResult
     """
     from audit.engine.build import build_result
+    from audit.result.settings import make_settings
 
     policy_obj, informational = _policy(policy)
     answers = _checklist_answers(checklist)
-    provenance: dict = {"settings": {"seed": seed, "n_bootstrap": n_bootstrap, "images": bool(images),
-                                     "group_cols": list(group_cols)}}
+    target = policy_obj.selective.target_accuracy
+    common = {"seed": seed, "n_bootstrap": n_bootstrap, "group_cols": list(group_cols), "target_accuracy": target}
+    provenance: dict = {}
     data = None
     if isinstance(source, PreparedSource):
         if stream or dask:
@@ -163,10 +106,9 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         pred, default_name = _select_groups(source.pred, group_cols), source.name
         cal, cal_source = (_calibration(calibration, pred.class_names) if calibration is not None
                            else (source.calibration, source.calibration_source))
-        source_provenance = dict(source.provenance)
-        provenance["settings"].update(source_provenance.pop("settings", {}))
-        provenance.update(source_provenance)
+        provenance.update(source.provenance)
         provenance.setdefault("predictions_sha256", None)
+        settings = make_settings(images=images and source.has_images, model_input=source.model_input, **common)
         kind = source.kind
     elif isinstance(source, Predictions):
         if stream or dask:
@@ -175,6 +117,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         cal, cal_source = _calibration(calibration, pred.class_names)
         default_name, kind = "predictions", "predictions"
         provenance.update(model_sha256=None, data_sha256=None, predictions_sha256=None)
+        settings = make_settings(images=images and pred.images is not None, **common)
     else:
         from audit.engine.distributed import audit_sources, should_stream
         from audit.hashing import sha256_file
@@ -194,19 +137,21 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         provenance["model_sha256"] = None
         provenance["data_sha256"] = None
         kind = "predictions"
-        if streaming:
-            provenance["settings"]["chunk_rows"] = chunk_rows
+        if streaming:  # images are never streamed
+            settings = make_settings(images=False, streaming=True, chunk_rows=chunk_rows, **common)
             data = audit_sources(sources, dask=dask, hash_sources=bool(dask), group_cols=group_cols,
                                  chunk_rows=chunk_rows, calibration=cal, calibration_source=cal_source,
                                  seed=seed, n_bootstrap=n_bootstrap,
                                  run=_run_info(name, default_name, kind, seed), provenance=provenance,
-                                 target_accuracy=policy_obj.selective.target_accuracy)
+                                 target_accuracy=target, settings=settings)
+        else:
+            settings = make_settings(images=images and pred.images is not None, **common)
     if data is None:
         prepared = source if isinstance(source, PreparedSource) else None
         data = build_result(pred, calibration=cal, calibration_source=cal_source, seed=seed,
                             n_bootstrap=n_bootstrap, images=images,
                             run=_run_info(name, default_name, kind, seed), provenance=provenance,
-                            target_accuracy=policy_obj.selective.target_accuracy,
+                            target_accuracy=target, settings=settings,
                             image_properties=prepared.image_properties if prepared else None)
         if prepared is not None and prepared.fill_thumbnails is not None and images:
             prepared.fill_thumbnails(data)
@@ -220,10 +165,15 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
                        **({"notify": notify} if notify is not None else {}))
     if not reproducible:
         data["generated_at"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    db = None
+    if history is not None or (isinstance(baseline, str) and _names_a_stored_run(baseline)):
+        from audit.history.engine import history_url
+
+        db = history_url(history)  # resolved once: the stored baseline and the trend read the same database
     if isinstance(baseline, str) and _names_a_stored_run(baseline):
         from audit.history.store import HistoryStore
 
-        stored = HistoryStore(history_url(history)).baseline(baseline, model=data["run"]["model_name"])
+        stored = HistoryStore(db).baseline(baseline, model=data["run"]["model_name"])
         baseline = _StoredBaseline(stored["source"], stored["result"])
     judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,
           current_pred=pred)
@@ -231,7 +181,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     if history is not None:
         from audit.history.hooks import trend_rows
 
-        trends = trend_rows(history_url(history), data)
+        trends = trend_rows(db, data)
     return AuditResult(data, trends=trends)
 
 
@@ -245,7 +195,7 @@ def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = 
 
     data["checklist"] = checklist_section(answers)
     data["model_card"] = model_card_section(answers)
-    data["baseline"] = _compare(data, baseline, current_pred) if baseline is not None else None
+    data["baseline"] = compare_baseline(data, baseline, current_pred) if baseline is not None else None
     data["gate"] = evaluate(data, policy, informational=informational)
     return data["gate"]
 
@@ -385,8 +335,11 @@ def _is_predictions_path(baseline) -> bool:
     return path.is_dir() or path.suffix.lower() in PREDICTION_SUFFIXES
 
 
-def _compare(data: dict, baseline, current_pred: Predictions | None) -> dict:
-    from audit.gate.baseline import MSG_NEEDS_CURRENT, compare, compare_audit_json, compare_predictions
+def compare_baseline(data: dict, baseline, current_pred: Predictions | None) -> dict:
+    """The ``baseline`` section: ``data`` compared with ``baseline`` (a stored run, an audit.json path,
+    mapping or result, or predictions as a path or in memory). Files are read here; the gate compares
+    parsed data (:mod:`audit.gate.baseline`)."""
+    from audit.gate.baseline import MSG_NEEDS_CURRENT, compare_audit_json, compare_predictions
     from audit.result.load import validate_result
 
     if isinstance(baseline, _StoredBaseline):
@@ -400,4 +353,26 @@ def _compare(data: dict, baseline, current_pred: Predictions | None) -> dict:
         if current_pred is None:
             raise AuditError(MSG_NEEDS_CURRENT)
         return compare_predictions(current_pred, baseline, source="baseline predictions (in memory)")
-    return compare(data, baseline, current_pred=current_pred)
+    path = Path(baseline)
+    if _looks_like_json(path):
+        from audit.result.load import load_audit_json
+
+        return compare_audit_json(data, load_audit_json(path), source=str(path))
+    if current_pred is None:
+        raise AuditError(MSG_NEEDS_CURRENT, path=path)
+    from audit.sources import load_predictions
+
+    previous = load_predictions(path, class_names=current_pred.class_names)
+    return compare_predictions(current_pred, previous, source=str(path))
+
+
+def _looks_like_json(path: Path) -> bool:
+    """True for a file whose first non-blank byte is ``{`` (an audit.json), whatever its name."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except (FileNotFoundError, IsADirectoryError):
+        return False  # a glob pattern or a folder of .npy files: load_predictions reports what is wrong
+    except OSError as exc:
+        raise AuditError(f"cannot read the baseline: {exc.strerror or exc}", path=path) from None
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")

@@ -283,6 +283,8 @@ class ImageAudit:
     root: Path
     image_properties: dict | None = None
     inputs: "ImageInputs | None" = None
+    #: how the model was fed (``provenance.settings.model_input``)
+    model_input: dict | None = None
 
 
 def image_predictions(model: str | Path, data: str | Path, *, class_names_file=None, metadata=None,
@@ -348,15 +350,16 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
             "trusted_model_code": clf.trusted,
             "metadata": meta_report,
         },
-        "settings": {"images": {
-            "input": f"{clf.preprocessing.height}x{clf.preprocessing.width}x{clf.preprocessing.channels}",
-            "scaling": clf.preprocessing.formula, "scaling_source": clf.preprocessing.source,
-            "outputs": inputs.predictor.outputs, "resized": decode["resized"],
-            "converted": decode["converted"] or "none", "trust_model": bool(trust_model)}},
     }
+    model_input = {
+        "input": f"{clf.preprocessing.height}x{clf.preprocessing.width}x{clf.preprocessing.channels}",
+        "scaling": clf.preprocessing.formula, "scaling_source": clf.preprocessing.source,
+        "outputs": inputs.predictor.outputs, "resized": decode["resized"],
+        "converted": decode["converted"] or "none", "trust_model": bool(trust_model)}
     name = clf.path.stem if clf.path.name != "cifar10.keras" else clf.path.parent.name
     return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
-                      provenance=prov, root=images.root, image_properties=props, inputs=inputs)
+                      provenance=prov, root=images.root, image_properties=props, inputs=inputs,
+                      model_input=model_input)
 
 
 def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
@@ -368,10 +371,10 @@ def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None
 
 
 def image_source(run: ImageAudit, *, thumbnails: bool = True):
-    """The :class:`~audit.pipeline.PreparedSource` of a model run on image files, for :func:`audit.run_audit`:
+    """The :class:`~audit.sources.prepared.PreparedSource` of a model run on image files, for :func:`audit.run_audit`:
     the predictions, the calibration images' predictions, provenance, the brightness/contrast of the model
     inputs for the image-property slices, and (``thumbnails``) the gallery filled from the image files."""
-    from audit.pipeline import PreparedSource
+    from audit.sources.prepared import PreparedSource
 
     model_inputs = None
     if run.inputs is not None:
@@ -386,5 +389,6 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
         model_inputs = {"predictor": lambda x: inputs.predictor(x), "subset_loader": load_subset}
     return PreparedSource(pred=run.pred, name=run.name, kind="model", calibration=run.calibration,
                           calibration_source=run.calibration_source, provenance=dict(run.provenance),
+                          model_input=run.model_input,
                           image_properties=run.image_properties, model_inputs=model_inputs,
                           fill_thumbnails=(lambda result: attach_thumbnails(result, run.root)) if thumbnails else None)

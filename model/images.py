@@ -443,7 +443,7 @@ def thumbnail_uri(path: Path, *, size: int = 64, max_pixels: int = MAX_PIXELS) -
     """
     from PIL import ImageOps
 
-    from audit.render.thumbnails import png_data_uri
+    from audit.thumbnails import png_data_uri
 
     with Image.open(path, formats=PIL_FORMATS) as im:
         check_pixel_limit(*im.size, max_pixels, path)

@@ -1,5 +1,5 @@
 """A saved model in the loop: the seed network's folder (trained first when the default folder is empty)
-and CIFAR-10 -> a :class:`~audit.pipeline.PreparedSource` for :func:`audit.run_audit`."""
+and CIFAR-10 -> a :class:`~audit.sources.prepared.PreparedSource` for :func:`audit.run_audit`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from audit.errors import AuditError
-from audit.pipeline import PreparedSource
+from audit.sources.prepared import PreparedSource
 from audit.versions import library_versions
 
 MSG_NO_FOLDER = "model not found: no such folder"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audit.history.options import db_option, db_url
+from audit.commands.options import db_option
 
 
 @click.group("db")
@@ -16,9 +16,10 @@ def db() -> None:
 @db_option
 def upgrade(db) -> None:
     """Create the history database, or migrate an older one to this tool's schema."""
+    from audit.history import history_url
     from audit.history.migrate import upgrade_database
 
-    before, after = upgrade_database(db_url(db))
+    before, after = upgrade_database(history_url(db))
     if before == after:
         click.echo(f"history database already at schema revision {after}")
     else:

@@ -7,19 +7,16 @@ from pathlib import Path
 import click
 
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK
-from audit.history.options import db_option, db_url
+from audit.commands.options import checklist_option, db_option, no_record_option, out_option, policy_option
 
 
 @click.command("gate")
 @click.argument("audit_json", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="Release policy (TOML), e.g. from `audit policy init`.")
-@click.option("--checklist", "checklist_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Checklist answers (TOML) replacing the checklist stored in AUDIT_JSON.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Where to write junit.xml and gate.json (default: beside AUDIT_JSON).")
+@policy_option(required=True, param="policy_path", help="Release policy (TOML), e.g. from `audit policy init`.")
+@checklist_option(param="checklist_path", help="Checklist answers (TOML) replacing the checklist stored in AUDIT_JSON.")
+@out_option(param="out_dir", help="Where to write junit.xml and gate.json (default: beside AUDIT_JSON).")
 @db_option
-@click.option("--no-record", is_flag=True, help="Do not record the verdict in the history database.")
+@no_record_option("the verdict")
 def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_dir: Path | None, db,
          no_record: bool) -> None:
     """Re-evaluate AUDIT_JSON against a policy; write junit.xml and gate.json.
@@ -38,9 +35,10 @@ def gate(audit_json: Path, policy_path: Path, checklist_path: Path | None, out_d
     click.echo(format_table(outcome.gate))
     click.echo(f"wrote {outcome.written['junit.xml']}, {outcome.written['gate.json']}", err=True)
     if not no_record:
+        from audit.history import history_url
         from audit.history.hooks import record_gate
 
-        run_id = record_gate(audit_json, outcome.gate, db=db_url(db), policy=policy_path, checklist=checklist_path)
+        run_id = record_gate(audit_json, outcome.gate, db=history_url(db), policy=policy_path, checklist=checklist_path)
         click.echo(f"recorded against history run #{run_id}" if run_id else
                    "not recorded: no run in the history database has this audit.json", err=True)
     click.get_current_context().exit(EXIT_OK if outcome.passed else EXIT_GATE_FAILED)

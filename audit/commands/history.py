@@ -6,7 +6,7 @@ import json
 
 import click
 
-from audit.history.options import db_option, db_url
+from audit.commands.options import db_option
 
 COLUMNS = ("id", "time", "model", "accuracy", "ECE", "verdict", "released")
 
@@ -47,9 +47,9 @@ def history(ctx: click.Context, db, model, limit, as_json) -> None:
     ctx.obj["history_db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    from audit.history import HistoryStore
+    from audit.history import HistoryStore, history_url
 
-    records = HistoryStore(db_url(db)).list_runs(model=model, limit=limit)
+    records = HistoryStore(history_url(db)).list_runs(model=model, limit=limit)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=2))
     elif not records:
@@ -65,9 +65,9 @@ def history(ctx: click.Context, db, model, limit, as_json) -> None:
 @click.pass_context
 def show(ctx: click.Context, run_id: int, db, as_json) -> None:
     """Print a stored run: its record, key metrics and gate verdicts, or with --json its stored result."""
-    from audit.history import HistoryStore
+    from audit.history import HistoryStore, history_url
 
-    record, result, gates = HistoryStore(db_url(db or ctx.obj.get("history_db"))).get(run_id)
+    record, result, gates = HistoryStore(history_url(db or ctx.obj.get("history_db"))).get(run_id)
     if as_json:
         click.echo(json.dumps({"record": record.as_dict(), "gates": gates, "result": result}, indent=2,
                               sort_keys=True))

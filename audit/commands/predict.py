@@ -7,22 +7,19 @@ from pathlib import Path
 import click
 
 from audit.commands.image_options import audit_images, image_options, wants_image_run
+from audit.commands.options import batch_size_option, data_option, model_option, out_option
 from audit.errors import AuditError
 
 OUT_FORMATS = (".npz", ".parquet", ".pq", ".csv")
 
 
 @click.command("predict")
-@click.option("--model", "model", required=True, type=click.Path(), metavar="FILE.keras|DIR",
-              help="The .keras file of a Keras 3 classifier, or a model folder written by `audit train`.")
-@click.option("--data", required=True, metavar="PATH",
-              help="A folder with one subfolder of images per class, or a .csv/.parquet manifest with "
-                   "columns path and label.")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="The predictions file to write: .npz or .parquet (or .csv).")
+@model_option(required=True)
+@data_option(required=True)
+@out_option(kind="file", required=True, help="The predictions file to write: .npz or .parquet (or .csv).")
 @click.option("--group-col", "group_cols", multiple=True, metavar="NAME",
               help="Metadata column to include as a group (repeatable; default: all of them).")
-@click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Inference batch size.")
+@batch_size_option()
 @image_options(calibration=False)
 def predict(model, data, out, group_cols, batch_size, **image_opts):
     """Write the model's class probabilities on labelled images as a predictions file.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audit.history.options import db_option, db_url
+from audit.commands.options import db_option
 
 
 @click.command("release")
@@ -20,9 +20,9 @@ def release(run_id: int, db, force_reason) -> None:
       audit release 12
       audit release 13 --force "ECE rule waived by the review board, ticket 123"
     """
-    from audit.history import HistoryStore
+    from audit.history import HistoryStore, history_url
 
-    record, changed = HistoryStore(db_url(db)).release(run_id, force_reason=force_reason)
+    record, changed = HistoryStore(history_url(db)).release(run_id, force_reason=force_reason)
     if not changed:
         click.echo(f"run #{record.id} ({record.model_name}) was already released on {record.released_at}")
         return

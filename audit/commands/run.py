@@ -7,7 +7,16 @@ import click
 from audit.commands.image_options import image_options, used_image_options, wants_image_run
 from audit.commands.robustness_options import robustness_options
 from audit.errors import EXIT_GATE_FAILED, EXIT_OK, OptionConflict
-from audit.history.options import db_option
+from audit.commands.options import (
+    batch_size_option,
+    checklist_option,
+    data_option,
+    db_option,
+    model_option,
+    no_record_option,
+    out_option,
+    policy_option,
+)
 
 MSG_PREDICTIONS_VS_MODEL = "--predictions audits a file; --model and --data are for the saved model"
 MSG_FILE_ONLY = "--group-col and --calibration-set apply to --predictions files"
@@ -28,22 +37,18 @@ MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; 
 @click.option("--calibration-set", type=click.Path(dir_okay=False), metavar="FILE",
               help="Predictions held out from the audit set, to fit the temperature on "
                    "(default: a seeded 2-fold cross-fit on the audit set).")
-@click.option("--model", "model_dir", type=click.Path(), metavar="DIR|FILE.keras",
+@model_option(param="model_dir", metavar="DIR|FILE.keras",
               help="Saved model folder from `audit train` (default: models/cifar10-seed), or the .keras "
                    "file of any Keras 3 classifier (with an image folder or manifest as --data).")
-@click.option("--data", metavar="PATH", help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's "
-              "downloader); or a folder with one subfolder of images per class; or a .csv/.parquet manifest "
-              "with columns path and label.")
+@data_option(help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's downloader); or a folder with "
+                  "one subfolder of images per class; or a .csv/.parquet manifest with columns path and label.")
 @image_options
-@click.option("--checklist", type=click.Path(dir_okay=False), metavar="FILE", help="Ethics checklist answers (TOML).")
-@click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Release policy (TOML). With it, exit 1 when a rule fails; without it the verdict "
-                   "against the default policy is informational.")
+@checklist_option()
+@policy_option()
 @click.option("--baseline", type=click.Path(), metavar="PATH|released|ID",
               help="A previous audit.json, or previous predictions on the same test set (matched by sample id); "
                    "or from the history: `released` (the last released run of this model) or a run ID.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Output folder (default: reports/<run name>/).")
+@out_option(param="out_dir", help="Output folder (default: reports/<run name>/).")
 @click.option("--name", "run_name", metavar="NAME", help="Run name (default: the model or file name).")
 @click.option("--no-images", is_flag=True, help="Leave image thumbnails out of the report (e.g. for faces).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
@@ -51,7 +56,7 @@ MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; 
 @click.option("--bootstrap", "n_bootstrap", default=200, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for the ECE interval (0 turns it off).")
 @click.option("--reproducible", is_flag=True, help="Leave out the timestamp: same inputs give byte-identical audit.json.")
-@click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Inference batch size.")
+@batch_size_option()
 @click.option("--stream/--no-stream", default=None,
               help="Read --predictions in chunks and merge per-chunk accumulators: memory bounded by "
                    "--chunk-rows whatever N (default: on above 2,000,000 rows). Streamed audits have a "
@@ -63,7 +68,7 @@ MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; 
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
 @robustness_options
 @db_option
-@click.option("--no-record", is_flag=True, help="Do not record this run in the history database.")
+@no_record_option()
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
         run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
         corruptions, severities, corruption_samples, corruption_data, db, no_record, **image_opts):
@@ -77,7 +82,9 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     """
     from audit.gate.checklist import load_checklist
     from audit.gate.policy import load_policy
-    from audit.pipeline import default_out_dir, history_url, run_audit
+    from audit.history import history_url
+    from audit.paths import default_out_dir
+    from audit.pipeline import run_audit
 
     image_run = check_conflicts(predictions=predictions, model_dir=model_dir, data=data, group_cols=group_cols,
                                 calibration_set=calibration_set, stream=stream, dask=dask_scheduler,

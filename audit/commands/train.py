@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from audit.commands.options import batch_size_option, data_option, out_option
+
 EPILOG = """\b
 Examples:
   audit train --data ../shared/datasets/cifar-10-binary.tar.gz
@@ -26,17 +28,15 @@ When stdout is not a terminal, progress is one line per epoch instead of an anim
 
 
 @click.command("train", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", "data_path", metavar="PATH", default=None,
-              help="CIFAR-10 binary folder or .tar.gz [default: $AUDIT_DATA, else download via Keras]")
+@data_option(param="data_path", help="CIFAR-10 binary folder or .tar.gz [default: $AUDIT_DATA, else download via Keras]")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Training epochs.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Batch size.")
+@batch_size_option(default=128, help="Batch size.")
 @click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True,
               help="Seed for the shuffle, the weights and dropout.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
               help="Train on a random N of the training images (20% of them held out for validation) "
                    "and test on the first min(N, 10000) test images: for quick runs.")
-@click.option("--out", "out_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Model folder [default: models/cifar10-seed in the repository]")
+@out_option(param="out_dir", help="Model folder [default: models/cifar10-seed in the repository]")
 @click.option("--fast", is_flag=True, default=False,
               help="Mixed bfloat16, a one-thread tf.data pipeline and a fused RMSprop update: faster, "
                    "most on CPUs with bfloat16 support; recorded in the manifest.")

@@ -14,6 +14,7 @@ import numpy as np
 from audit import __version__
 from audit.errors import AuditError
 from audit.result.schema import SCHEMA_VERSION
+from audit.result.settings import MAX_MISTAKES, make_settings
 from audit.versions import library_versions
 from audit.metrics.calibration import (
     NLL_CLIP,
@@ -49,8 +50,6 @@ BLOCK_ROWS = 1 << 17
 MAX_WORKERS = 8
 #: Per fold, at most this many samples (a seeded bottom-k sample) fit T in the streaming cross-fit.
 STREAM_FIT_CAP = 200_000
-#: The gallery keeps this many of the most confident mistakes.
-MAX_MISTAKES = 24
 MSG_STREAM_CROSSFIT = (
     "the streaming cross-fit of the temperature reads the data twice; pass a callable that returns "
     "a fresh iterator of chunks, a calibration set, or a fixed temperature"
@@ -392,10 +391,12 @@ def confusion_section(counts: np.ndarray) -> dict:
 
 
 def _envelope(class_names, *, run, provenance, settings, n_bins, adaptive_exact) -> dict:
+    """The sections every result starts with; ``settings`` (:func:`~audit.result.settings.make_settings`)
+    is recorded as given."""
     prov = {"model_sha256": None, "data_sha256": None, "predictions_sha256": None}
     prov.update(provenance or {})
     prov["versions"] = {**library_versions(), **(prov.get("versions") or {})}
-    prov["settings"] = {**settings, **(prov.get("settings") or {})}
+    prov["settings"] = settings
     base_run = {"name": None, "model_name": None, "source": "predictions", "seed": settings.get("seed")}
     base_run.update(run or {})
     return {
@@ -427,7 +428,8 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
 def build_result(pred, *, calibration=None, calibration_source: str | None = None, n_bins: int = 15,
                  seed: int = 0, n_bootstrap: int = 200, images: bool = True, max_mistakes: int = MAX_MISTAKES,
                  run: dict | None = None, provenance: dict | None = None,
-                 target_accuracy: float = DEFAULT_TARGET_ACCURACY, image_properties: dict | None = None) -> dict:
+                 target_accuracy: float = DEFAULT_TARGET_ACCURACY, image_properties: dict | None = None,
+                 settings: dict | None = None) -> dict:
     """The JSON-ready audit result of ``pred`` (every key of docs/audit-json.md except checklist,
     gate and baseline, which later stages add).
 
@@ -448,6 +450,9 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
     image_properties : dict, optional
         Brightness and contrast per sample (``audit.metrics.slices.image_properties``), for the
         image-property slices when ``pred`` holds no images (images streamed from files).
+    settings : dict, optional
+        ``provenance.settings`` as the caller built it (:func:`~audit.result.settings.make_settings`, which
+        :func:`audit.run_audit` calls); default: made from the arguments above.
 
     Returns
     -------
@@ -479,16 +484,18 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
             slices.append({"name": sl["name"], "values": sl["labels"], "kind": "image property",
                            "proxy": True, "order": TERCILE_LABELS})
         if images and pred.images is not None:
-            from audit.render.thumbnails import png_data_uri
+            from audit.thumbnails import png_data_uri
 
             for m in body["mistakes"]:
                 m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)
     from audit.engine.confidence import exact_sections
 
     exact_sections(body, pred, top_label=(predicted, confidence), scaled_top_label=(s_pred, s_conf),
-                   slices=slices, target=target_accuracy)
-    settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": bool(images),
-                "max_mistakes": max_mistakes, "target_accuracy": target_accuracy}
+                   slices=slices, target=target_accuracy, threads=min(available_cores(), MAX_WORKERS))
+    if settings is None:
+        settings = make_settings(seed=seed, n_bootstrap=n_bootstrap, images=images and pred.images is not None,
+                                 group_cols=list(pred.groups), n_bins=n_bins, max_mistakes=max_mistakes,
+                                 target_accuracy=target_accuracy)
     result = _envelope(pred.class_names, run=run, provenance=provenance, settings=settings,
                        n_bins=n_bins, adaptive_exact=True)
     result.update(body)
@@ -550,7 +557,7 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
                            n_bootstrap: int = 200, max_mistakes: int = MAX_MISTAKES,
                            fit_cap: int = STREAM_FIT_CAP, run: dict | None = None,
                            provenance: dict | None = None,
-                           target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> dict:
+                           target_accuracy: float = DEFAULT_TARGET_ACCURACY, settings: dict | None = None) -> dict:
     """The audit result of predictions read chunk by chunk; memory bounded by the chunk size.
 
     Parameters
@@ -591,7 +598,7 @@ def build_result_streaming(chunks: Iterable | Callable[[], Iterable], *, class_n
         temperature, fit = stream_cross_fit(t_a, t_b, fit_cap=fit_cap, n=acc.n)
     return stream_finish(acc, class_names=class_names, temperature=temperature, fit=fit, n_bins=n_bins,
                          seed=seed, n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run,
-                         provenance=provenance, target_accuracy=target_accuracy)
+                         provenance=provenance, target_accuracy=target_accuracy, settings=settings)
 
 
 def stream_temperature(calibration, calibration_source: str | None,
@@ -618,8 +625,9 @@ def stream_cross_fit(t_a: float, t_b: float, *, fit_cap: int, n: int) -> tuple[f
 
 def stream_finish(acc: "AuditAccumulator", *, class_names, temperature, fit, n_bins: int, seed: int,
                   n_bootstrap: int, max_mistakes: int, run: dict | None, provenance: dict | None,
-                  target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> dict:
-    """The result dict of a merged streaming accumulator (shared by the in-process and Dask paths)."""
+                  target_accuracy: float = DEFAULT_TARGET_ACCURACY, settings: dict | None = None) -> dict:
+    """The result dict of a merged streaming accumulator (shared by the in-process and Dask paths);
+    ``settings`` as :func:`build_result` takes them."""
     if acc.n == 0:
         raise AuditError("no predictions (N = 0); an audit needs at least one sample")
     body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=temperature,
@@ -627,8 +635,9 @@ def stream_finish(acc: "AuditAccumulator", *, class_names, temperature, fit, n_b
     from audit.engine.confidence import streamed_sections
 
     streamed_sections(body, acc, target=target_accuracy)
-    settings = {"n_bins": n_bins, "seed": seed, "n_bootstrap": n_bootstrap, "images": False,
-                "max_mistakes": max_mistakes, "streaming": True, "target_accuracy": target_accuracy}
+    if settings is None:
+        settings = make_settings(seed=seed, n_bootstrap=n_bootstrap, group_cols=list(acc.groups), n_bins=n_bins,
+                                 max_mistakes=max_mistakes, target_accuracy=target_accuracy, streaming=True)
     result = _envelope(class_names, run=run, provenance=provenance, settings=settings,
                        n_bins=n_bins, adaptive_exact=False)
     result.update(body)

@@ -24,7 +24,7 @@ def attach_ranking(body: dict, stats: list[dict]) -> None:
 
 
 def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
-                   target: float = DEFAULT_TARGET_ACCURACY) -> None:
+                   target: float = DEFAULT_TARGET_ACCURACY, threads: int = 1) -> None:
     """Exact ranking metrics and ``selective`` section (before and after temperature scaling) of an
     in-memory audit, added to ``body``.
 
@@ -34,10 +34,10 @@ def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
     top_label, scaled_top_label : (predicted, confidence) before and after scaling
     slices : sequence of dict
         Extra groupings (image-property slices): ``{name, values, kind, proxy, order}``.
+    threads : int
+        Threads of the per-class ranking metrics.
     """
-    from audit.engine.build import MAX_WORKERS, available_cores
-
-    attach_ranking(body, ranking_exact(pred.labels, pred.probs, threads=min(available_cores(), MAX_WORKERS)))
+    attach_ranking(body, ranking_exact(pred.labels, pred.probs, threads=threads))
     groupings = [{"name": name, "values": values, "kind": "group column", "proxy": False}
                  for name, values in pred.groups.items()] + list(slices)
     selective = selective_exact(pred.labels, *top_label, pred.class_names, groupings, target=target)

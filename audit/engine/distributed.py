@@ -119,7 +119,7 @@ def audit_shards(sources: Sequence[str | Path], *, group_cols: Sequence[str] = (
     **options
         Passed to :func:`audit.engine.build.build_result_streaming` (``calibration``, ``temperature``,
         ``n_bins``, ``seed``, ``n_bootstrap``, ``max_mistakes``, ``fit_cap``, ``run``, ``provenance``,
-        ``target_accuracy``).
+        ``target_accuracy``, ``settings``).
 
     Returns
     -------
@@ -277,7 +277,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
                   n_bootstrap: int = 200, max_mistakes: int = 24, fit_cap: int | None = None,
                   split_every: int = SPLIT_EVERY, hash_sources: bool = False,
                   run: dict | None = None, provenance: dict | None = None,
-                  target_accuracy: float | None = None) -> dict:
+                  target_accuracy: float | None = None, settings: dict | None = None) -> dict:
     """The audit result of predictions shards, one Dask task per shard, merged by a tree reduction.
 
     Each task reads its shard in chunks into an :class:`~audit.engine.build.AuditAccumulator` and returns
@@ -292,7 +292,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
         Where to run; default: the active client, else dask's local threaded scheduler.
     group_cols, class_names, chunk_rows : as in :func:`audit_shards`.
     calibration, calibration_source, temperature, n_bins, seed, n_bootstrap, max_mistakes, fit_cap,
-    run, provenance, target_accuracy : as in :func:`audit.engine.build.build_result_streaming`. Without a calibration set
+    run, provenance, target_accuracy, settings : as in :func:`audit.engine.build.build_result_streaming`. Without a calibration set
         or a temperature the cross-fit reads every shard three times (chunk counts, fold samples,
         scaled sums) so that its random split is that of the single-process stream.
     split_every : int, default 8
@@ -351,7 +351,7 @@ def audit_on_dask(sources: Sequence[str | Path], *, client=None, group_cols: Seq
     target = {} if target_accuracy is None else {"target_accuracy": target_accuracy}
     return stream_finish(acc, class_names=names, temperature=temperature, fit=fit, n_bins=n_bins, seed=seed,
                          n_bootstrap=n_bootstrap, max_mistakes=max_mistakes, run=run, provenance=provenance,
-                         **target)
+                         settings=settings, **target)
 
 
 def audit_sources(sources: Sequence[str | Path], *, dask: str | None = None, hash_sources: bool = False,

@@ -1,12 +1,11 @@
 """Comparison with a baseline model: overall and per-class deltas, and exact McNemar tests per sample.
 
 A baseline is a previous ``audit.json`` (aggregate deltas only) or previous predictions on the same test
-set, matched by sample id (deltas plus an exact McNemar test on the two models' correctness).
+set, matched by sample id (deltas plus an exact McNemar test on the two models' correctness). Both come
+parsed: :func:`audit.pipeline.compare_baseline` reads files and the history store.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -24,46 +23,6 @@ MSG_IDS_DIFFER = ("baseline and current predictions cover different samples: {sh
                   "(first unmatched id {example!r})")
 MSG_LABELS_DIFFER = ("baseline and current predictions disagree on the true label of {count} of {n} "
                      "matched samples (first: sample id {example!r})")
-
-
-def compare(result: dict, baseline_source: str | Path, *, current_pred: Predictions | None) -> dict:
-    """Compare the audited model with a baseline; the ``baseline`` section of the result.
-
-    Parameters
-    ----------
-    result : dict
-        The current audit result (``class_names``, ``overall``, ``per_class``).
-    baseline_source : str or Path
-        A previous ``audit.json`` (recognised by content: a JSON object) or a predictions file (or glob)
-        that :func:`audit.sources.load_predictions` reads. (A stored run of the history is compared by
-        :func:`audit.pipeline.run_audit` with :func:`compare_audit_json`.)
-    current_pred : Predictions or None
-        The audited predictions; required for a predictions baseline.
-
-    Returns
-    -------
-    dict
-        ``{source, kind: "audit.json" | "predictions", overall: {n, accuracy_before, accuracy_after, delta,
-        mcnemar}, per_class[]: {class, recall_before, recall_after, delta, mcnemar}}``; ``delta`` is after
-        minus before (negative: the new model is worse); ``mcnemar`` is ``{b, c, p_value}`` for a
-        predictions baseline and null for an ``audit.json`` one.
-
-    Raises
-    ------
-    AuditError
-        If the baseline cannot be read or is not on the same classes and test set.
-    """
-    path = Path(baseline_source)
-    if _looks_like_json(path):
-        from audit.result.load import load_audit_json
-
-        return compare_audit_json(result, load_audit_json(path), source=str(path))
-    if current_pred is None:
-        raise AuditError(MSG_NEEDS_CURRENT, path=path)
-    from audit.sources import load_predictions
-
-    baseline = load_predictions(path, class_names=current_pred.class_names)
-    return compare_predictions(current_pred, baseline, source=str(path))
 
 
 def compare_audit_json(result: dict, baseline: dict, *, source: str) -> dict:
@@ -170,15 +129,3 @@ def _entry(n: int, before, after, mcnemar) -> dict:
 def _entry_class(name: str, before, after, mcnemar) -> dict:
     return {"class": name, "recall_before": before, "recall_after": after, "delta": _delta(before, after),
             "mcnemar": mcnemar}
-
-
-def _looks_like_json(path: Path) -> bool:
-    """True for a file whose first non-blank byte is ``{`` (an audit.json), whatever its name."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except (FileNotFoundError, IsADirectoryError):
-        return False  # a glob pattern or a folder of .npy files: load_predictions reports what is wrong
-    except OSError as exc:
-        raise AuditError(f"cannot read the baseline: {exc.strerror or exc}", path=path) from None
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")

@@ -1,4 +1,9 @@
-"""Which groups of a grouping the disparity rules judge, and the numbers they judge them by.
+"""Which groups of a grouping the gate judges, and the numbers the disparity rules judge them by.
+
+:func:`judged_groups` is the one rule for which groups count: the disparity rules, the review-load rules
+of ``[selective]`` and the report's tables all call it, each with the minimum size its policy section
+sets (``[selective]`` takes ``[disparity]``'s unless the policy sets its own; the gate section of
+audit.json records both as ``disparity_policy`` and ``selective_policy``).
 
 Conventions (stated in every rule's reason and in the report):
 
@@ -46,6 +51,34 @@ class Judged:
     confidence: float | None
 
 
+def is_judged(n, min_group_size: int) -> bool:
+    """Whether a group of ``n`` samples is judged: at least ``min_group_size`` samples, and at least one."""
+    return isinstance(n, int) and not isinstance(n, bool) and n >= max(min_group_size, 1)
+
+
+def judged_groups(groups, min_group_size: int) -> tuple[list, list]:
+    """The groups (``{"group", "n", ...}`` mappings) that are judged and those that are not, in their
+    order: the one rule of the gate and the report (:func:`is_judged`)."""
+    judged, not_judged = [], []
+    for g in groups:
+        (judged if isinstance(g, dict) and is_judged(g.get("n"), min_group_size) else not_judged).append(g)
+    return judged, not_judged
+
+
+def min_group_sizes(gate: dict | None) -> tuple[int | None, int | None]:
+    """The minimum group sizes a stored verdict judged by: (disparity, review load). The review load's
+    falls back to the disparity rules' for results written before ``selective_policy`` was recorded."""
+    gate = gate if isinstance(gate, dict) else {}
+
+    def size(section):
+        value = (gate.get(section) or {}).get("min_group_size")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    disparity = size("disparity_policy")
+    selective = size("selective_policy")
+    return disparity, selective if selective is not None else disparity
+
+
 def family_level(m: int, multiplicity: str = "bonferroni") -> float:
     """Confidence of each of ``m`` intervals: ``1 − 0.05 / m`` (Bonferroni; the m hold together with 95%
     probability) or 95% each (``multiplicity = "none"``)."""
@@ -82,8 +115,8 @@ def judge_grouping(entry: dict, *, min_group_size: int, use: str, multiplicity: 
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             return None
         rows.append((str(g.get("group")), n, _num(g.get("accuracy")), g.get("n_correct")))
-    judged = [r for r in rows if r[1] >= min_group_size and r[1] > 0]
-    small = [r for r in rows if not (r[1] >= min_group_size and r[1] > 0)]
+    judged = [r for r in rows if is_judged(r[1], min_group_size)]
+    small = [r for r in rows if not is_judged(r[1], min_group_size)]
     if any(acc is None for _, _, acc, _ in judged):
         return None
     common = {"n_groups": len(rows), "n_judged": len(judged), "n_not_judged": len(small),

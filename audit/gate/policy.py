@@ -105,7 +105,11 @@ class BaselineRule:
 class SelectiveRule:
     """Selective classification at ``target_accuracy``: minimum coverage, maximum gap in review load
     between the groups of each grouping (groups under ``min_group_size`` samples left out; ``use``
-    ``"point"`` or ``"ci_lower"``, the lower end of the gap from Bonferroni-adjusted Wilson intervals)."""
+    ``"point"`` or ``"ci_lower"``, the lower end of the gap from Bonferroni-adjusted Wilson intervals).
+
+    ``min_group_size`` is ``[disparity]``'s unless the file sets ``[selective].min_group_size``
+    (``min_group_size_from`` says which): one minimum group size judges every group, in the gate and the
+    report, unless a team asks for two."""
 
     enabled: bool
     target_accuracy: float
@@ -115,6 +119,7 @@ class SelectiveRule:
     min_group_size: int
     groupings: tuple[str, ...]
     include_proxies: bool
+    min_group_size_from: str = "selective"
 
 
 @dataclass(frozen=True)
@@ -215,7 +220,8 @@ def _overrides(key: str, value: Any) -> tuple[tuple[str, float], ...]:
     return tuple((name, _fraction(f"{key}.{name}", v)) for name, v in value.items())
 
 
-#: section -> key -> validator. The template must hold exactly these keys (a test checks it).
+#: section -> key -> validator. The template must hold exactly these keys (a test checks it), except the
+#: keys of INHERITED, which it documents commented out.
 SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "accuracy": {"enabled": _bool, "min": _fraction, "use": _choice("ci_lower", "point")},
     "class_error": {
@@ -267,6 +273,9 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "overrides": None,  # set below: needs _Invalid
     },
 }
+
+#: (section, key) -> the (section, key) whose value it takes when a policy file leaves it out.
+INHERITED = {("selective", "min_group_size"): ("disparity", "min_group_size")}
 
 _RULE_TYPES = {
     "accuracy": AccuracyRule,
@@ -346,6 +355,11 @@ def _build(raw: dict, defaults: dict | None, source: str, path: str | Path) -> P
                     value = given[key]
                 elif key in base:
                     value = base[key]
+                elif (section, key) in INHERITED:
+                    source_section, source_key = INHERITED[(section, key)]
+                    values[key] = getattr(sections[source_section], source_key)
+                    values[f"{key}_from"] = source_section
+                    continue
                 elif key == "overrides":
                     value = {}
                 else:

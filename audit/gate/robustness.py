@@ -15,6 +15,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from audit.gate import rules as helpers
 from audit.robustness.params import CORRUPTIONS
 
 #: Severities whose cells count for the relative-drop rule ("mild" corruptions).
@@ -61,8 +62,6 @@ def corruption_overrides(invalid: type[Exception], fraction):
 
 def robustness_rules(result: dict, rule: RobustnessRule) -> list[dict]:
     """The robustness rules' entries for the gate section (see the module docstring)."""
-    from audit.gate import verdict as helpers  # the verdict's rule builders (imported late: no cycle)
-
     section = result.get("robustness") if isinstance(result, dict) else None
     if section is None:
         if rule.required:

@@ -5,27 +5,21 @@ gap in review load between the groups of each grouping (groups too small to judg
 from __future__ import annotations
 
 from audit.gate.policy import SelectiveRule
-from audit.gate.verdict import TOLERANCE, at_least, at_most, fail_rule, as_number, make_rule, skip_rule, suggest
-from audit.gate.group_judging import family_level, interval_gap
+from audit.gate.rules import TOLERANCE, as_number, at_least, at_most, fail_rule, make_rule, skip_rule, suggest
+from audit.gate.group_judging import family_level, interval_gap, judged_groups
 
 MSG_NO_SECTION = "the result has no selective section (made by an older audit); failing closed"
 MSG_TARGET = ("the audit measured at target accuracy {measured}; the policy asks for {wanted}: "
               "run `audit run` with this policy")
 
 
-def judged_groups(groups: list, min_size: int) -> tuple[list[dict], list[str]]:
-    """Groups with at least ``min_size`` samples and a defined review load, and the names of those
-    left out (as the disparity rules leave out groups under ``min_group_size``)."""
-    kept, left_out = [], []
-    for g in groups:
-        if not isinstance(g, dict):
-            continue
-        n = g.get("n")
-        if isinstance(n, int) and n >= min_size and as_number(g.get("review_load")) is not None:
-            kept.append(g)
-        else:
-            left_out.append(str(g.get("group")))
-    return kept, left_out
+def reviewed_groups(groups: list, min_size: int) -> tuple[list[dict], list[str]]:
+    """The judged groups (:func:`~audit.gate.group_judging.judged_groups`) with a defined review load, and
+    the names of those left out."""
+    judged, _ = judged_groups(groups, min_size)
+    kept = [g for g in judged if as_number(g.get("review_load")) is not None]
+    kept_ids = {id(g) for g in kept}
+    return kept, [str(g.get("group")) for g in groups if isinstance(g, dict) and id(g) not in kept_ids]
 
 
 def review_gap(groups: list[dict], use: str) -> float:
@@ -69,7 +63,7 @@ def selective_rules(result: dict, rule: SelectiveRule) -> list[dict]:
                              f"grouping {name!r} named in the policy is not in the result"
                              + suggest(name, list(by_name))))
             continue
-        groups, left_out = judged_groups(entry.get("groups") or [], rule.min_group_size)
+        groups, left_out = reviewed_groups(entry.get("groups") or [], rule.min_group_size)
         note = (f" ({len(left_out)} group(s) under {rule.min_group_size} samples left out: "
                 f"{', '.join(left_out[:3])}{'…' if len(left_out) > 3 else ''})") if left_out else ""
         if len(groups) < 2:

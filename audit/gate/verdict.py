@@ -8,19 +8,25 @@ given and the policy does not require one, or the result has no grouping the dis
 
 from __future__ import annotations
 
-import difflib
-import math
-from typing import Any
-
 from audit.gate.checklist import NEEDS_EVIDENCE, STATUSES
 from audit.gate.policy import Policy
-
-#: Values within this distance of a threshold count as at the threshold (float rounding, e.g. 0.7 - 0.67).
-TOLERANCE = 1e-9
-
-#: Statuses that need a justification in the item's evidence.
-
-MSG_UNDEFINED = "{what} is undefined (null or missing in the result); failing closed"
+from audit.gate.rules import (
+    MSG_UNDEFINED,
+    TOLERANCE,
+    as_number,
+    at_least,
+    at_most,
+    format_cell,
+    end,
+    fail_rule,
+    fmt,
+    fmt_threshold,
+    get,
+    make_rule,
+    signed,
+    skip_rule,
+    suggest,
+)
 
 
 def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
@@ -73,6 +79,8 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
     }
     if policy.disparity.enabled:
         gate["disparity_policy"] = disparity_policy(policy)
+    if policy.selective.enabled:
+        gate["selective_policy"] = selective_policy(policy)
     return gate
 
 
@@ -81,7 +89,7 @@ def format_table(gate: dict) -> str:
     rows = [("", "RULE", "VALUE", "THRESHOLD", "REASON")]
     for rule in gate["rules"]:
         status = "SKIP" if rule.get("skipped") else ("PASS" if rule["passed"] else "FAIL")
-        rows.append((status, rule["name"], _cell(rule["value"]), _cell(rule["threshold"]), rule["reason"]))
+        rows.append((status, rule["name"], format_cell(rule["value"]), format_cell(rule["threshold"]), rule["reason"]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
     return "\n".join(line.rstrip() for line in lines) + "\n" + verdict_line(gate)
@@ -105,9 +113,9 @@ def verdict_line(gate: dict) -> str:
 
 def _min_accuracy(result: dict, policy: Policy) -> dict:
     rule = policy.accuracy
-    overall = _get(result, "overall") or {}
+    overall = get(result, "overall") or {}
     if rule.use == "ci_lower":
-        value, what = _end(overall.get("accuracy_ci"), 0), "accuracy CI lower bound"
+        value, what = end(overall.get("accuracy_ci"), 0), "accuracy CI lower bound"
     else:
         value, what = as_number(overall.get("accuracy")), "accuracy"
     return at_least("min_accuracy", what, value, rule.min)
@@ -115,7 +123,7 @@ def _min_accuracy(result: dict, policy: Policy) -> dict:
 
 def _class_error(result: dict, policy: Policy) -> list[dict]:
     rule = policy.class_error
-    per_class = _get(result, "per_class")
+    per_class = get(result, "per_class")
     if not isinstance(per_class, list) or not per_class:
         return [fail_rule("max_class_error_rate", None, rule.max, MSG_UNDEFINED.format(what="per_class"))]
     names = [str(entry.get("class")) for entry in per_class if isinstance(entry, dict)]
@@ -127,9 +135,9 @@ def _class_error(result: dict, policy: Policy) -> list[dict]:
         if rule.use == "point":
             value, what = as_number(entry.get("error_rate")), f"error rate of {name!r}"
         elif rule.use == "ci_upper":
-            value, what = _end(entry.get("error_rate_ci"), 1), f"error rate CI upper bound of {name!r}"
+            value, what = end(entry.get("error_rate_ci"), 1), f"error rate CI upper bound of {name!r}"
         else:
-            value, what = _end(entry.get("error_rate_ci"), 0), f"error rate CI lower bound of {name!r}"
+            value, what = end(entry.get("error_rate_ci"), 0), f"error rate CI lower bound of {name!r}"
         out.append(at_most(f"max_class_error_rate[{name}]", what, value, rule.threshold_for(name)))
     for name, threshold in rule.overrides:
         if name not in names:
@@ -141,7 +149,7 @@ def _class_error(result: dict, policy: Policy) -> list[dict]:
 
 def _max_ece(result: dict, policy: Policy) -> dict:
     rule = policy.calibration
-    calibration = _get(result, "calibration") or {}
+    calibration = get(result, "calibration") or {}
     if rule.scaling == "after":
         value = as_number((calibration.get("after_scaling") or {}).get("ece"))
         what = "ECE after temperature scaling"
@@ -152,7 +160,7 @@ def _max_ece(result: dict, policy: Policy) -> dict:
 
 def _disparity(result: dict, policy: Policy) -> list[dict]:
     rule = policy.disparity
-    entries = [e for e in (_get(result, "disparity") or []) if isinstance(e, dict)]
+    entries = [e for e in (get(result, "disparity") or []) if isinstance(e, dict)]
     by_name = {str(e.get("name")): e for e in entries}
     if rule.groupings:
         selected = []
@@ -218,10 +226,18 @@ def disparity_policy(policy: Policy) -> dict:
             "too_few_groups": rule.too_few_groups}
 
 
+def selective_policy(policy: Policy) -> dict:
+    """The judging settings of the review-load rules (gate section), beside ``disparity_policy``: the report
+    marks the groups of its review-load tables judged and not judged by them."""
+    rule = policy.selective
+    return {"min_group_size": rule.min_group_size, "min_group_size_from": rule.min_group_size_from,
+            "use": rule.use}
+
+
 def _checklist(result: dict, policy: Policy) -> dict:
     rule = policy.checklist
     name = "checklist_complete"
-    section = _get(result, "checklist")
+    section = get(result, "checklist")
     items = section.get("items") if isinstance(section, dict) else None
     if not isinstance(items, list) or not items:
         return fail_rule(name, None, 0, "no checklist in the result (give --checklist FILE); failing closed")
@@ -256,7 +272,7 @@ def _checklist(result: dict, policy: Policy) -> dict:
 def _model_card(result: dict, policy: Policy) -> dict:
     """model_card_complete: every required field written; no model card in the result fails closed."""
     name, required = "model_card_complete", policy.model_card.required_fields
-    section = _get(result, "model_card")
+    section = get(result, "model_card")
     fields = section.get("fields") if isinstance(section, dict) else None
     if not isinstance(fields, dict):
         return fail_rule(name, None, 0, "no model card in the result (write the [model_card] table of the "
@@ -271,7 +287,7 @@ def _model_card(result: dict, policy: Policy) -> dict:
 
 def _baseline(result: dict, policy: Policy) -> list[dict]:
     rule = policy.baseline
-    section = _get(result, "baseline")
+    section = get(result, "baseline")
     if section is None:
         if rule.require_baseline:
             return [fail_rule("baseline_no_regression", None, -rule.max_drop,
@@ -305,95 +321,15 @@ def _no_regression(name, what, before, after, delta, mcnemar, max_drop, alpha) -
     delta = as_number(delta)
     if delta is None:
         return fail_rule(name, None, threshold, MSG_UNDEFINED.format(what=f"change in {what}"))
-    change = f"{what} {_fmt(as_number(before))} → {_fmt(as_number(after))} (Δ {_signed(delta)})"
+    change = f"{what} {fmt(as_number(before))} → {fmt(as_number(after))} (Δ {signed(delta)})"
     if delta >= threshold - TOLERANCE:
-        return make_rule(name, delta, threshold, True, f"{change}: loss within {_fmt_t(max_drop)}")
+        return make_rule(name, delta, threshold, True, f"{change}: loss within {fmt_threshold(max_drop)}")
     p = as_number(mcnemar.get("p_value")) if isinstance(mcnemar, dict) else None
     if p is None:
         return make_rule(name, delta, threshold, False,
-                     f"{change}: loss above {_fmt_t(max_drop)}, no sample-level test (failing closed)")
+                     f"{change}: loss above {fmt_threshold(max_drop)}, no sample-level test (failing closed)")
     if p >= alpha:
         return make_rule(name, delta, threshold, True,
-                     f"{change}: loss above {_fmt_t(max_drop)} but not significant, McNemar p = {p:.3g} ≥ {alpha:g}")
+                     f"{change}: loss above {fmt_threshold(max_drop)} but not significant, McNemar p = {p:.3g} ≥ {alpha:g}")
     return make_rule(name, delta, threshold, False,
-                 f"{change}: loss above {_fmt_t(max_drop)}, McNemar p = {p:.3g} < {alpha:g}")
-
-
-# --- helpers ------------------------------------------------------------------------------------------
-
-
-def make_rule(name: str, value, threshold, passed: bool, reason: str, skipped: bool = False) -> dict:
-    return {"name": name, "value": value, "threshold": threshold, "passed": bool(passed),
-            "skipped": bool(skipped), "reason": reason}
-
-
-def fail_rule(name: str, value, threshold, reason: str) -> dict:
-    return make_rule(name, value, threshold, False, reason)
-
-
-def skip_rule(name: str, reason: str) -> dict:
-    return make_rule(name, None, None, True, reason, skipped=True)
-
-
-def at_least(name: str, what: str, value: float | None, threshold: float) -> dict:
-    if value is None:
-        return fail_rule(name, None, threshold, MSG_UNDEFINED.format(what=what))
-    passed = value >= threshold - TOLERANCE
-    op = "≥" if passed else "<"
-    return make_rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
-
-
-def at_most(name: str, what: str, value: float | None, threshold: float) -> dict:
-    if value is None:
-        return fail_rule(name, None, threshold, MSG_UNDEFINED.format(what=what))
-    passed = value <= threshold + TOLERANCE
-    op = "≤" if passed else ">"
-    return make_rule(name, value, threshold, passed, f"{what} {_fmt(value, threshold)} {op} {_fmt_t(threshold)}")
-
-
-def _get(result: dict, key: str) -> Any:
-    return result.get(key) if isinstance(result, dict) else None
-
-
-def as_number(value: Any) -> float | None:
-    """A finite float, or None for null, missing, non-numbers and NaN (all undefined)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _end(interval: Any, index: int) -> float | None:
-    if isinstance(interval, (list, tuple)) and len(interval) == 2:
-        return as_number(interval[index])
-    return None
-
-
-def _fmt(value: float | None, threshold: float | None = None) -> str:
-    """Three decimals, more where three would make a failing value look equal to its threshold."""
-    if value is None:
-        return "null"
-    text = f"{value:.3f}"
-    if threshold is not None and abs(value - threshold) > TOLERANCE and text == f"{threshold:.3f}":
-        text = f"{value:.6g}"
-    return text
-
-
-def _fmt_t(threshold: float) -> str:
-    return f"{threshold:.2f}" if round(threshold, 2) == threshold else f"{threshold:g}"
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.3f}".replace("-", "−")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def suggest(word: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+                 f"{change}: loss above {fmt_threshold(max_drop)}, McNemar p = {p:.3g} < {alpha:g}")

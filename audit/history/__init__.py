@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["DEFAULT_DB_NAME", "ENV_DB", "HistoryStore", "RunRecord", "resolve_url"]
-_WHERE = {"DEFAULT_DB_NAME": "engine", "ENV_DB": "engine", "resolve_url": "engine", "HistoryStore": "store",
+__all__ = ["DEFAULT_DB_NAME", "ENV_DB", "HistoryStore", "RunRecord", "history_url", "resolve_url"]
+_WHERE = {"DEFAULT_DB_NAME": "engine", "ENV_DB": "engine", "resolve_url": "engine", "history_url": "engine",
+          "HistoryStore": "store",
           "RunRecord": "store"}
 
 

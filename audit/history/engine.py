@@ -34,6 +34,15 @@ def resolve_url(db: str | None, reports_dir: str | Path) -> str:
     return url
 
 
+def history_url(db: str | None = None) -> str:
+    """The history database of a run, resolved once and passed down as a URL: ``db`` (a SQLAlchemy URL or a
+    SQLite path) if given, else ``$AUDIT_DB``, else ``audit-history.sqlite`` in the reports folder. A URL
+    resolves to itself, so a value already resolved can be passed again."""
+    from audit.paths import default_reports_dir
+
+    return resolve_url(db, default_reports_dir())
+
+
 def display_url(url: str) -> str:
     """The URL with its password masked, for messages."""
     try:

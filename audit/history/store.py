@@ -269,7 +269,7 @@ class HistoryStore:
 
     def baseline(self, ref: str, *, model: str) -> dict:
         """The stored result named by ``ref`` (``released``: the last released run of ``model``; or an
-        id) as ``{source, result}`` for :func:`audit.gate.baseline.compare`."""
+        id) as ``{source, result}`` for :func:`audit.pipeline.compare_baseline`."""
         from sqlalchemy import select
 
         from audit.history.models import Run

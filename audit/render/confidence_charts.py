@@ -149,19 +149,26 @@ MAX_GROUP_ROWS = 20
 
 
 def _min_group_size(r: dict[str, Any]) -> int:
-    size = ((r.get("gate") or {}).get("disparity_policy") or {}).get("min_group_size")
-    return size if isinstance(size, int) and not isinstance(size, bool) else 30
+    """The minimum group size the review-load rules judged by (the default policy's 30 without a gate)."""
+    from audit.gate.group_judging import min_group_sizes
+
+    size = min_group_sizes(r.get("gate"))[1]
+    return 30 if size is None else size
 
 
 def selective_grouping_view(entry: dict[str, Any], min_group_size: int) -> dict[str, Any]:
     """The rows of one grouping's review-load table: every group up to ``MAX_GROUP_ROWS``; beyond, the
     most and the least reviewed of the groups with at least ``min_group_size`` images (the largest groups
     when none has), and a count of the rest."""
+    from audit.gate.group_judging import judged_groups
+
     groups = [g for g in entry.get("groups") or [] if isinstance(g, dict)]
+    judged, small = judged_groups(groups, min_group_size)
+    common = {"entry": entry, "min_group_size": min_group_size,
+              "not_judged_groups": {str(g.get("group")) for g in small}}
     if len(groups) <= MAX_GROUP_ROWS:
-        return {"entry": entry, "rows": groups, "n_hidden": 0, "hidden_samples": 0, "shown": "every group"}
-    sized = [g for g in groups if isinstance(g.get("n"), int) and g["n"] >= min_group_size
-             and is_number(g.get("review_load"))]
+        return {**common, "rows": groups, "n_hidden": 0, "hidden_samples": 0, "shown": "every group"}
+    sized = [g for g in judged if is_number(g.get("review_load"))]
     half = MAX_GROUP_ROWS // 2
     if len(sized) >= 2:
         ranked = sorted(sized, key=lambda g: (-g["review_load"], str(g.get("group"))))
@@ -173,7 +180,7 @@ def selective_grouping_view(entry: dict[str, Any], min_group_size: int) -> dict[
         shown = f"the {len(rows)} largest groups (none has {min_group_size} images)"
     kept = {id(g) for g in rows}
     hidden = [g for g in groups if id(g) not in kept]
-    return {"entry": entry, "rows": rows, "n_hidden": len(hidden),
+    return {**common, "rows": rows, "n_hidden": len(hidden),
             "hidden_samples": sum(g.get("n") or 0 for g in hidden), "shown": shown}
 
 

@@ -192,14 +192,10 @@ def _shown_title(view: dict) -> str:
     return f": {len(view['shown'])} worst and best judged groups"
 
 
-def _min_group_size(r: dict[str, Any]) -> int | None:
-    policy = (r.get("gate") or {}).get("disparity_policy") or {}
-    size = policy.get("min_group_size")
-    return size if f.is_number(size) else None
-
-
 def _group_views(r: dict[str, Any]) -> list[dict]:
-    size = _min_group_size(r)
+    from audit.gate.group_judging import min_group_sizes
+
+    size, _ = min_group_sizes(r.get("gate"))
     return [views.grouping_view(d, size if not d.get("proxy") else None) for d in r["disparity"]]
 
 

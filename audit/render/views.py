@@ -99,7 +99,8 @@ def grouping_view(d: dict[str, Any], min_group_size: int | None) -> dict[str, An
     d : dict
         A ``disparity[]`` entry.
     min_group_size : int or None
-        The policy's minimum group size (from the gate's ``disparity_policy``); None: every group judged.
+        The policy's minimum group size (from the gate's ``disparity_policy``); None: every group with a
+        sample judged. Which groups are judged is :func:`audit.gate.group_judging.judged_groups`'s call.
 
     Returns
     -------
@@ -107,14 +108,16 @@ def grouping_view(d: dict[str, Any], min_group_size: int | None) -> dict[str, An
         ``shown`` (every group up to GROUPS_OPEN_MAX, else the SHOWN_GROUPS worst and best judged
         groups, worst first, or with none judged the 2·SHOWN_GROUPS largest; ``shown_kind`` says
         which), ``collapsed`` (True when the full list goes in a collapsed block),
-        ``judged`` / ``not_judged`` counts and ``not_judged_n`` (their samples).
+        ``judged`` / ``not_judged`` counts, ``not_judged_n`` (their samples) and ``not_judged_groups``
+        (their names).
     """
+    from audit.gate.group_judging import judged_groups
+
     groups = d.get("groups") or []
-    limit = min_group_size or 0
-    judged = [g for g in groups if (g.get("n") or 0) >= limit]
-    small = [g for g in groups if (g.get("n") or 0) < limit]
+    judged, small = judged_groups(groups, min_group_size or 1)
     view = {"judged": len(judged), "not_judged": len(small),
             "not_judged_n": sum(g.get("n") or 0 for g in small), "min_group_size": min_group_size,
+            "not_judged_groups": {str(g.get("group")) for g in small if isinstance(g, dict)},
             "collapsed": len(groups) > GROUPS_OPEN_MAX}
     if not view["collapsed"]:
         view["shown"] = groups

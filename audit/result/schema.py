@@ -13,11 +13,14 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
 
-#: The ``schema_version`` this tool writes (2: ``confusion_cells``; the dense matrices only up to 100 classes).
-SCHEMA_VERSION = "2"
+#: The ``schema_version`` this tool writes (2: ``confusion_cells``; the dense matrices only up to 100 classes;
+#: 3: ``provenance.settings`` has one shape, :class:`Settings`: ``images`` always a bool, the image-input
+#: description under ``model_input``; the gate records ``selective_policy``).
+SCHEMA_VERSION = "3"
 #: Every ``schema_version`` it reads (``audit gate``, ``--baseline``): version 1 lacks ``confusion_cells`` and
-#: always has the dense matrices, neither of which the gate or a baseline reads.
-READABLE_VERSIONS = ("1", "2")
+#: always has the dense matrices, version 2 may hold an object in ``settings.images``; neither the gate nor a
+#: baseline reads any of these.
+READABLE_VERSIONS = ("1", "2", "3")
 
 Interval = list[float]  # [low, high]
 
@@ -43,14 +46,45 @@ class Training(TypedDict):
     n_train: int | None
 
 
+class ModelInput(TypedDict):
+    """How a model on image files was fed (``settings.model_input``; docs/images.md)."""
+
+    input: str  # "HxWxC"
+    scaling: str
+    scaling_source: str
+    outputs: str
+    resized: int
+    converted: dict[str, int] | str  # {"L->RGB": n, ...} or "none"
+    trust_model: bool
+
+
+class Settings(TypedDict):
+    """The settings that change numbers or what the report shows, built in one place
+    (:func:`audit.result.settings.make_settings`)."""
+
+    seed: int
+    n_bootstrap: int
+    #: thumbnails of the images are in the report: not --no-images, and the source had images
+    images: bool
+    group_cols: list[str]
+    n_bins: int
+    max_mistakes: int
+    target_accuracy: float
+    streaming: NotRequired[bool]  # streamed and Dask audits only
+    chunk_rows: NotRequired[int]  # streamed and Dask audits only
+    model_input: NotRequired[ModelInput]  # models on image files only
+
+
 class Provenance(TypedDict):
     model_sha256: dict[str, str] | str | None
     data_sha256: dict[str, str] | str | None
     predictions_sha256: dict[str, str] | None
     versions: dict[str, str | None]
-    settings: dict[str, Any]
+    settings: Settings
     model_dir: NotRequired[str]
     training: NotRequired[Training]
+    model_path: NotRequired[str]  # models on image files only
+    images: NotRequired[dict[str, Any]]  # models on image files only: the image set (docs/images.md)
 
 
 class Overall(TypedDict):
@@ -214,12 +248,21 @@ class DisparityPolicy(TypedDict):
     too_few_groups: Literal["skip", "fail"]
 
 
+class SelectivePolicy(TypedDict):
+    min_group_size: int
+    min_group_size_from: Literal["selective", "disparity"]
+    use: Literal["point", "ci_lower"]
+
+
 class Gate(TypedDict):
     policy_source: str | None
     informational: bool
     passed: bool
     rules: list[Rule]
     disparity_policy: NotRequired[DisparityPolicy]  # schema 2: how group sizes were judged
+    selective_policy: NotRequired[SelectivePolicy]  # schema 3: the same for the review-load rules
+
+
 
 
 class McNemar(TypedDict):

@@ -269,7 +269,7 @@ def evaluate_robustness(
         "examples": None,
     }
     if example is not None:
-        from audit.render.thumbnails import png_data_uri
+        from audit.thumbnails import png_data_uri
 
         out["examples"] = {
             "index": int(idx[example]),

@@ -14,7 +14,7 @@ from helpers.hardening_helpers import GOOD_CHECKLIST, run_main
 import audit
 from audit.errors import AuditError, OptionConflict
 from audit.gate.policy import template_text
-from audit.pipeline import history_url
+from audit.history import history_url
 from audit.sources import save_npz
 
 FILES = {"audit.json", "report.html", "summary.md", "junit.xml"}

@@ -119,7 +119,7 @@ def test_greyscale_and_rgba_images_are_converted_and_said(models, data, tmp_path
     Image.open(data / "dog" / "000.png").convert("RGBA").save(data / "dog" / "000.png")
     code, err = _run(capfd, tmp_path, models["sequential"], data)
     assert code == 0, err
-    settings = json.loads((tmp_path / "report" / "audit.json").read_text())["provenance"]["settings"]["images"]
+    settings = json.loads((tmp_path / "report" / "audit.json").read_text())["provenance"]["settings"]["model_input"]
     assert settings["converted"] == {"L->RGB": 1, "RGBA->RGB": 1}
     assert "L-&gt;RGB: 1" in (tmp_path / "report" / "report.html").read_text()
 

@@ -23,7 +23,8 @@ _RESULT = {
     "run": {"name": "fixture", "model_name": "fixture", "source": "predictions", "seed": 0},
     "provenance": {"model_sha256": None, "data_sha256": None, "predictions_sha256": {"preds.npz": "0" * 64},
                    "versions": {"python": "3.11.7", "audit": "0.1.0"},
-                   "settings": {"seed": 0, "n_bootstrap": 200, "images": False, "group_cols": ["region"]}},
+                   "settings": {"seed": 0, "n_bootstrap": 200, "images": False, "group_cols": ["region"], "n_bins": 15,
+                                "max_mistakes": 24, "target_accuracy": 0.9}},
     "conventions": {"accuracy_ci": "95% Wilson score interval"},
     "class_names": ["cat", "dog", "ship"],
     # 210 of 300 right; accuracy_ci is the 95% Wilson interval of 210/300.

@@ -163,7 +163,8 @@ def sample_result(n_classes: int = 10, n: int = 10_000, n_mistakes: int = 24, *,
             "model_sha256": "3f" * 32, "data_sha256": "a1" * 32, "predictions_sha256": None,
             "versions": {"python": "3.11.9", "numpy": "2.1.0", "scikit-learn": "1.5.1", "fairlearn": "0.15.0",
                          "tensorflow": "2.21.0"},
-            "settings": {"n_bins": 15, "bootstrap": 1000, "seed": 0, "group_col": ["site"], "images": images},
+            "settings": {"n_bins": 15, "n_bootstrap": 1000, "seed": 0, "group_cols": ["site"], "images": images,
+                         "max_mistakes": 24, "target_accuracy": 0.9},
         },
         "conventions": {
             "accuracy_ci": "95% Wilson score interval",
@@ -247,7 +248,7 @@ def hostile_result() -> dict:
     result["checklist"]["items"][5].update(status="yes", evidence=HOSTILE[1], answered_by=HOSTILE[2],
                                            answered_on="2024-06-01")
     result["checklist"]["n_open"] = sum(i["status"] == "open" for i in result["checklist"]["items"])
-    result["provenance"]["settings"]["group_col"] = [HOSTILE[0]]
+    result["provenance"]["settings"]["group_cols"] = [HOSTILE[0]]
     result["gate"]["rules"][0]["reason"] = HOSTILE[1]
     result["mistakes"][0]["thumbnail"] = "javascript:alert(1)"
     result["mistakes"][1]["thumbnail"] = "https://example.com/x.png"

@@ -10,7 +10,7 @@ from audit.engine.build import AuditAccumulator, build_result, build_result_stre
 from audit.render.text import summarize
 from audit.errors import AuditError
 from audit.predictions import make_predictions
-from audit.render.thumbnails import png_data_uri
+from audit.thumbnails import png_data_uri
 
 TOP_KEYS = {"schema_version", "tool", "run", "provenance", "conventions", "class_names", "overall",
             "per_class", "confusion_matrix", "confusion_matrix_normalized", "confusion_cells", "top_confusions",
@@ -52,7 +52,7 @@ def test_result_has_the_schema_keys_and_is_strict_json():
     r = build_result(random_pred(images=True), n_bootstrap=50)
     assert TOP_KEYS <= set(r)
     json.dumps(r, allow_nan=False)
-    assert r["schema_version"] == "2" and r["overall"]["n"] == 600
+    assert r["schema_version"] == "3" and r["overall"]["n"] == 600
     cal = r["calibration"]
     for key in ("ece", "mce", "classwise_ece", "adaptive_ece", "brier", "nll", "n_bins", "bins",
                 "temperature", "after_scaling", "ece_ci", "nll_clip"):

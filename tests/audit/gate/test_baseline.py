@@ -10,7 +10,8 @@ import pytest
 from helpers.gate_fixtures import make_result, write_result
 from numpy.testing import assert_allclose
 
-from audit.gate.baseline import compare, compare_predictions, mcnemar_exact
+from audit.gate.baseline import compare_predictions, mcnemar_exact
+from audit.pipeline import compare_baseline as compare
 from audit.errors import AuditError
 from audit.gate.policy import default_policy
 from audit.predictions import make_predictions

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from audit.gate.policy import default_policy, load_policy
-from audit.gate.selective_rules import judged_groups, review_gap, selective_rules
+from audit.gate.selective_rules import review_gap, reviewed_groups, selective_rules
 from audit.errors import AuditError
 from audit.metrics.intervals import wilson_interval
 from helpers.gate_fixtures import make_result
@@ -57,7 +57,7 @@ def test_small_groups_are_left_out_and_too_few_groups_skip():
     assert got["passed"] and got["value"] == pytest.approx(0.04) and "east" in got["reason"]
     got = by_name(result, rule(min_group_size=151))["max_review_load_gap[region]"]
     assert got["skipped"] and got["passed"] and "fewer than two groups" in got["reason"]
-    kept, left = judged_groups(groups, 30)
+    kept, left = reviewed_groups(groups, 30)
     assert [g["group"] for g in kept] == ["north", "south"] and left == ["east"]
 
 

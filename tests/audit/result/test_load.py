@@ -25,7 +25,7 @@ def _set(path):
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    (("schema_version",), "3", "unsupported schema_version '3'; this tool reads '1' or '2'"),
+    (("schema_version",), "4", "unsupported schema_version '4'; this tool reads '1' or '2' or '3'"),
     (("model_card", "fields"), "x", "key 'model_card.fields' must be an object of field: text or null; got 'x'"),
     (("model_card", "fields", "developers"), 3, "key 'model_card.fields.developers' must be text or null; got 3"),
     (("overall", "accuracy"), "high", "key 'overall.accuracy' must be a number in [0, 1] or null; got 'high'"),

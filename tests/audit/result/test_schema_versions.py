@@ -35,11 +35,23 @@ def as_schema_1(audit_json, tmp_path):
     return old
 
 
+def as_schema_2(audit_json, tmp_path):
+    """The same result as schema version 2 wrote it: an image run's input description in ``settings.images``,
+    no ``selective_policy`` in the gate."""
+    result = json.loads(audit_json.read_text(encoding="utf-8"))
+    result["schema_version"] = "2"
+    result["provenance"]["settings"]["images"] = {"input": "32x32x3", "scaling": "x / 255"}
+    result["gate"].pop("selective_policy", None)
+    old = tmp_path / "v2-audit.json"
+    old.write_text(json.dumps(result), encoding="utf-8")
+    return old
+
+
 @pytest.mark.parametrize("k", [10, DENSE_CONFUSION_MAX + 20])
 def test_gate_and_baseline_read_both_versions(tmp_path, k):
     path, new = audit(tmp_path, k, "current")
     result = json.loads(new.read_text(encoding="utf-8"))
-    assert result["schema_version"] == "2"
+    assert result["schema_version"] == "3"
     counts = dense_confusion(result["confusion_cells"], k)
     assert counts.sum() == 400
     if k <= DENSE_CONFUSION_MAX:
@@ -48,7 +60,7 @@ def test_gate_and_baseline_read_both_versions(tmp_path, k):
         assert result["confusion_matrix"] is None and result["confusion_matrix_normalized"] is None
     policy = tmp_path / "policy.toml"
     policy.write_text("[checklist]\nenabled = false\n[model_card]\nenabled = false\n", encoding="utf-8")
-    files = [new] + ([as_schema_1(new, tmp_path)] if k <= DENSE_CONFUSION_MAX else [])
+    files = [new, as_schema_2(new, tmp_path)] + ([as_schema_1(new, tmp_path)] if k <= DENSE_CONFUSION_MAX else [])
     for stored in files:
         gated = CliRunner().invoke(app, ["gate", str(stored), "--policy", str(policy), "--out", str(tmp_path / "g")])
         assert gated.exit_code in (0, 1) and "RULE" in gated.output, gated.output

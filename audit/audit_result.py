@@ -89,9 +89,9 @@ class AuditResult:
         ``saved`` is what :meth:`save` returned: the stored text is then the audit.json on disk, so that
         ``audit gate`` on that file finds this run. Only numbers are stored, never images.
         """
-        from audit.pipeline import history_url
+        from audit.history.engine import history_url
 
-        url = history_url(db)
+        url = history_url(db)  # a URL resolved by the caller stays as it is
         if saved is not None:
             from audit.history.hooks import record_run
 
