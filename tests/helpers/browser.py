@@ -13,6 +13,7 @@ reason where Debian's chromium or the playwright package is missing.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import shutil
@@ -44,9 +45,10 @@ def find_chromium() -> str | None:
     return None
 
 
+@functools.cache
 def browser_unavailable() -> str | None:
     """Why the browser tests cannot run here, or None."""
-    if importlib.util.find_spec("playwright") is None:
+    if importlib.util.find_spec("playwright") is None:  # not imported here: every pytest run reads this module
         return "playwright not installed (pip install -r requirements.lock; scripts/test.sh does)"
     if find_chromium() is None:
         return "chromium not installed (Debian: apt-get install -y chromium; scripts/test.sh installs it)"
