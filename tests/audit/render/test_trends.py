@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bs4 import BeautifulSoup
-from helpers.cdp import find_chromium, open_page
+from helpers.browser import open_page, requires_browser
 
 from audit.render.html import render_html
 from audit.render.trend_chart import trend_chart
@@ -55,10 +55,10 @@ def test_model_name_is_escaped(result):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
-def test_trends_open_in_chromium_without_errors(tmp_path, result):
+@requires_browser
+def test_trends_open_in_chromium_without_errors(chromium, tmp_path, result):
     page = tmp_path / "report.html"
     page.write_text(render_html(result, trends=_trends(HOSTILE)), encoding="utf-8")
-    report = open_page(page, height=1500)
+    report = open_page(chromium, page, height=1500)
     assert report.errors == []
     assert not any("alert" in text for _, text in report.console)
