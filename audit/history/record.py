@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 from typing import Any
 
 #: Top-level sections holding sample-level data, never stored.
@@ -20,7 +19,7 @@ IMAGE_KEYS = frozenset({"thumbnail", "thumbnails", "image", "images"})
 #: The key metrics of the narrow table, in display order, with how each is read from the result.
 METRICS = (
     "accuracy", "balanced_accuracy", "worst_class_error", "ece_before", "ece_after", "largest_disparity",
-    "robustness_mean",
+    "review_load", "robustness_mean",
 )
 
 
@@ -44,34 +43,19 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def key_metrics(result: dict) -> dict[str, float]:
-    """The key metrics of ``result`` (undefined or unmeasured ones left out).
+    """The key metrics of ``result`` (undefined or unmeasured ones left out): the headline numbers
+    (:meth:`audit.result.headline.Headline.key_metrics`), the same the terminal, summary.md and the report show.
 
     accuracy, balanced_accuracy: ``overall``; worst_class_error: the largest per-class error rate;
     ece_before / ece_after: ``calibration.ece`` and ``calibration.after_scaling.ece``;
     largest_disparity: the largest between-group accuracy difference over ``disparity[]``;
+    review_load: ``selective.review_load`` (share of images people review at the target accuracy);
     robustness_mean: ``robustness.mean_accuracy`` (mean accuracy over corruption cells) when present.
     """
-    overall = result.get("overall") or {}
-    cal = result.get("calibration") or {}
-    errors = [_number(r.get("error_rate")) for r in result.get("per_class") or []]
-    gaps = [_number(d.get("difference")) for d in result.get("disparity") or []]
-    values = {
-        "accuracy": _number(overall.get("accuracy")),
-        "balanced_accuracy": _number(overall.get("balanced_accuracy")),
-        "worst_class_error": max((e for e in errors if e is not None), default=None),
-        "ece_before": _number(cal.get("ece")),
-        "ece_after": _number((cal.get("after_scaling") or {}).get("ece")),
-        "largest_disparity": max((g for g in gaps if g is not None), default=None),
-        "robustness_mean": _number((result.get("robustness") or {}).get("mean_accuracy")),
-    }
-    return {k: v for k, v in values.items() if v is not None}
+    from audit.result.headline import headline
+
+    return headline(result).key_metrics()
 
 
 def digest(value: Any) -> str | None:

@@ -21,6 +21,7 @@ from audit.render import charts
 from audit.render import formatting as f
 from audit.render.confidence_charts import confidence_view
 from audit.render import views
+from audit.result.headline import headline
 
 #: Forbids every network load and every script; only inline styles and data: images are allowed.
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
@@ -68,18 +69,6 @@ def normalise(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def worst_classes(result: dict[str, Any], n: int = 3) -> list[dict]:
-    """The ``n`` classes with the highest error rate (undefined rates left out; ties by class index)."""
-    rows = [r for r in result.get("per_class", []) if f.is_number(r.get("error_rate"))]
-    return sorted(rows, key=lambda r: (-r["error_rate"], r.get("index", 0)))[:n]
-
-
-def largest_disparity(result: dict[str, Any]) -> dict | None:
-    """The grouping with the largest between-group accuracy difference, or None."""
-    rows = [d for d in result.get("disparity") or [] if f.is_number(d.get("difference"))]
-    return max(rows, key=lambda d: d["difference"]) if rows else None
-
-
 def _charts(r: dict[str, Any]) -> dict[str, Any]:
     """Every chart of the report as Markup (the SVG functions escape all text they are given)."""
     out: dict[str, Any] = {}
@@ -123,6 +112,7 @@ TREND_METRICS = (
     ("accuracy", "Accuracy", "pct"), ("balanced_accuracy", "Balanced accuracy", "pct"),
     ("worst_class_error", "Worst-class error", "pct"), ("ece_before", "ECE", "dec"),
     ("ece_after", "ECE after scaling", "dec"), ("largest_disparity", "Largest disparity", "pct"),
+    ("review_load", "Human review load", "pct"),
     ("robustness_mean", "Robustness (mean accuracy)", "pct"),
 )
 
@@ -222,6 +212,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         When a required section (class_names, overall, per_class) is missing.
     """
     r = normalise(result)
+    h = headline(r)
     mistakes = [
         {**m, "thumbnail": m.get("thumbnail") if THUMBNAIL.fullmatch(str(m.get("thumbnail") or "")) else None}
         for m in r["mistakes"]
@@ -237,8 +228,9 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         charts={**_charts(r), "trends": trend_charts(trends)},
         trends=trends,
         trend_metrics=trend_metrics(trends),
-        worst=worst_classes(r),
-        largest=largest_disparity(r),
+        worst=h.worst_classes[:3],
+        largest=h.largest_disparity,
+        headline=h,
         classes=views.class_view(r),
         confusion=views.confusion_view(r),
         groupings=_group_views(r),

@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from audit.render import formatting as f
-from audit.render.html import largest_disparity, normalise, worst_classes
+from audit.render.html import normalise
+from audit.result.headline import headline
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
@@ -47,6 +48,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         disparity and checklist status.
     """
     r = normalise(result)
+    h = headline(r)
     run, ov, cal, gate, cl = r["run"], r["overall"], r["calibration"], r["gate"], r["checklist"]
     name = run.get("model_name") or run.get("name") or "model"
     lines = [f"## Audit of {md(name)}", ""]
@@ -73,15 +75,31 @@ def render_markdown(result: dict[str, Any]) -> str:
         lines.append(f"- **Calibration** ECE {f.pct(cal.get('ece'), 2)} (95% CI {f.ci(cal.get('ece_ci'), 2)}); "
                      f"after temperature scaling (T = {f.dec(cal.get('temperature'), 3)}) "
                      f"{f.pct(after.get('ece'), 2)}")
-    largest = largest_disparity(r)
+    largest = h.largest_disparity
     if largest:
         proxy = " (image-property proxy)" if largest.get("proxy") else ""
         lines.append(f"- **Largest disparity** {f.gap(largest.get('difference'))} accuracy gap by "
                      f"{md(largest.get('name'))}{proxy}; worst group {md(largest.get('worst_group'))}")
+    review = h.review
+    if review:
+        target = f.pct(review.target_accuracy, 0)
+        if review.threshold is None:
+            lines.append(f"- **Human review** no confidence threshold reaches {target} accuracy: people review "
+                         "every image")
+        else:
+            lines.append(f"- **Human review** to reach {target} accuracy people review {f.pct(review.review_load)} "
+                         f"of images (95% CI {f.ci(review.review_load_ci)}; confidence below "
+                         f"{f.dec(review.threshold, 4)})")
+    robust = h.robustness
+    if robust:
+        worst_corruption = (f"; worst corruption {md(robust.worst_corruption)} "
+                            f"{f.pct(robust.worst_corruption_accuracy)}" if robust.worst_corruption else "")
+        lines.append(f"- **Robustness** mean accuracy under corruption {f.pct(robust.mean_accuracy)} over "
+                     f"{f.count(robust.n_cells)} cells (clean {f.pct(robust.clean_accuracy)}){worst_corruption}")
     if cl:
         lines.append(f"- **Ethics checklist** {f.count(cl.get('n_open'))} of {len(cl.get('items') or [])} "
                      f"items open" + ("" if cl.get("source") else " (no answers file given)"))
-    worst = worst_classes(r)
+    worst = h.worst_classes[:3]
     if worst:
         lines += ["", "### Worst classes", ""]
         lines += _table(["Class", "Error rate", "95% CI", "Support"],

@@ -1,64 +1,67 @@
-"""The terminal summary of an audit: about ten lines for ``audit run`` and ``AuditResult.summary()``."""
+"""The terminal summary of an audit: about ten lines for ``audit run`` and ``AuditResult.summary()``, from the
+headline numbers (:mod:`audit.result.headline`) that summary.md, the report and the history show too."""
 
 from __future__ import annotations
+
+from audit.result.headline import Headline, headline
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x, fmt=".4f") -> str:
+    return "n/a" if x is None else format(x, fmt)
 
 
 def summarize(result: dict) -> str:
     """A short human summary (about ten lines) of an audit result for the terminal."""
-
-    def pct(x):
-        return "n/a" if x is None else f"{100 * x:.1f}%"
-
-    def num(x, fmt=".4f"):
-        return "n/a" if x is None else format(x, fmt)
-
-    o = result["overall"]
-    lo, hi = o["accuracy_ci"] or (None, None)
-    lines = [f"audit of {result.get('run', {}).get('name') or 'predictions'}: N = {o['n']}, "
-             f"{len(result['class_names'])} classes",
-             f"  accuracy          {pct(o['accuracy'])}  (95% CI {pct(lo)}–{pct(hi)})",
-             f"  balanced accuracy {pct(o['balanced_accuracy'])}   macro F1 {num(o['macro_f1'], '.3f')}"]
-    rated = [r for r in result["per_class"] if r["error_rate"] is not None]
-    if rated:
-        worst = max(rated, key=lambda r: r["error_rate"])
-        lines.append(f"  worst class       {worst['class']}: error rate {pct(worst['error_rate'])} "
-                     f"(n = {worst['support']})")
-    absent = [r["class"] for r in result["per_class"] if r["error_rate"] is None]
-    if absent:
-        lines.append(f"  no samples of     {', '.join(absent)} (error rate undefined)")
+    h = headline(result)
+    lo, hi = h.accuracy_ci or (None, None)
+    lines = [f"audit of {h.name}: N = {h.n}, {h.n_classes} classes",
+             f"  accuracy          {_pct(h.accuracy)}  (95% CI {_pct(lo)}–{_pct(hi)})",
+             f"  balanced accuracy {_pct(h.balanced_accuracy)}   macro F1 {_num(h.macro_f1, '.3f')}"]
+    if h.worst_class:
+        w = h.worst_class
+        lines.append(f"  worst class       {w['class']}: error rate {_pct(w['error_rate'])} (n = {w['support']})")
+    if h.classes_without_samples:
+        lines.append(f"  no samples of     {', '.join(h.classes_without_samples)} (error rate undefined)")
     c = result["calibration"]
-    after = c.get("after_scaling") or {}
-    lines.append(f"  ECE               {num(c['ece'])} before, {num(after.get('ece'))} after "
-                 f"temperature T = {num(c['temperature'], '.3f')} "
+    lines.append(f"  ECE               {_num(h.ece)} before, {_num(h.ece_after)} after "
+                 f"temperature T = {_num(c['temperature'], '.3f')} "
                  f"({(c.get('temperature_fit') or {}).get('source') or 'not fitted'})")
-    lines.append(f"  NLL / Brier       {num(c['nll'])} / {num(c['brier'])}")
-    gaps = [d for d in result.get("disparity", []) if d.get("difference") is not None]
-    if gaps:
-        d = max(gaps, key=lambda d: d["difference"])
+    lines.append(f"  NLL / Brier       {_num(c['nll'])} / {_num(c['brier'])}")
+    d = h.largest_disparity
+    if d:
         lines.append(f"  largest disparity {d['name']}{' (proxy)' if d['proxy'] else ''}: accuracy gap "
                      f"{100 * d['difference']:.1f} pp, worst group {d['worst_group']}")
-    elif result.get("disparity"):
-        reasons = {d.get("undefined_reason") or "undefined" for d in result["disparity"]}
-        lines.append(f"  disparity         undefined: {'; '.join(sorted(reasons))}")
+    elif h.has_groupings:
+        lines.append(f"  disparity         undefined: {'; '.join(h.disparity_undefined)}")
     else:
         lines.append("  disparity         no groups given")
-    lines.extend(confidence_lines(result))
-    return "\n".join(lines)
-
-
-def confidence_lines(result: dict) -> list[str]:
-    """Terminal summary lines of the ranking and selective metrics (none when the result lacks them)."""
-    o, sel = result.get("overall") or {}, result.get("selective")
-    lines = []
+    o = result.get("overall") or {}
     if o.get("roc_auc_macro") is not None:
         lines.append(f"  ROC AUC / AP      {o['roc_auc_macro']:.3f} / {o['average_precision_macro']:.3f} "
                      "(macro, one-vs-rest)")
-    if sel:
-        target = f"{100 * sel['target_accuracy']:.0f}%"
-        if sel.get("threshold") is None:
+    lines.extend(review_and_robustness_lines(h))
+    return "\n".join(lines)
+
+
+def review_and_robustness_lines(h: Headline) -> list[str]:
+    """The human-review and robustness lines (none where the result lacks the section)."""
+    lines = []
+    r = h.review
+    if r:
+        target = f"{100 * r.target_accuracy:.0f}%" if r.target_accuracy is not None else "the target"
+        if r.threshold is None:
             lines.append(f"  human review      no threshold reaches {target} accuracy: people review every image")
         else:
-            lines.append(f"  human review      to reach {target} accuracy people review "
-                         f"{100 * sel['review_load']:.1f}% of images (confidence < {sel['threshold']:.4f}); "
-                         f"AURC {sel['aurc']:.4f}")
+            lines.append(f"  human review      to reach {target} accuracy people review {_pct(r.review_load)} "
+                         f"of images (confidence < {r.threshold:.4f}); AURC {_num(r.aurc)}")
+    rb = h.robustness
+    if rb:
+        worst = (f"; worst {rb.worst_corruption} {_pct(rb.worst_corruption_accuracy)}"
+                 if rb.worst_corruption else "")
+        lines.append(f"  robustness        mean accuracy under corruption {_pct(rb.mean_accuracy)} "
+                     f"(clean {_pct(rb.clean_accuracy)}, {rb.n_cells} cells){worst}")
     return lines

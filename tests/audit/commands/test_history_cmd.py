@@ -149,6 +149,6 @@ def test_trends_in_the_report_mark_released_runs(tmp_path, preds, capsys):
     assert "released" in rows[0].get_text() and rows[0].get("class") == ["released"]
     acc = json.loads((tmp_path / "o3" / "audit.json").read_text())["overall"]["accuracy"]
     assert rows[2].find_all("td")[1].get_text() == f"{100 * acc:.2f}%"
-    assert len(section.find_all("svg")) == 6  # one chart per key metric measured (no robustness here)
+    assert len(section.find_all("svg")) == 7  # one chart per key metric measured (review load; no robustness here)
     assert len(section.find_all("path", class_="released")) >= 1
     assert "trends" not in json.loads((tmp_path / "o3" / "audit.json").read_text())

@@ -72,7 +72,7 @@ def test_a_writer_killed_while_recording_leaves_the_database_consistent(history_
         if engine.dialect.name == "sqlite":
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     engine.dispose()
-    assert len(per_run) == runs and {c for _, c in per_run} == {6}  # whole runs only: 6 key metrics each
+    assert len(per_run) == runs and {c for _, c in per_run} == {7}  # whole runs only: 7 key metrics each
     store = HistoryStore(history_url, create=True)  # and the database takes new runs
     store.record_run(result("after-the-kill"))
     assert len(store.list_runs(limit=None)) == runs + 1

@@ -13,10 +13,10 @@ from helpers.history_fixtures import PNG, result
 
 def test_key_metrics_worked_by_hand():
     # gate fixture: accuracy 0.7, balanced 0.7, per-class error rates 0.4/0.3/0.2, ECE 0.05 -> 0.03,
-    # disparity differences 0.04 (region) and 0.375 (brightness)
+    # disparity differences 0.04 (region) and 0.375 (brightness), review load 0.4 at the 90% target
     assert record.key_metrics(result()) == pytest.approx({
         "accuracy": 0.7, "balanced_accuracy": 0.7, "worst_class_error": 0.4, "ece_before": 0.05,
-        "ece_after": 0.03, "largest_disparity": 0.375})
+        "ece_after": 0.03, "largest_disparity": 0.375, "review_load": 0.4})
 
 
 def test_robustness_mean_only_when_present():
@@ -31,6 +31,7 @@ def test_undefined_metrics_are_left_out():
     for row in r["per_class"]:
         row["error_rate"] = None
     r["overall"]["accuracy"] = float("nan")
+    r["selective"]["review_load"] = None
     assert set(record.key_metrics(r)) == {"balanced_accuracy"}
 
 

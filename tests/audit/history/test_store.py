@@ -30,6 +30,7 @@ def test_history_numbers_equal_the_audit_json(history_url):
         "ece_before": on_disk["calibration"]["ece"],
         "ece_after": on_disk["calibration"]["after_scaling"]["ece"],
         "largest_disparity": max(d["difference"] for d in on_disk["disparity"]),
+        "review_load": on_disk["selective"]["review_load"],
         "robustness_mean": on_disk["robustness"]["mean_accuracy"],
     }
     rec, stored, gates = store.get(run_id)

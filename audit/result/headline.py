@@ -1,0 +1,139 @@
+"""The headline numbers of an audit result, picked in one place: the terminal summary, ``summary.md``, the
+report's header and the history record all show these, so they cannot disagree on which class is worst,
+which grouping has the largest gap, or whether robustness and human review are shown."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Review:
+    """Human review at the target accuracy (``selective``): people review ``review_load`` of the images."""
+
+    target_accuracy: float | None
+    threshold: float | None  # None: no threshold reaches the target, people review every image
+    review_load: float | None
+    review_load_ci: list | None
+    coverage: float | None
+    aurc: float | None
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """Accuracy under corruption (``robustness``): the mean over the cells and the worst corruption."""
+
+    mean_accuracy: float | None
+    clean_accuracy: float | None
+    worst_corruption: str | None
+    worst_corruption_accuracy: float | None
+    n_cells: int
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The key numbers of one audit result (undefined ones are None)."""
+
+    name: str
+    n: int | None
+    n_classes: int
+    accuracy: float | None
+    accuracy_ci: list | None
+    balanced_accuracy: float | None
+    macro_f1: float | None
+    #: per-class rows with a defined error rate, worst first (ties by class index)
+    worst_classes: list[dict] = field(default_factory=list)
+    classes_without_samples: list[str] = field(default_factory=list)
+    ece: float | None = None
+    ece_after: float | None = None
+    #: the ``disparity[]`` entry with the largest defined accuracy difference
+    largest_disparity: dict | None = None
+    #: why no disparity is defined, when groupings exist but none has a difference
+    disparity_undefined: list[str] = field(default_factory=list)
+    has_groupings: bool = False
+    review: Review | None = None
+    robustness: Robustness | None = None
+    checklist_open: int | None = None
+    checklist_items: int | None = None
+    verdict: str | None = None  # "pass" | "fail" | None (no gate)
+
+    @property
+    def worst_class(self) -> dict | None:
+        return self.worst_classes[0] if self.worst_classes else None
+
+    def key_metrics(self) -> dict[str, float]:
+        """The numbers the history stores and charts as trends (undefined ones left out)."""
+        worst = self.worst_class
+        values = {
+            "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
+            "worst_class_error": _number(worst.get("error_rate")) if worst else None,
+            "ece_before": self.ece,
+            "ece_after": self.ece_after,
+            "largest_disparity": _number(self.largest_disparity.get("difference")) if self.largest_disparity else None,
+            "review_load": self.review.review_load if self.review else None,
+            "robustness_mean": self.robustness.mean_accuracy if self.robustness else None,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def headline(result: dict) -> Headline:
+    """The headline numbers of an audit result (the audit.json mapping)."""
+    overall = result.get("overall") or {}
+    per_class = [r for r in result.get("per_class") or [] if isinstance(r, dict)]
+    rated = sorted((r for r in per_class if _number(r.get("error_rate")) is not None),
+                   key=lambda r: (-r["error_rate"], r.get("index", 0)))
+    cal = result.get("calibration") or {}
+    groupings = [d for d in result.get("disparity") or [] if isinstance(d, dict)]
+    defined = [d for d in groupings if _number(d.get("difference")) is not None]
+    checklist = result.get("checklist")
+    gate = result.get("gate")
+    return Headline(
+        name=str((result.get("run") or {}).get("name") or "predictions"),
+        n=overall.get("n"),
+        n_classes=len(result.get("class_names") or per_class),
+        accuracy=_number(overall.get("accuracy")),
+        accuracy_ci=overall.get("accuracy_ci"),
+        balanced_accuracy=_number(overall.get("balanced_accuracy")),
+        macro_f1=_number(overall.get("macro_f1")),
+        worst_classes=rated,
+        classes_without_samples=[str(r.get("class")) for r in per_class if _number(r.get("error_rate")) is None],
+        ece=_number(cal.get("ece")),
+        ece_after=_number((cal.get("after_scaling") or {}).get("ece")),
+        largest_disparity=max(defined, key=lambda d: d["difference"]) if defined else None,
+        disparity_undefined=sorted({d.get("undefined_reason") or "undefined" for d in groupings}) if not defined else [],
+        has_groupings=bool(groupings),
+        review=_review(result.get("selective")),
+        robustness=_robustness(result.get("robustness")),
+        checklist_open=checklist.get("n_open") if isinstance(checklist, dict) else None,
+        checklist_items=len(checklist.get("items") or []) if isinstance(checklist, dict) else None,
+        verdict=("pass" if gate.get("passed") else "fail") if isinstance(gate, dict) and gate else None,
+    )
+
+
+def _review(sel: Any) -> Review | None:
+    if not isinstance(sel, dict):
+        return None
+    return Review(target_accuracy=_number(sel.get("target_accuracy")), threshold=_number(sel.get("threshold")),
+                  review_load=_number(sel.get("review_load")), review_load_ci=sel.get("review_load_ci"),
+                  coverage=_number(sel.get("coverage")), aurc=_number(sel.get("aurc")))
+
+
+def _robustness(section: Any) -> Robustness | None:
+    if not isinstance(section, dict):
+        return None
+    rows = [r for r in section.get("by_corruption") or [] if isinstance(r, dict) and _number(r.get("accuracy")) is not None]
+    worst = min(rows, key=lambda r: r["accuracy"]) if rows else None
+    return Robustness(mean_accuracy=_number(section.get("mean_accuracy")),
+                      clean_accuracy=_number((section.get("clean") or {}).get("accuracy")),
+                      worst_corruption=str(worst["corruption"]) if worst else None,
+                      worst_corruption_accuracy=_number(worst["accuracy"]) if worst else None,
+                      n_cells=len(section.get("cells") or []))
