@@ -16,7 +16,7 @@ from audit.commands.run import MSG_RELEASED_IMAGES
 from audit.errors import AuditError
 from audit.model.image_audit import (OUTPUTS_LOGITS, OUTPUTS_PROBS, image_predictions, open_image_inputs,
                                      softmax)
-from audit.model.keras_model import HINT_TRUST
+from audit.model.keras_config import HINT_TRUST
 
 
 @pytest.fixture(scope="module")
