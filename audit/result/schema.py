@@ -43,6 +43,16 @@ class Training(TypedDict):
     n_train: int | None
 
 
+class PredictedBy(TypedDict):
+    command: str
+    tool_version: str
+    model_path: str
+    provenance_file: str
+    images: NotRequired[dict[str, Any]]
+    settings: NotRequired[dict[str, Any]]
+    versions: NotRequired[dict[str, str | None]]
+
+
 class Provenance(TypedDict):
     model_sha256: dict[str, str] | str | None
     data_sha256: dict[str, str] | str | None
@@ -51,6 +61,7 @@ class Provenance(TypedDict):
     settings: dict[str, Any]
     model_dir: NotRequired[str]
     training: NotRequired[Training]
+    predicted_by: NotRequired[PredictedBy]
 
 
 class Overall(TypedDict):
