@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.hardening_helpers import assert_clear_error, run_main
 
 from audit.errors import AuditError
 from audit.hashing import sha256_file
@@ -135,3 +136,54 @@ def test_the_reader_keys_are_the_schemas():
     declared = PredictedBy.__required_keys__ | PredictedBy.__optional_keys__
     assert set(PREDICTED_BY_KEYS) | set(PREDICTED_BY_OBJECTS) | {"provenance_file"} == declared
     assert set(PREDICTED_BY_KEYS) | {"provenance_file"} == PredictedBy.__required_keys__
+
+
+def _audit(tmp_path, capfd, path, *extra) -> tuple[int, dict | None, str]:
+    capfd.readouterr()
+    out = tmp_path / "report"
+    code = run_main("run", "--predictions", path, "--out", out, "--bootstrap", "0", "--no-record", *extra)
+    err = capfd.readouterr().err
+    result = json.loads((out / "audit.json").read_text()) if code in (0, 1) else None
+    return code, result, err
+
+
+@pytest.mark.parametrize("options", [(), ("--stream",)])
+def test_an_audit_of_the_file_records_the_model_and_images(tmp_path, pred, capfd, options):
+    path = save_with_provenance(tmp_path / "preds.npz", pred, PROVENANCE)
+    code, result, err = _audit(tmp_path, capfd, path, *options)
+    assert code == 0 and "warning" not in err, err
+    prov = result["provenance"]
+    assert prov["model_sha256"] == {"net.keras": MODEL_SHA} and prov["data_sha256"]["image_set"] == IMAGES_SHA
+    assert prov["predictions_sha256"] == {str(path): sha256_file(path)}
+    assert prov["predicted_by"]["model_path"] == "models/net.keras"
+    assert prov["predicted_by"]["provenance_file"] == str(sidecar_path(path))
+    assert conformance_errors(result) == []
+    assert MODEL_SHA[:12] in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_an_audit_with_a_stale_sidecar_warns_and_records_no_model(tmp_path, pred, capfd):
+    path = save_with_provenance(tmp_path / "preds.npz", pred, PROVENANCE)
+    save_npz(path, _first_rows(pred, 3))
+    code, result, err = _audit(tmp_path, capfd, path)
+    assert code == 0
+    assert err.strip().splitlines()[0] == MSG_SIDECAR_STALE.format(sidecar=sidecar_path(path), predictions="preds.npz")
+    assert result["provenance"]["model_sha256"] is None and "predicted_by" not in result["provenance"]
+
+
+def test_an_audit_of_several_shards_merges_none(tmp_path, pred, capfd):
+    # one model hash per audit: shards (each with its sidecar) keep the predictions files' hashes only
+    save_with_provenance(tmp_path / "preds-1.npz", _first_rows(pred, 2), PROVENANCE)
+    save_with_provenance(tmp_path / "preds-2.npz", _first_rows(pred, 2, start=2), PROVENANCE)
+    code, result, err = _audit(tmp_path, capfd, tmp_path / "preds*")
+    assert code == 0 and "warning" not in err, err
+    prov = result["provenance"]
+    assert prov["model_sha256"] is None and "predicted_by" not in prov and len(prov["predictions_sha256"]) == 2
+
+
+def test_an_audit_with_a_malformed_sidecar_exits_2(tmp_path, pred, capfd):
+    path = save_with_provenance(tmp_path / "preds.npz", pred, PROVENANCE)
+    sidecar_path(path).write_text("{ not json")
+    code, result, err = _audit(tmp_path, capfd, path)
+    assert code == 2
+    assert_clear_error(err, sidecar_path(path), "unreadable provenance file of `audit predict`", HINT_SIDECAR)
+    assert not (tmp_path / "report").exists()
