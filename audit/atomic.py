@@ -1,12 +1,19 @@
-"""Atomic file output: a reader never sees a half-written file, and a failed run never destroys an old one."""
+"""Atomic file output: a reader never sees a half-written file, and a failed run never destroys an old one.
+
+One file (:func:`atomic_path`, :func:`write_text`) or several as a set (:func:`atomic_paths`,
+:func:`replace_all`): all are written under temporary names first, then renamed into place together.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from audit.errors import AuditError
 
@@ -48,3 +55,87 @@ def write_text(path: str | Path, text: str) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | Path) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of ``paths``; if the block succeeds, rename them all over their
+    targets as a set (:func:`replace_all`, a Ctrl-C held back until the renames are done).
+
+    A failed block, or a failed rename, leaves every target as it was; an ``OSError`` (a full disk) becomes
+    an :class:`~audit.errors.AuditError` naming the first path, as in :func:`atomic_path`.
+    """
+    finals = [Path(p) for p in paths]
+    temps: list[Path] = []
+    try:
+        for final in finals:
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+            except OSError as exc:
+                raise AuditError(f"cannot write here: {exc.strerror or exc}", path=final.parent) from exc
+            os.close(fd)
+            temps.append(Path(tmp))
+            os.chmod(tmp, file_mode())
+        try:
+            yield list(temps)
+            with sigint_deferred():
+                replace_all(list(zip(temps, finals)))
+        except OSError as exc:
+            raise AuditError(f"cannot write: {exc.strerror or exc}", path=finals[0]) from exc
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Hold a Ctrl-C back until the block has finished, then raise it: the renames complete as a set."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def replace_all(pairs: Sequence[tuple[Path, Path]]) -> None:
+    """Rename every temporary over its target; if one rename fails, put back the files already replaced.
+
+    Each existing target is first hard-linked to a backup name, so a failure half-way restores the old
+    set instead of leaving a new audit.json beside an old report.html.
+    """
+    backups: list[tuple[Path, Path | None]] = []
+    try:
+        for tmp, final in pairs:
+            backup = None
+            if final.exists():
+                backup = final.with_name(f".{final.name}.{os.getpid()}.bak")
+                with contextlib.suppress(FileNotFoundError):
+                    backup.unlink()
+                try:
+                    os.link(final, backup)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(final, backup)
+            backups.append((final, backup))
+            os.replace(tmp, final)
+    except OSError:
+        for final, backup in reversed(backups):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, final)
+                else:
+                    final.unlink()
+        raise
+    finally:
+        for _, backup in backups:
+            if backup is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    backup.unlink()

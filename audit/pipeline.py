@@ -121,7 +121,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     else:
         from audit.engine.distributed import audit_sources, should_stream
         from audit.hashing import sha256_file
-        from audit.sources import expand_sources
+        from audit.sources import expand_sources, read_provenance
 
         if dask and stream is False:
             raise OptionConflict(MSG_DASK_NO_STREAM)
@@ -136,6 +136,9 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         provenance["predictions_sha256"] = None if dask else {str(p): sha256_file(p) for p in sources}
         provenance["model_sha256"] = None
         provenance["data_sha256"] = None
+        if len(sources) == 1 and not dask:  # the model and image hashes `audit predict` wrote beside the file
+            provenance.update(read_provenance(sources[0], provenance["predictions_sha256"][str(sources[0])],
+                                              warn=notify) or {})
         kind = "predictions"
         if streaming:  # images are never streamed
             settings = make_settings(images=False, streaming=True, chunk_rows=chunk_rows, **common)

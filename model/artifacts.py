@@ -11,15 +11,16 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from audit.atomic import write_text
 from audit.errors import AuditError
 from audit.hashing import sha256_file
+from audit.model.keras_config import (HINT_REBUILD, check_code, first_line, load_error, read_architecture,
+                                      read_keras_config)
 from audit.predictions import ROW_SUM_TOLERANCE
 
 ARCHITECTURE_FILE = "cifar10_architecture.json"
@@ -32,14 +33,7 @@ MANIFEST_FILE = "manifest.json"
 CIFAR_INPUT_SHAPE = (None, 32, 32, 3)
 
 MSG_MODEL_MISSING = "model not found"
-MSG_NOT_KERAS_ZIP = "corrupt model file: a .keras file is a zip archive and this one is not"
-MSG_CORRUPT_MODEL = "corrupt model file ({reason})"
 MSG_CORRUPT_WEIGHTS = "corrupt or mismatched weights file ({reason})"
-MSG_LAMBDA = (
-    "refused: the model contains a Lambda layer ({name!r}); Keras safe mode does not load Lambda layers "
-    "because loading one runs Python code stored in the file (arbitrary code execution)"
-)
-HINT_LAMBDA = "rebuild the model without Lambda layers, or audit a predictions file exported from it"
 MSG_INPUT_SHAPE = "model input shape is {shape}; CIFAR-10 images need (None, 32, 32, 3)"
 MSG_NOT_PROBS = (
     "model outputs are not probabilities: on a probe batch {problem} (last layer activation: {activation})"
@@ -179,6 +173,9 @@ def load_validation_indices(model_dir: str | Path) -> np.ndarray:
 def load_model(model_dir_or_file: str | Path, *, via: str = "keras", check: bool = True):
     """Load a saved model with Keras safe mode on, and check that it fits CIFAR-10.
 
+    The config is read and scanned first (:mod:`audit.model.keras_config`): a model that needs Python
+    code to load (a Lambda layer, a custom class or function) is refused before Keras reads the file.
+
     Parameters
     ----------
     model_dir_or_file : path
@@ -210,27 +207,17 @@ def load_model(model_dir_or_file: str | Path, *, via: str = "keras", check: bool
 
 
 def _load_from_keras(path: Path):
+    from audit.model.keras_model import keras_file_of
     from audit.model.quiet import import_keras, quiet_stderr
 
-    file = path / KERAS_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise AuditError(MSG_MODEL_MISSING + f" ({KERAS_FILE} missing)", path=path)
-    if not zipfile.is_zipfile(file):
-        raise AuditError(MSG_NOT_KERAS_ZIP, path=file)
-    try:
-        with zipfile.ZipFile(file) as zf:
-            config = json.loads(zf.read("config.json"))
-    except (KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise AuditError(MSG_CORRUPT_MODEL.format(reason=f"no readable config.json: {exc}"), path=file) from exc
-    _refuse_lambda(config, file)
+    file = keras_file_of(path)
+    check_code(read_keras_config(file), file, hint=HINT_REBUILD)
     keras = import_keras()
     try:
         with quiet_stderr():
             model = keras.models.load_model(file, compile=False, safe_mode=True)
     except Exception as exc:  # keras raises ValueError, OSError, TypeError... for a damaged file
-        if "Lambda" in str(exc) and "safe_mode" in str(exc):
-            raise AuditError(MSG_LAMBDA.format(name="Lambda"), path=file, hint=HINT_LAMBDA) from exc
-        raise AuditError(MSG_CORRUPT_MODEL.format(reason=_first_line(exc)), path=file) from exc
+        raise load_error(exc, file, hint=HINT_REBUILD) from exc
     return model, file
 
 
@@ -248,45 +235,22 @@ def _load_from_json(path: Path):
     for needed in (arch, weights):
         if not needed.is_file():
             raise AuditError(MSG_MODEL_MISSING + f" ({needed.name} missing)", path=needed.parent)
-    try:
-        text = arch.read_text(encoding="utf-8")
-        config = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AuditError(MSG_CORRUPT_MODEL.format(reason=f"architecture is not JSON: {_first_line(exc)}"),
-                         path=arch) from exc
-    _refuse_lambda(config, arch)
+    config = read_architecture(arch)
+    check_code(config, arch, hint=HINT_REBUILD)
     keras = import_keras()
     from keras.src.saving.serialization_lib import SafeModeScope
 
     try:
         with quiet_stderr(), SafeModeScope(True):
-            model = keras.models.model_from_json(text)
+            model = keras.models.model_from_json(json.dumps(config))
     except Exception as exc:
-        raise AuditError(MSG_CORRUPT_MODEL.format(reason=_first_line(exc)), path=arch) from exc
+        raise load_error(exc, arch, hint=HINT_REBUILD) from exc
     try:
         with quiet_stderr():
             model.load_weights(weights)
     except Exception as exc:
-        raise AuditError(MSG_CORRUPT_WEIGHTS.format(reason=_first_line(exc)), path=weights) from exc
+        raise AuditError(MSG_CORRUPT_WEIGHTS.format(reason=first_line(exc)), path=weights) from exc
     return model, arch
-
-
-def _refuse_lambda(config: Any, source: Path) -> None:
-    for node in walk_config(config):
-        if node.get("class_name") in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
-            name = (node.get("config") or {}).get("name", node["class_name"])
-            raise AuditError(MSG_LAMBDA.format(name=name), path=source, hint=HINT_LAMBDA)
-
-
-def walk_config(node: Any) -> Iterable[dict]:
-    """Every mapping in a Keras config, depth first (layers, nested models, their configs)."""
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk_config(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk_config(value)
 
 
 def check_model(model, *, source: str | Path | None = None, probe_size: int = 8) -> None:
@@ -327,8 +291,3 @@ def _last_activation(model) -> str:
 def _folder_of(path: str | Path) -> Path:
     path = Path(path)
     return path if path.is_dir() else path.parent
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -362,6 +362,21 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
                       model_input=model_input)
 
 
+def predict_provenance(run: ImageAudit) -> dict:
+    """What ``audit predict`` writes beside its predictions file (:func:`audit.sources.save_with_provenance`),
+    for a later ``audit run --predictions`` to record: the model's and the images' SHA-256, and
+    ``predicted_by`` (the model path, the image conversion and preprocessing, the tool and library versions).
+    """
+    from audit import __version__
+    from audit.versions import library_versions
+
+    prov = run.provenance
+    return {"model_sha256": prov["model_sha256"], "data_sha256": prov["data_sha256"],
+            "predicted_by": {"command": "audit predict", "tool_version": __version__,
+                             "model_path": prov["model_path"], "images": prov["images"],
+                             "model_input": run.model_input, "versions": library_versions(with_tf=True)}}
+
+
 def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
     """Fill ``thumbnail`` of each confident mistake from its image file (sample id = path under ``root``)."""
     root = Path(root)

@@ -1,14 +1,13 @@
 """Load any Keras 3 image classifier from a ``.keras`` file safely, and read what it expects as input.
 
-Safety: ``config.json`` is read from the zip and scanned *before* Keras deserialises anything. A model
-that needs Python code to load (a Lambda layer, a custom class or function) is refused unless the caller
-trusts the file (``--trust-model``); Keras's own safe mode stays on as a second guard.
+Safety: ``config.json`` is read from the zip and scanned *before* Keras deserialises anything
+(:mod:`audit.model.keras_config`). A model that needs Python code to load (a Lambda layer, a custom class
+or function) is refused unless the caller trusts the file (``--trust-model``); Keras's own safe mode stays
+on as a second guard.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,24 +16,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from audit.errors import AuditError
-from audit.model.artifacts import walk_config
+from audit.model.keras_config import HINT_TRUST, check_code, load_error, read_keras_config
 
-#: Layer classes whose config carries Python bytecode.
-LAMBDA_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__")
-#: Modules a function object (an activation) may come from in a safe model.
-FUNCTION_MODULES = ("keras.activations", "keras.src.activations")
 #: Layers that scale pixels themselves: a model starting with one gets raw 0-255 values.
 SCALING_LAYERS = ("Rescaling", "Normalization")
 #: Layers that do nothing at inference and may precede the scaling layer.
 INFERENCE_NO_OPS = ("InputLayer", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
                     "RandomContrast", "RandomBrightness", "RandomCrop", "Dropout", "GaussianNoise")
 
-MSG_NEEDS_CODE = ("refused: the model needs Python code to load ({what}); loading it would run code stored "
-                  "in or named by the file, which Keras safe mode forbids")
-HINT_TRUST = "pass --trust-model to load it anyway, only for a file from a source you trust"
-MSG_NOT_KERAS = "not a .keras model file (a .keras file is a zip archive holding config.json)"
-MSG_CORRUPT = "corrupt model file ({reason})"
-MSG_CUSTOM_MISSING = "the model uses {what}, whose code is not available here even with --trust-model ({reason})"
 MSG_INPUTS = "the model has {n} inputs; an image classifier takes one image tensor"
 MSG_OUTPUTS = "the model has {n} outputs; an image classifier has one (N, n_classes) output"
 MSG_INPUT_SHAPE = ("the model input shape is {shape}; an image classifier takes (None, height, width, "
@@ -135,46 +124,6 @@ def keras_file_of(path: str | Path) -> Path:
     return path
 
 
-def read_config(file: str | Path) -> dict:
-    """The parsed ``config.json`` of a ``.keras`` zip, without running Keras."""
-    file = Path(file)
-    if not zipfile.is_zipfile(file):
-        raise AuditError(MSG_NOT_KERAS, path=file)
-    try:
-        with zipfile.ZipFile(file) as zf:
-            config = json.loads(zf.read("config.json"))
-    except (KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise AuditError(MSG_CORRUPT.format(reason=f"no readable config.json: {_first_line(exc)}"),
-                         path=file) from None
-    if not isinstance(config, dict):
-        raise AuditError(MSG_CORRUPT.format(reason="config.json is not an object"), path=file)
-    return config
-
-
-def code_needed(config: Any) -> list[str]:
-    """What in a model config needs Python code to load: Lambda layers, custom classes and functions.
-
-    Returns
-    -------
-    list of str
-        One description per offending object, e.g. ``"a Lambda layer ('sneaky')"``; empty for a
-        model made of Keras's own layers.
-    """
-    found = []
-    for node in walk_config(config):
-        cls = node.get("class_name")
-        module = node.get("module")
-        name = (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None
-        if cls in LAMBDA_CLASSES:
-            if cls != "__lambda__":
-                found.append(f"a Lambda layer ({name or cls!r})")
-        elif cls == "function" and module is not None and module not in FUNCTION_MODULES:
-            found.append(f"the function {node.get('config')!r} from module {module!r}")
-        elif isinstance(module, str) and module != "keras" and not module.startswith("keras."):
-            found.append(f"the custom object {node.get('registered_name') or cls!r} from module {module!r}")
-    return list(dict.fromkeys(found))
-
-
 def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | None = None) -> Classifier:
     """Load a ``.keras`` classifier safely and work out its input size and pixel scaling.
 
@@ -196,22 +145,13 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
     from audit.model.quiet import import_keras, quiet_stderr
 
     file = keras_file_of(path)
-    config = read_config(file)
-    needs = code_needed(config)
-    if needs and not trust:
-        shown = "; ".join(needs[:3]) + (f"; and {len(needs) - 3} more" if len(needs) > 3 else "")
-        raise AuditError(MSG_NEEDS_CODE.format(what=shown), path=file, hint=HINT_TRUST)
+    needs = check_code(read_keras_config(file), file, trust=trust, hint=HINT_TRUST)
     keras = import_keras()
     try:
         with quiet_stderr():
             model = keras.models.load_model(file, compile=False, safe_mode=not trust)
     except Exception as exc:  # keras raises ValueError, TypeError, OSError... for a damaged file
-        reason = _first_line(exc)
-        if needs:
-            raise AuditError(MSG_CUSTOM_MISSING.format(what=needs[0], reason=reason), path=file) from None
-        if "safe_mode" in reason or "Lambda" in reason:
-            raise AuditError(MSG_NEEDS_CODE.format(what=reason), path=file, hint=HINT_TRUST) from None
-        raise AuditError(MSG_CORRUPT.format(reason=reason), path=file) from None
+        raise load_error(exc, file, needs=needs, hint=HINT_TRUST) from None
     height, width, channels, n_out = check_classifier(model, source=file)
     scaling = model_scaling_layer(model)
     if rescale is not None:
@@ -310,8 +250,3 @@ def parse_rescale(value: str) -> tuple[float, float, float]:
 
 def _shape_text(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

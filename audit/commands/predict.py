@@ -25,7 +25,8 @@ def predict(model, data, out, group_cols, batch_size, **image_opts):
     """Write the model's class probabilities on labelled images as a predictions file.
 
     Sample ids are the image paths relative to the data folder; metadata columns become group
-    columns. `audit run --predictions FILE` then audits the file without TensorFlow.
+    columns. `audit run --predictions FILE` then audits the file without TensorFlow, and records the
+    model's and the images' SHA-256 from FILE.provenance.json, written beside it.
 
     \b
     Example:
@@ -37,10 +38,11 @@ def predict(model, data, out, group_cols, batch_size, **image_opts):
         raise AuditError("image data not found", path=data)
     wants_image_run(model, data, image_opts)
     run = audit_images(model, data, group_cols, batch_size, image_opts)
-    from audit.sources import save_npz, save_table
+    from audit.model.image_audit import predict_provenance
+    from audit.sources import save_with_provenance, sidecar_path
 
-    path = save_npz(out, run.pred) if Path(out).suffix.lower() == ".npz" else save_table(out, run.pred)
+    path = save_with_provenance(out, run.pred, predict_provenance(run))
     outputs = run.provenance["images"]["outputs"]
     click.echo(f"audit: wrote {run.pred.n_samples} predictions over {run.pred.n_classes} classes "
                f"({', '.join(run.pred.groups) or 'no'} group columns; model outputs: {outputs.split(' ')[0]}) "
-               f"to {path}")
+               f"to {path} (provenance: {sidecar_path(path).name})")

@@ -75,6 +75,19 @@ class Settings(TypedDict):
     model_input: NotRequired[ModelInput]  # models on image files only
 
 
+class PredictedBy(TypedDict):
+    """What ``audit predict`` recorded beside a predictions file (its ``.provenance.json``), merged into
+    the provenance of an audit of that file."""
+
+    command: str
+    tool_version: str
+    model_path: str
+    provenance_file: str
+    images: NotRequired[dict[str, Any]]
+    model_input: NotRequired[ModelInput]
+    versions: NotRequired[dict[str, str | None]]
+
+
 class Provenance(TypedDict):
     model_sha256: dict[str, str] | str | None
     data_sha256: dict[str, str] | str | None
@@ -85,6 +98,7 @@ class Provenance(TypedDict):
     training: NotRequired[Training]
     model_path: NotRequired[str]  # models on image files only
     images: NotRequired[dict[str, Any]]  # models on image files only: the image set (docs/images.md)
+    predicted_by: NotRequired[PredictedBy]  # a predictions file written by `audit predict`
 
 
 class Overall(TypedDict):

@@ -8,6 +8,7 @@ from audit.sources.load import (
     load_shards,
 )
 from audit.sources.npz import save_npz
+from audit.sources.provenance import read_provenance, save_with_provenance, sidecar_path
 from audit.sources.table import save_table
 
 __all__ = [
@@ -16,6 +17,9 @@ __all__ = [
     "iter_prediction_chunks",
     "load_predictions",
     "load_shards",
+    "read_provenance",
     "save_npz",
     "save_table",
+    "save_with_provenance",
+    "sidecar_path",
 ]

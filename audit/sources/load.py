@@ -10,6 +10,7 @@ from audit.errors import AuditError
 from audit.predictions import MSG_EMPTY, Predictions
 from audit.sources import npz, table
 from audit.sources.assemble import RawArrays, assemble, concat_raw
+from audit.sources.provenance import is_sidecar
 from audit.sources.sniff import MSG_EMPTY_FILE, sniff
 
 #: Extension -> format.
@@ -29,12 +30,14 @@ def expand_sources(pattern: str | Path) -> list[Path]:
     """The files a path or glob pattern names, sorted.
 
     A pattern with ``*``, ``?`` or ``[`` (``**`` recurses) must match at least one path; a plain
-    path is returned as it is and checked when it is read.
+    path is returned as it is and checked when it is read. A pattern leaves out the provenance sidecars
+    ``audit predict`` writes beside its files (``preds.npz.provenance.json``): ``preds*`` names the
+    predictions only.
     """
     text = str(pattern)
     if not glob.has_magic(text):
         return [Path(text)]
-    matches = sorted(glob.glob(text, recursive=True))
+    matches = sorted(m for m in glob.glob(text, recursive=True) if not is_sidecar(m))
     if not matches:
         raise AuditError(MSG_NO_MATCH, path=text, hint="quote the pattern so the shell does not expand it")
     return [Path(m) for m in matches]

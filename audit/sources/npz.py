@@ -121,6 +121,13 @@ def save_npz(path: str | Path, pred: Predictions) -> Path:
     Text (class names, sample ids, group values) is stored as fixed-width unicode arrays, so the
     file loads with ``allow_pickle=False``.
     """
+    with atomic_path(path) as tmp:
+        write_npz(tmp, pred)
+    return Path(path)
+
+
+def write_npz(file: str | Path, pred: Predictions) -> None:
+    """Write ``pred`` as an ``.npz`` to ``file`` as it is named (not atomically: see :func:`save_npz`)."""
     arrays = {
         "probs": np.asarray(pred.probs),
         "labels": np.asarray(pred.labels),
@@ -130,10 +137,8 @@ def save_npz(path: str | Path, pred: Predictions) -> Path:
         arrays["sample_ids"] = np.asarray(pred.sample_ids, dtype=str)
     for name, values in pred.groups.items():
         arrays[GROUP_PREFIX + name] = np.asarray(values, dtype=str)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    return Path(path)
+    with open(file, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _wanted_keys(keys: list[str], group_cols: Sequence[str], source: str) -> list[str]:

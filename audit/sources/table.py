@@ -21,6 +21,8 @@ PROB_PREFIX = "prob_"
 GROUP_PREFIX = "group_"
 #: Spellings of a missing number in a CSV probability or label cell; in text columns only "" is missing.
 NUMERIC_NA = ("", "nan", "NaN", "NAN", "-nan", "NA", "N/A", "n/a", "null", "NULL", "None", "#N/A")
+#: Suffixes of the table files written.
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 MSG_MISSING_COLUMN = "missing column {column!r}; columns present: {present}"
 MSG_NO_PROB_COLUMNS = "no probability columns (named prob_<class name>); columns present: {present}"
@@ -28,6 +30,7 @@ MSG_DUPLICATE_COLUMNS = "duplicate column name(s) {names}"
 MSG_UNKNOWN_GROUP = "unknown group column {name!r}; group_* columns: {groups}; other columns: {others}"
 MSG_AMBIGUOUS_GROUP = "group column {name!r} is ambiguous: both {name!r} and 'group_{name}' exist"
 MSG_NOT_NUMERIC = "column {column!r} must hold numbers; row {row} has {value!r}"
+MSG_TABLE_SUFFIX = "cannot write a table with extension {suffix!r}; use .csv or .parquet"
 
 
 @dataclass(frozen=True)
@@ -189,9 +192,25 @@ def save_table(path: str | Path, pred: Predictions, *, row_group_size: int | Non
     Columns: ``sample_id`` (if any), ``label`` (class index), ``prob_<class name>`` per class, then
     ``group_<name>`` per group column. ``row_group_size`` applies to Parquet only.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise AuditError(f"cannot write a table with extension {suffix!r}; use .csv or .parquet", path=path)
+    suffix = table_suffix(path)  # before anything is created
+    with atomic_path(path) as tmp:
+        write_table(tmp, pred, suffix=suffix, row_group_size=row_group_size)
+    return Path(path)
+
+
+def table_suffix(path: str | Path, suffix: str | None = None) -> str:
+    """The lower-case suffix (``.csv``, ``.parquet`` or ``.pq``) of a table file to write: ``path``'s, or
+    ``suffix`` where ``path`` is a temporary name."""
+    suffix = (Path(path).suffix if suffix is None else suffix).lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise AuditError(MSG_TABLE_SUFFIX.format(suffix=suffix), path=path)
+    return suffix
+
+
+def write_table(file: str | Path, pred: Predictions, *, suffix: str, row_group_size: int | None = None) -> None:
+    """Write ``pred`` to ``file`` as it is named, as the table format of ``suffix`` (not atomically: see
+    :func:`save_table`)."""
+    suffix = table_suffix(file, suffix)
     data: dict[str, np.ndarray] = {}
     if pred.sample_ids is not None:
         data[SAMPLE_ID_COLUMN] = np.asarray(pred.sample_ids, dtype=str)
@@ -201,15 +220,13 @@ def save_table(path: str | Path, pred: Predictions, *, row_group_size: int | Non
     for name, values in pred.groups.items():
         data[GROUP_PREFIX + name] = np.asarray(values, dtype=str)
     frame = pd.DataFrame(data)
-    with atomic_path(path) as tmp:
-        if suffix == ".csv":
-            frame.to_csv(tmp, index=False, lineterminator="\n")
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    if suffix == ".csv":
+        frame.to_csv(file, index=False, lineterminator="\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, row_group_size=row_group_size)
-    return Path(path)
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), file, row_group_size=row_group_size)
 
 
 def _column_values(series: pd.Series) -> np.ndarray:

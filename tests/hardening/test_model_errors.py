@@ -17,7 +17,8 @@ import pytest
 from helpers.cifar_fixtures import write_dataset  # noqa: E402
 from helpers.hardening_helpers import assert_clear_error, run_main, snapshot  # noqa: E402
 
-from audit.model.artifacts import HINT_LAMBDA, HINT_NOT_PROBS, KERAS_FILE, MANIFEST_FILE  # noqa: E402
+from audit.model.artifacts import HINT_NOT_PROBS, KERAS_FILE, MANIFEST_FILE  # noqa: E402
+from audit.model.keras_config import HINT_REBUILD, MSG_NOT_KERAS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +90,31 @@ def _damaged_weights(tmp_path: Path, good: Path) -> Path:
     return path
 
 
+def _needs_code(tmp_path: Path, good: Path, kind: str) -> Path:
+    """A copy of ``good`` (Input, Flatten, Dense) whose ``config.json`` names a custom class (the Flatten
+    layer from ``my_company.layers``) or a function from another module (``builtins.exec`` as the Dense
+    layer's activation): Keras would import that code to load the file."""
+    path = tmp_path / f"{kind}.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            payload = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(payload)
+                flatten, dense = config["config"]["layers"][1:3]
+                if kind == "custom-class":
+                    flatten.update(module="my_company.layers", registered_name="MyCompany>Flatten")
+                else:
+                    dense["config"]["activation"] = {"module": "builtins", "class_name": "function",
+                                                     "config": "exec", "registered_name": "function"}
+                payload = json.dumps(config).encode()
+            dst.writestr(item, payload)
+    return path
+
+
 CASES = {
     # name: (how to build the folder, file the message names, fragments)
     "corrupt-keras": (lambda tmp, f: model_dir(tmp, _garbage(tmp)), KERAS_FILE,
-                      ("corrupt model file: a .keras file is a zip archive and this one is not",)),
+                      (MSG_NOT_KERAS,)),
     "keras-zip-without-config": (lambda tmp, f: model_dir(tmp, _zip_without_config(tmp)), KERAS_FILE,
                                  ("corrupt model file (no readable config.json",)),
     "keras-damaged-weights": (lambda tmp, f: model_dir(tmp, _damaged_weights(tmp, f["good"])), KERAS_FILE,
@@ -109,7 +131,13 @@ CASES = {
     "sigmoid": (lambda tmp, f: model_dir(tmp, f["sigmoid"]), KERAS_FILE,
                 ("model outputs are not probabilities", "not 1", "sigmoid")),
     "lambda-layer": (lambda tmp, f: model_dir(tmp, f["lambda"]), KERAS_FILE,
-                     ("Lambda layer ('sneaky')", "safe mode", "arbitrary code execution", HINT_LAMBDA)),
+                     ("Lambda layer ('sneaky')", "safe mode", "arbitrary code execution", HINT_REBUILD)),
+    "custom-class": (lambda tmp, f: model_dir(tmp, _needs_code(tmp, f["good"], "custom-class")), KERAS_FILE,
+                     ("needs Python code to load", "the custom object 'MyCompany>Flatten' from module "
+                      "'my_company.layers'", "arbitrary code execution", HINT_REBUILD)),
+    "custom-function": (lambda tmp, f: model_dir(tmp, _needs_code(tmp, f["good"], "custom-function")), KERAS_FILE,
+                        ("needs Python code to load", "the function 'exec' from module 'builtins'",
+                         "arbitrary code execution", HINT_REBUILD)),
     "wrong-class-count": (lambda tmp, f: model_dir(tmp, f["five-classes"]), "model",
                           ("model has 5 outputs but the dataset has 10 classes",)),
     "no-validation-indices": (lambda tmp, f: model_dir(tmp, f["good"]), "model",
@@ -129,16 +157,17 @@ def test_bad_model_exits_2_with_one_line(case, built, tmp_path, capfd):
     assert snapshot(folder) == before  # the model folder is left as it was
 
 
-def test_lambda_model_code_never_runs(built, tmp_path, capfd, monkeypatch):
+@pytest.mark.parametrize("case", ["lambda-layer", "custom-class", "custom-function"])
+def test_model_needing_code_never_reaches_keras(case, built, tmp_path, capfd, monkeypatch):
     # the refusal comes from reading config.json, before Keras deserialises anything
     import keras
 
     def no_load(*args, **kwargs):
-        raise AssertionError("keras.models.load_model was called on a Lambda model")
+        raise AssertionError(f"keras.models.load_model was called on a model needing code ({case})")
 
     monkeypatch.setattr(keras.models, "load_model", no_load)
     files, data = built
-    code, err = audit_model(capfd, tmp_path, data, model_dir(tmp_path, files["lambda"]))
+    code, err = audit_model(capfd, tmp_path, data, CASES[case][0](tmp_path, files))
     assert code == 2 and "arbitrary code execution" in err
 
 

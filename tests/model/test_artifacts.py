@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 
@@ -13,15 +14,14 @@ from numpy.testing import assert_array_equal
 from audit.errors import AuditError
 from audit.model.artifacts import (
     ARCHITECTURE_FILE,
-    HINT_LAMBDA,
     KERAS_FILE,
     MSG_CORRUPT_WEIGHTS,
     MSG_MODEL_MISSING,
-    MSG_NOT_KERAS_ZIP,
     WEIGHTS_FILE,
     load_model,
     read_manifest,
 )
+from audit.model.keras_config import HINT_REBUILD, MSG_NEEDS_CODE, MSG_NOT_KERAS
 from audit.model.predict import predict
 
 pytestmark = pytest.mark.slow
@@ -59,12 +59,12 @@ def test_missing_model(tmp_path):
 def test_not_a_zip(tmp_path, trained):
     bad = tmp_path / "m.keras"
     bad.write_bytes(b"not a model at all")
-    with pytest.raises(AuditError, match=MSG_NOT_KERAS_ZIP):
+    with pytest.raises(AuditError, match=re.escape(MSG_NOT_KERAS)):
         load_model(bad)
     half = tmp_path / "half.keras"
     raw = (trained.out_dir / KERAS_FILE).read_bytes()
     half.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(AuditError, match=MSG_NOT_KERAS_ZIP) as err:
+    with pytest.raises(AuditError, match=re.escape(MSG_NOT_KERAS)) as err:
         load_model(half)
     assert err.value.path == str(half)
 
@@ -128,11 +128,57 @@ def test_lambda_layer_refused_with_the_reason(tmp_path, keras):
         load_model(tmp_path / "lambda.keras")
     text = str(err.value)
     assert "Lambda layer ('sneaky')" in text and "safe mode" in text and "arbitrary code execution" in text
-    assert HINT_LAMBDA in text
+    assert HINT_REBUILD in text
     (tmp_path / "arch.json").write_text(net.to_json())
     net.save_weights(tmp_path / "lambda.weights.h5")
     with pytest.raises(AuditError, match="arbitrary code execution"):
         load_model(tmp_path / "arch.json", via="json")
+
+
+CUSTOM_CODE = {
+    # what to change in the Dense layer's config -> what the refusal names
+    "custom-class": ({"module": "my_company.layers", "registered_name": "MyCompany>Dense"},
+                     "the custom object 'MyCompany>Dense' from module 'my_company.layers'"),
+    "custom-function": ({"config": {"activation": {"module": "builtins", "class_name": "function",
+                                                   "config": "exec", "registered_name": "function"}}},
+                        "the function 'exec' from module 'builtins'"),
+}
+
+
+def _edit_dense(config: dict, change: dict) -> dict:
+    dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+    for key, value in change.items():
+        if key == "config":
+            dense["config"].update(value)
+        else:
+            dense[key] = value
+    return config
+
+
+@pytest.mark.parametrize("case", list(CUSTOM_CODE))
+def test_custom_class_or_function_refused_on_both_load_paths(case, tmp_path, keras, monkeypatch):
+    """The seed-folder loader scans for custom classes and functions as well as Lambda layers, in the
+    .keras file and in the architecture JSON, before Keras reads either."""
+    change, named = CUSTOM_CODE[case]
+    net = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                            keras.layers.Dense(10, activation="softmax")])
+    net.save(tmp_path / "good.keras")
+    bad = tmp_path / "custom.keras"
+    with zipfile.ZipFile(tmp_path / "good.keras") as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            payload = src.read(item)
+            if item.filename == "config.json":
+                payload = json.dumps(_edit_dense(json.loads(payload), change)).encode()
+            dst.writestr(item, payload)
+    (tmp_path / "arch.json").write_text(json.dumps(_edit_dense(json.loads(net.to_json()), change)))
+    net.save_weights(tmp_path / "custom.weights.h5")
+    monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: pytest.fail("Keras was asked to load it"))
+    monkeypatch.setattr(keras.models, "model_from_json", lambda *a, **k: pytest.fail("Keras was asked to load it"))
+    for path in (bad, tmp_path / "arch.json"):
+        with pytest.raises(AuditError) as err:
+            load_model(path)
+        assert err.value.path == str(path)
+        assert err.value.message == MSG_NEEDS_CODE.format(what=named) and err.value.hint == HINT_REBUILD
 
 
 def test_read_manifest(trained, tmp_path):

@@ -16,7 +16,7 @@ from audit.commands.run import MSG_RELEASED_IMAGES
 from audit.errors import AuditError
 from audit.model.image_audit import (OUTPUTS_LOGITS, OUTPUTS_PROBS, image_predictions, open_image_inputs,
                                      softmax)
-from audit.model.keras_model import HINT_TRUST
+from audit.model.keras_config import HINT_TRUST
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +139,35 @@ def test_predict_file_audits_to_the_same_numbers(world, tmp_path, ext):
     groups = [d for d in a["disparity"] if d["kind"] == "group column"]  # the file has no pixels to slice
     _assert_same(groups, b["disparity"], "disparity")
     assert sorted(d["name"] for d in b["disparity"]) == ["camera", "site"]
+    # the provenance written beside the file: the audit of the file names what the image run names
+    for key in ("model_sha256", "data_sha256"):
+        assert b["provenance"][key] == a["provenance"][key], key
+    assert b["provenance"]["predicted_by"]["images"] == a["provenance"]["images"]
+    assert b["provenance"]["predicted_by"]["model_input"] == a["provenance"]["settings"]["model_input"]
+
+
+def test_an_audit_of_an_audit_predict_file_records_the_models_sha256(world, tmp_path, capfd):
+    import hashlib
+
+    from audit.result.schema import conformance_errors
+    from audit.sources.provenance import sidecar_path
+
+    model = world["models"]["sequential"]
+    preds = tmp_path / "preds.csv"
+    assert run_main("predict", "--model", model, "--data", world["data"], "--out", preds) == 0
+    assert f"(provenance: {sidecar_path(preds).name})" in capfd.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preds.csv", "preds.csv.provenance.json"]
+    assert run_main("run", "--predictions", preds, "--out", tmp_path / "r", "--bootstrap", "0") == 0
+    assert "warning" not in capfd.readouterr().err
+    result = json.loads((tmp_path / "r" / "audit.json").read_text())
+    prov = result["provenance"]
+    assert prov["model_sha256"] == {"sequential.keras": hashlib.sha256(model.read_bytes()).hexdigest()}
+    assert set(prov["data_sha256"]) == {"image_set"} and result["run"]["source"] == "predictions"
+    by = prov["predicted_by"]
+    assert by["command"] == "audit predict" and by["model_path"] == str(model)
+    assert by["provenance_file"] == str(sidecar_path(preds)) and by["versions"]["tensorflow"]
+    assert by["images"]["conversion"] and by["images"]["scaling"] == "x / 255"
+    assert conformance_errors(result) == []
 
 
 def _assert_same(a, b, where: str) -> None:

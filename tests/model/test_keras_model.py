@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from audit.errors import AuditError
-from audit.model.keras_model import Preprocessing, code_needed, parse_rescale, read_config
+from audit.model.keras_config import (HINT_REBUILD, HINT_TRUST, MSG_CORRUPT, MSG_NEEDS_CODE, MSG_NOT_KERAS,
+                                      check_code, code_needed, read_architecture, read_keras_config)
+from audit.model.keras_model import Preprocessing, parse_rescale
 
 
 @pytest.mark.parametrize("node, found", [
@@ -22,6 +26,32 @@ from audit.model.keras_model import Preprocessing, code_needed, parse_rescale, r
 ])
 def test_code_needed(node, found):
     assert code_needed({"config": {"layers": [node]}}) == found
+
+
+def test_check_code_names_three_objects_and_counts_the_rest():
+    layers = [{"class_name": "Lambda", "config": {"name": f"l{i}"}} for i in range(5)]
+    config = {"config": {"layers": layers}}
+    with pytest.raises(AuditError) as err:
+        check_code(config, "m.keras", hint=HINT_REBUILD)
+    shown = "a Lambda layer ('l0'); a Lambda layer ('l1'); a Lambda layer ('l2'); and 2 more"
+    assert err.value.message == MSG_NEEDS_CODE.format(what=shown)
+    assert err.value.path == "m.keras" and err.value.hint == HINT_REBUILD
+    with pytest.raises(AuditError) as err:
+        check_code(config, "m.keras")
+    assert err.value.hint == HINT_TRUST  # the default: the command offers --trust-model
+    assert check_code(config, "m.keras", trust=True) == [f"a Lambda layer ('l{i}')" for i in range(5)]
+    assert check_code({"config": {"layers": []}}, "m.keras") == []
+
+
+def test_architecture_that_is_not_a_json_object(tmp_path):
+    arch = tmp_path / "arch.json"
+    arch.write_text("[1, 2]")
+    with pytest.raises(AuditError, match=re.escape(MSG_CORRUPT.format(reason="the architecture is not a JSON object"))):
+        read_architecture(arch)
+    arch.write_text("{ not json")
+    with pytest.raises(AuditError, match="corrupt model file \\(architecture is not JSON: ") as err:
+        read_architecture(arch)
+    assert err.value.path == str(arch)
 
 
 @pytest.mark.parametrize("text, want", [
@@ -50,8 +80,9 @@ def test_default_preprocessing_is_the_seed_networks_division():
 def test_not_a_keras_file(tmp_path):
     bad = tmp_path / "m.keras"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    with pytest.raises(AuditError, match="not a .keras model file"):
-        read_config(bad)
+    with pytest.raises(AuditError, match=re.escape(MSG_NOT_KERAS)) as err:
+        read_keras_config(bad)
+    assert err.value.path == str(bad)
 
 
 def test_scaling_layer_found_behind_augmentation_and_in_a_nested_model():
