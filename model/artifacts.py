@@ -19,20 +19,27 @@ import numpy as np
 from audit.atomic import write_text
 from audit.errors import AuditError
 from audit.hashing import sha256_file
-from audit.model.keras_config import (HINT_REBUILD, check_code, first_line, load_error, read_architecture,
-                                      read_keras_config)
+from audit.model.keras_config import (
+    HINT_REBUILD,
+    KERAS_FILE,
+    MSG_MODEL_MISSING,
+    check_code,
+    first_line,
+    keras_file_of,
+    load_error,
+    read_architecture,
+    read_keras_config,
+)
 from audit.predictions import ROW_SUM_TOLERANCE
 
 ARCHITECTURE_FILE = "cifar10_architecture.json"
 WEIGHTS_FILE = "cifar10.weights.h5"
-KERAS_FILE = "cifar10.keras"
 HISTORY_FILE = "history.json"
 VALIDATION_FILE = "validation_indices.npy"
 MANIFEST_FILE = "manifest.json"
 #: The input every CIFAR-10 model must accept.
 CIFAR_INPUT_SHAPE = (None, 32, 32, 3)
 
-MSG_MODEL_MISSING = "model not found"
 MSG_CORRUPT_WEIGHTS = "corrupt or mismatched weights file ({reason})"
 MSG_INPUT_SHAPE = "model input shape is {shape}; CIFAR-10 images need (None, 32, 32, 3)"
 MSG_NOT_PROBS = (
@@ -207,7 +214,6 @@ def load_model(model_dir_or_file: str | Path, *, via: str = "keras", check: bool
 
 
 def _load_from_keras(path: Path):
-    from audit.model.keras_model import keras_file_of
     from audit.model.quiet import import_keras, quiet_stderr
 
     file = keras_file_of(path)

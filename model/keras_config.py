@@ -30,6 +30,9 @@ MSG_CUSTOM_MISSING = "the model uses {what}, whose code is not available here ev
 #: Where the command offers ``--trust-model`` (a model on image files, ``audit predict``).
 HINT_TRUST = "pass --trust-model to load it anyway, only for a file from a source you trust"
 #: Where it does not (a model folder audited on CIFAR-10 in its binary layout).
+#: The ``.keras`` file inside a model folder written by ``audit train``.
+KERAS_FILE = "cifar10.keras"
+MSG_MODEL_MISSING = "model not found"
 HINT_REBUILD = ("rebuild the model without Lambda layers or custom objects, or audit a predictions file "
                 "exported from it")
 
@@ -174,3 +177,15 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type name when empty), at most 300 characters."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def keras_file_of(path: str | Path) -> Path:
+    """The ``.keras`` file of ``path``: itself, or ``cifar10.keras`` inside an ``audit train`` folder."""
+    path = Path(path)
+    if not path.exists():
+        raise AuditError(MSG_MODEL_MISSING, path=path)
+    if path.is_dir():
+        if not (path / KERAS_FILE).is_file():
+            raise AuditError(MSG_MODEL_MISSING + f" ({KERAS_FILE} missing)", path=path)
+        return path / KERAS_FILE
+    return path

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from audit.errors import AuditError
-from audit.model.keras_config import HINT_TRUST, check_code, load_error, read_keras_config
+from audit.model.keras_config import HINT_TRUST, check_code, keras_file_of, load_error, read_keras_config
 
 #: Layers that scale pixels themselves: a model starting with one gets raw 0-255 values.
 SCALING_LAYERS = ("Rescaling", "Normalization")
@@ -108,20 +108,6 @@ class Classifier:
     preprocessing: Preprocessing
     n_outputs: int
     trusted: bool = False
-
-
-def keras_file_of(path: str | Path) -> Path:
-    """The ``.keras`` file of ``path``: itself, or ``cifar10.keras`` inside an ``audit train`` folder."""
-    from audit.model.artifacts import KERAS_FILE, MSG_MODEL_MISSING
-
-    path = Path(path)
-    if not path.exists():
-        raise AuditError(MSG_MODEL_MISSING, path=path)
-    if path.is_dir():
-        if not (path / KERAS_FILE).is_file():
-            raise AuditError(MSG_MODEL_MISSING + f" ({KERAS_FILE} missing)", path=path)
-        return path / KERAS_FILE
-    return path
 
 
 def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | None = None) -> Classifier:

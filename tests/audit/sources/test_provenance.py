@@ -29,7 +29,8 @@ PROVENANCE = {
     "data_sha256": {"image_set": IMAGES_SHA, "meta.csv": "c" * 64},
     "predicted_by": {"command": "audit predict", "tool_version": "0.1.0", "model_path": "models/net.keras",
                      "images": {"conversion": "grey copied to R, G, B", "scaling": "x / 255"},
-                     "model_input": {"input": "8x8x3", "converted": {"L->RGB": 1}},
+                     "model_input": {"input": "8x8x3", "scaling": "x / 255", "scaling_source": "default", "outputs": "softmax",
+                                     "resized": 0, "converted": {"L->RGB": 1}, "trust_model": False},
                      "versions": {"python": "3.12.0", "tensorflow": "2.18.0", "keras": None}},
 }
 
