@@ -13,6 +13,7 @@ the verdict (:func:`judge`) -> :class:`~audit.AuditResult`, whose ``save`` write
 from __future__ import annotations
 
 import datetime as _dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 from audit.audit_result import AuditResult
 from audit.errors import AuditError, OptionConflict
 from audit.predictions import Predictions
+from audit.prefetch import prefetch
 from audit.sources.prepared import PreparedSource
 
 #: Rows read at once when streaming a predictions file (``--chunk-rows``).
@@ -121,7 +123,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     else:
         from audit.engine.distributed import audit_sources, should_stream
         from audit.hashing import sha256_file
-        from audit.sources import expand_sources, read_provenance
+        from audit.sources import expand_sources, has_group_columns, read_provenance
 
         if dask and stream is False:
             raise OptionConflict(MSG_DASK_NO_STREAM)
@@ -129,11 +131,15 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         streaming = bool(dask) or should_stream(sources, stream)
         if streaming and baseline is not None and _is_predictions_path(baseline):
             raise OptionConflict(MSG_STREAM_BASELINE)
-        pred, default_name = _read_sources(sources, group_cols, streaming)
-        cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
-                                       first_source=sources[0], group_cols=group_cols)
-        # on Dask the workers hash the shards (the client may not see the files)
-        provenance["predictions_sha256"] = None if dask else {str(p): sha256_file(p) for p in sources}
+        # on Dask the workers hash the shards (the client may not see the files); here a thread hashes them
+        # while they are read and checked (hashlib releases the GIL)
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            digests = None if dask else [hasher.submit(sha256_file, p) for p in sources]
+            pred, default_name = _read_sources(sources, group_cols, streaming)
+            cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
+                                           first_source=sources[0], group_cols=group_cols)
+            provenance["predictions_sha256"] = (None if digests is None else
+                                                {str(p): d.result() for p, d in zip(sources, digests)})
         provenance["model_sha256"] = None
         provenance["data_sha256"] = None
         if len(sources) == 1 and not dask:  # the model and image hashes `audit predict` wrote beside the file
@@ -141,6 +147,8 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
                                               warn=notify) or {})
         kind = "predictions"
         if streaming:  # images are never streamed
+            if has_group_columns(sources, group_cols):
+                prefetch("fairlearn.metrics")  # the disparity section needs it at the end of the stream
             settings = make_settings(images=False, streaming=True, chunk_rows=chunk_rows, **common)
             data = audit_sources(sources, dask=dask, hash_sources=bool(dask), group_cols=group_cols,
                                  chunk_rows=chunk_rows, calibration=cal, calibration_source=cal_source,
@@ -151,6 +159,10 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
             settings = make_settings(images=images and pred.images is not None, **common)
     if data is None:
         prepared = source if isinstance(source, PreparedSource) else None
+        if pred.groups or pred.images is not None or (prepared is not None and prepared.image_properties):
+            # the disparity section needs fairlearn (with scikit-learn and SciPy, about 0.9 s to import); the
+            # temperature fit and the metrics before it do not, and release the GIL for most of their time
+            prefetch("fairlearn.metrics")
         data = build_result(pred, calibration=cal, calibration_source=cal_source, seed=seed,
                             n_bootstrap=n_bootstrap, images=images,
                             run=_run_info(name, default_name, kind, seed), provenance=provenance,

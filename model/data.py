@@ -21,10 +21,10 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.hashing import sha256_file
+from audit.paths import ENV_CACHE, cache_dir
 
 #: Environment variables: where the dataset is, and where archives are extracted.
 ENV_DATA = "AUDIT_DATA"
-ENV_CACHE = "AUDIT_CACHE"
 
 RECORD_BYTES = 1 + 32 * 32 * 3
 N_CLASSES = 10
@@ -88,15 +88,6 @@ def resolve_data_path(cli_value: str | Path | None) -> Path | None:
         return Path(cli_value).expanduser()
     env = os.environ.get(ENV_DATA, "")
     return Path(env).expanduser() if env else None
-
-
-def cache_dir() -> Path:
-    """Where archives are extracted: ``$AUDIT_CACHE``, else ``$XDG_CACHE_HOME/audit``, else ``~/.cache/audit``."""
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "audit"
-    return Path.home() / ".cache" / "audit"
 
 
 def load_cifar10(path: str | Path | None) -> Cifar10:

@@ -418,7 +418,8 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
     if pred.n_samples < 2:
         return pred.probs, 1.0, {"method": "not fitted: fewer than 2 samples, T = 1",
                                  "source": None, "n": int(pred.n_samples)}
-    scaled, (t_a, t_b) = cross_fit_temperature(pred.labels, pred.probs, seed=seed)
+    scaled, (t_a, t_b) = cross_fit_temperature(pred.labels, pred.probs, seed=seed,
+                                               threads=min(available_cores(), MAX_WORKERS))
     return scaled, float(np.sqrt(t_a * t_b)), {
         "method": ("2-fold cross-fit: seeded random halves, each scaled by the T fitted on the other; "
                    "temperature = geometric mean of the two"),

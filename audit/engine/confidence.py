@@ -5,7 +5,9 @@ or from the accumulators' histograms in a stream (docs/audit-json.md).
 
 from __future__ import annotations
 
-from audit.metrics.ranking import ranking_conventions, ranking_exact, ranking_means
+from concurrent.futures import ThreadPoolExecutor
+
+from audit.metrics.ranking import THREAD_MIN_ROWS, ranking_conventions, ranking_exact, ranking_means
 from audit.metrics.selective import DEFAULT_TARGET_ACCURACY, selective_conventions, selective_exact
 
 #: Keys of each class's :func:`~audit.metrics.ranking.rank_stats` copied into its ``per_class`` row.
@@ -35,15 +37,23 @@ def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
     slices : sequence of dict
         Extra groupings (image-property slices): ``{name, values, kind, proxy, order}``.
     threads : int
-        Threads of the per-class ranking metrics.
+        Threads of the per-class ranking metrics; with 2 or more (from ``THREAD_MIN_ROWS`` samples), the
+        selective sections before and after scaling are computed side by side (same result).
     """
     attach_ranking(body, ranking_exact(pred.labels, pred.probs, threads=threads))
     groupings = [{"name": name, "values": values, "kind": "group column", "proxy": False}
                  for name, values in pred.groups.items()] + list(slices)
-    selective = selective_exact(pred.labels, *top_label, pred.class_names, groupings, target=target)
-    selective["after_scaling"] = selective_exact(pred.labels, *scaled_top_label, pred.class_names,
-                                                 groupings, target=target)
-    body["selective"] = selective
+
+    def selective(top):
+        return selective_exact(pred.labels, *top, pred.class_names, groupings, target=target)
+
+    if threads > 1 and pred.n_samples >= THREAD_MIN_ROWS:  # before and after scaling: independent
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            before, after = pool.map(selective, (top_label, scaled_top_label))
+    else:
+        before, after = selective(top_label), selective(scaled_top_label)
+    before["after_scaling"] = after
+    body["selective"] = before
 
 
 def streamed_sections(body: dict, acc, *, target: float = DEFAULT_TARGET_ACCURACY) -> None:

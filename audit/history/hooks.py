@@ -11,8 +11,6 @@ from pathlib import Path
 
 from audit.errors import AuditError
 from audit.history import record as rec
-from audit.history.schema import NoDatabase
-from audit.history.store import DEFAULT_LIMIT, HistoryStore
 
 #: The ``--baseline`` values that name a stored run rather than a file.
 HISTORY_REF = re.compile(r"released|[1-9][0-9]*")
@@ -25,7 +23,13 @@ def is_history_ref(value: str | None) -> bool:
     return bool(value) and HISTORY_REF.fullmatch(str(value)) is not None and not Path(value).exists()
 
 
-def trend_rows(db: str, result: dict, *, limit: int = DEFAULT_LIMIT) -> dict:
+def _absent_sqlite(url: str) -> bool:
+    """A SQLite database whose file does not exist yet: it has no runs, and SQLAlchemy need not be imported
+    to say so (``sqlite:///`` plus an absolute path, as :func:`audit.history.engine.resolve_url` writes)."""
+    return url.startswith("sqlite:///") and "?" not in url and not Path(url[len("sqlite:///"):]).exists()
+
+
+def trend_rows(db: str, result: dict, *, limit: int = rec.DEFAULT_LIMIT) -> dict:
     """The report's trend: the last stored runs of the result's model plus this run, oldest first.
 
     Returns
@@ -37,8 +41,8 @@ def trend_rows(db: str, result: dict, *, limit: int = DEFAULT_LIMIT) -> dict:
     model = str((result.get("run") or {}).get("model_name") or "audit")
     note = None
     try:
-        past = HistoryStore(db).trend(model, limit=limit - 1)
-    except NoDatabase:
+        past = [] if _absent_sqlite(db) else _store(db).trend(model, limit=limit - 1)
+    except _no_database():
         past = []
     except AuditError as exc:
         past = []
@@ -52,12 +56,24 @@ def trend_rows(db: str, result: dict, *, limit: int = DEFAULT_LIMIT) -> dict:
     return {"model": model, "rows": rows, "note": note}
 
 
+def _store(db: str, **kwargs):
+    from audit.history.store import HistoryStore
+
+    return HistoryStore(db, **kwargs)
+
+
+def _no_database() -> type[Exception]:
+    from audit.history.schema import NoDatabase
+
+    return NoDatabase
+
+
 def record_run(result: dict, written: dict[str, Path], *, db: str) -> int:
     """Record a run whose files are written; a failure is one line saying the files are there."""
     audit_json = written["audit.json"]
     try:
         text = audit_json.read_text(encoding="utf-8")
-        return HistoryStore(db, create=True).record_run(result, audit_json_text=text)
+        return _store(db, create=True).record_run(result, audit_json_text=text)
     except (AuditError, OSError) as exc:
         raise AuditError(MSG_NOT_RECORDED.format(reason=exc, out=audit_json.parent)) from None
 
@@ -67,12 +83,12 @@ def record_gate(audit_json: Path, verdict: dict, *, db: str, policy: Path, check
 
     Never creates a database: a missing one means there is no stored run to record against.
     """
-    store = HistoryStore(db)
+    store = _store(db)
     try:
         text = audit_json.read_text(encoding="utf-8")
         return store.record_gate(text, verdict, policy_source=str(policy),
                                  checklist_source=str(checklist) if checklist else None)
-    except NoDatabase:
+    except _no_database():
         return None
     except AuditError as exc:
         raise AuditError(f"{exc} -- the gate verdict was NOT recorded in the history database; junit.xml "

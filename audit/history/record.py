@@ -12,6 +12,8 @@ import hashlib
 import json
 from typing import Any
 
+#: Runs that `audit history` lists and the report's trend shows (this run included), by default.
+DEFAULT_LIMIT = 20
 #: Top-level sections holding sample-level data, never stored.
 SAMPLE_LEVEL = ("mistakes",)
 #: Keys whose values are images, removed wherever they occur.

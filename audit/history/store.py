@@ -18,7 +18,7 @@ from audit.history.engine import WRITE, database_error, display_url, make_engine
 from audit.history.schema import NoDatabase
 
 #: Runs shown by ``audit history`` and drawn in the report's trend when no limit is given.
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT = rec.DEFAULT_LIMIT
 MSG_NO_RUN = "no run #{id} in the history database (list them with `audit history`)"
 MSG_NO_RELEASED = ("no released run of model {model!r} in the history database "
                    "(mark one with `audit release ID`)")

@@ -223,6 +223,9 @@ def weighted_accuracy(y_true, y_pred, sample_weight) -> float:
 
 def accuracy_frame(cells: Mapping[str, np.ndarray]):
     """fairlearn ``MetricFrame`` of accuracy by group, built from the count cells with sample weights."""
+    from audit.prefetch import wait
+
+    wait("fairlearn.metrics")  # started by audit.pipeline as soon as it knows the audit has groups
     from fairlearn.metrics import MetricFrame
 
     import pandas as pd

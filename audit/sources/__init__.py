@@ -3,6 +3,7 @@
 from audit.sources.load import (
     detect_format,
     expand_sources,
+    has_group_columns,
     iter_prediction_chunks,
     load_predictions,
     load_shards,
@@ -14,6 +15,7 @@ from audit.sources.table import save_table
 __all__ = [
     "detect_format",
     "expand_sources",
+    "has_group_columns",
     "iter_prediction_chunks",
     "load_predictions",
     "load_shards",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import zipfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -41,6 +42,26 @@ def expand_sources(pattern: str | Path) -> list[Path]:
     if not matches:
         raise AuditError(MSG_NO_MATCH, path=text, hint="quote the pattern so the shell does not expand it")
     return [Path(m) for m in matches]
+
+
+def has_group_columns(sources: Sequence[str | Path], group_cols: Sequence[str] = ()) -> bool:
+    """Whether an audit of ``sources`` will have group columns, told without reading them: columns are named,
+    or the first ``.npz`` archive (or ``.npy`` folder) holds ``group_*`` arrays. A cheap guess for
+    :func:`audit.prefetch.prefetch`; an unreadable file says False and is reported when it is read."""
+    if group_cols:
+        return True
+    if not sources:
+        return False
+    first = Path(sources[0])
+    try:
+        if first.is_dir():
+            return any(first.glob(f"{npz.GROUP_PREFIX}*.npy"))
+        if first.suffix.lower() == ".npz":
+            with zipfile.ZipFile(first) as archive:
+                return any(name.startswith(npz.GROUP_PREFIX) for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False
 
 
 def detect_format(path: str | Path) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 
 from audit.atomic import atomic_path
 from audit.errors import AuditError
@@ -111,6 +110,8 @@ def iter_csv(path: str | Path, layout: Layout, chunk_rows: int | None) -> Iterat
 
     Every column is parsed (pandas' ``usecols`` would silently drop the extra fields of a malformed row).
     """
+    import pandas as pd
+
     text_columns = [c for c in (layout.sample_id, *layout.groups.values()) if c]
     na_values = {c: list(NUMERIC_NA) for c in (LABEL_COLUMN, *layout.prob_columns)}
     na_values.update({c: [""] for c in text_columns})
@@ -161,8 +162,10 @@ def iter_parquet(path: str | Path, layout: Layout, chunk_rows: int | None) -> It
             start += len(frame)
 
 
-def frame_to_raw(frame: pd.DataFrame, layout: Layout, source: str, first_row: int = 0) -> RawArrays:
+def frame_to_raw(frame: "pd.DataFrame", layout: Layout, source: str, first_row: int = 0) -> RawArrays:
     """Pick the arrays out of one data frame laid out as ``layout``."""
+    import pandas as pd
+
     for column in layout.prob_columns:
         series = frame[column]
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
@@ -210,6 +213,8 @@ def table_suffix(path: str | Path, suffix: str | None = None) -> str:
 def write_table(file: str | Path, pred: Predictions, *, suffix: str, row_group_size: int | None = None) -> None:
     """Write ``pred`` to ``file`` as it is named, as the table format of ``suffix`` (not atomically: see
     :func:`save_table`)."""
+    import pandas as pd
+
     suffix = table_suffix(file, suffix)
     data: dict[str, np.ndarray] = {}
     if pred.sample_ids is not None:
@@ -229,8 +234,10 @@ def write_table(file: str | Path, pred: Predictions, *, suffix: str, row_group_s
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), file, row_group_size=row_group_size)
 
 
-def _column_values(series: pd.Series) -> np.ndarray:
+def _column_values(series: "pd.Series") -> np.ndarray:
     """A column as numpy: numbers keep their dtype; text, categories and nullable types become objects."""
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_extension_array_dtype(series):
         return series.to_numpy()
     if pd.api.types.is_integer_dtype(series) and not series.isna().any():

@@ -91,3 +91,25 @@ def test_predictions_path_never_imports_tensorflow(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_predictions_run_imports_no_database_driver_when_the_history_does_not_exist(tmp_path):
+    """--no-record with no history database yet (a CI job's fresh clone): nothing to read the trend from, so
+    SQLAlchemy is never imported; nor are pandas' readers needed for an .npz (fairlearn brings pandas itself)."""
+    code = (
+        "import sys, numpy as np\n"
+        "from audit.cli import main\n"
+        "from audit.predictions import make_predictions\n"
+        "from audit.sources import save_npz\n"
+        f"p = '{tmp_path}/p.npz'\n"
+        "save_npz(p, make_predictions([0, 1, 1], [[.8, .2], [.3, .7], [.6, .4]]))\n"
+        "try:\n"
+        f"    main(['run', '--predictions', p, '--out', '{tmp_path}/out', '--bootstrap', '0', '--no-record',"
+        f" '--db', '{tmp_path}/absent.sqlite'])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "assert 'sqlalchemy' not in sys.modules and 'fairlearn' not in sys.modules, sorted(sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "absent.sqlite").exists()

@@ -329,3 +329,17 @@ def test_streaming_equals_in_memory_at_large_k_with_sparse_cells():
 
     for key in ("overall", "per_class", "confusion_cells", "top_confusions", "disparity"):
         assert_close(exact_part(streamed[key]), exact_part(whole[key]))
+
+
+def test_confidence_sections_in_threads_are_identical_to_one_thread():
+    from audit.engine.confidence import exact_sections
+    from audit.metrics.ranking import THREAD_MIN_ROWS
+
+    pred = random_pred(n=THREAD_MIN_ROWS + 5)
+    top = (pred.probs.argmax(1), pred.probs.max(1))
+    bodies = []
+    for threads in (1, 2):
+        body = build_result(pred, n_bootstrap=0)
+        exact_sections(body, pred, top_label=top, scaled_top_label=top, threads=threads)
+        bodies.append(body)
+    assert bodies[0]["selective"] == bodies[1]["selective"] and bodies[0]["per_class"] == bodies[1]["per_class"]

@@ -45,3 +45,15 @@ def test_cross_fit_is_seeded_and_uses_the_other_fold():
 def test_bad_temperature():
     with pytest.raises(ValueError, match="temperature must be"):
         apply_temperature(np.array([[1.0, 0.0]]), 0.0)
+
+
+def test_cross_fit_in_two_threads_is_identical_to_one():
+    from audit.metrics.temperature import THREAD_MIN_ROWS, cross_fit_temperature
+
+    rng = np.random.default_rng(5)
+    n = THREAD_MIN_ROWS + 11
+    probs = rng.dirichlet(np.full(4, 0.5), n)
+    labels = rng.integers(0, 4, n)
+    one, t_one = cross_fit_temperature(labels, probs, seed=2, threads=1)
+    two, t_two = cross_fit_temperature(labels, probs, seed=2, threads=2)
+    assert t_one == t_two and np.array_equal(one, two)

@@ -205,3 +205,27 @@ def test_hostile_strings_only_as_text(hostile):
     assert soup.find(id="checklist").get_text().count(HOSTILE[1]) >= 1
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "javascript:" not in html and "https://example.com" not in html
+
+
+@pytest.mark.parametrize("cache", ["folder", "unusable"])
+def test_compiled_templates_are_cached_per_user_and_never_change_the_report(tmp_path, cache):
+    """The report renders the same with the template cache, on a second run from it, and where the cache
+    folder cannot be made (``AUDIT_CACHE`` naming a file)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = tmp_path / "cache"
+    if cache == "unusable":
+        root.write_text("not a folder")
+    code = ("import sys\nfrom helpers.sample_result import sample_result\nfrom audit.render.html import render_html\n"
+            "sys.stdout.write(render_html(sample_result()))\n")
+    env = {**os.environ, "AUDIT_CACHE": str(root),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])] + sys.path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout == render_html(sample_result())
+    if cache == "folder":
+        cached = list((root / "templates").iterdir())
+        assert cached and (root / "templates").stat().st_mode & 0o077 == 0  # private to the user

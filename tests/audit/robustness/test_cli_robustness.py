@@ -30,6 +30,25 @@ def audit(tiny, out, *extra):
     return code, root / out
 
 
+def test_summary_md_and_the_terminal_of_a_model_audit_carry_robustness_and_review(tiny, capsys):
+    code, out = audit(tiny, "s", "--corruptions", "fog,contrast", "--severities", "1,3",
+                      "--corruption-samples", "10", "--no-record")
+    assert code == 0
+    result = json.loads((out / "audit.json").read_text())
+    section = result["robustness"]
+    worst = min(section["by_corruption"], key=lambda r: r["accuracy"])
+    summary = (out / "summary.md").read_text()
+    assert f"- **Robustness** mean accuracy under corruption {100 * section['mean_accuracy']:.1f}% over 4 cells" \
+        in summary and f"worst corruption {worst['corruption'].replace('_', chr(92) + '_')}" in summary
+    assert "- **Human review** " in summary
+    terminal = capsys.readouterr().out
+    assert f"robustness        mean accuracy under corruption {100 * section['mean_accuracy']:.1f}%" in terminal
+    assert f"worst {worst['corruption']} {100 * worst['accuracy']:.1f}%" in terminal
+    assert "human review      " in terminal
+    header = (out / "report.html").read_text().split('id="model-card"')[0]
+    assert "Under corruption" in header and "Human review" in header
+
+
 def test_selected_cells_in_audit_json_and_report(tiny):
     code, out = audit(tiny, "a", "--corruptions", "fog,contrast", "--severities", "1,3",
                       "--corruption-samples", "10")
