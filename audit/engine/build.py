@@ -418,8 +418,7 @@ def _fit_temperature_for(pred, calibration, calibration_source, seed):
     if pred.n_samples < 2:
         return pred.probs, 1.0, {"method": "not fitted: fewer than 2 samples, T = 1",
                                  "source": None, "n": int(pred.n_samples)}
-    scaled, (t_a, t_b) = cross_fit_temperature(pred.labels, pred.probs, seed=seed,
-                                               threads=min(available_cores(), MAX_WORKERS))
+    scaled, (t_a, t_b) = cross_fit_temperature(pred.labels, pred.probs, seed=seed, threads=available_cores())
     return scaled, float(np.sqrt(t_a * t_b)), {
         "method": ("2-fold cross-fit: seeded random halves, each scaled by the T fitted on the other; "
                    "temperature = geometric mean of the two"),
@@ -465,10 +464,15 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
     acc.update(pred, scaled_probs=scaled)
     predicted, confidence = acc.last_top_label
     s_pred, s_conf = acc.scaled.last_top_label
-    body = acc.finalize(
-        n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
-        adaptive=adaptive_ece(confidence, predicted == pred.labels, n_bins),
-        adaptive_scaled=adaptive_ece(s_conf, s_pred == pred.labels, n_bins))
+    threads = min(available_cores(), MAX_WORKERS)
+    pairs = ((confidence, predicted == pred.labels), (s_conf, s_pred == pred.labels))
+    if threads > 1 and pred.n_samples >= 2 * BLOCK_ROWS:  # before and after scaling: independent sorts
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            adaptive, adaptive_scaled = pool.map(lambda pair: adaptive_ece(*pair, n_bins), pairs)
+    else:
+        adaptive, adaptive_scaled = (adaptive_ece(*pair, n_bins) for pair in pairs)
+    body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
+                        adaptive=adaptive, adaptive_scaled=adaptive_scaled)
     slices = []
     if pred.images is not None or image_properties is not None:
         from audit.metrics.slices import TERCILE_LABELS, image_slices, property_slices
@@ -492,7 +496,7 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
     from audit.engine.confidence import exact_sections
 
     exact_sections(body, pred, top_label=(predicted, confidence), scaled_top_label=(s_pred, s_conf),
-                   slices=slices, target=target_accuracy, threads=min(available_cores(), MAX_WORKERS))
+                   slices=slices, target=target_accuracy, threads=threads)
     if settings is None:
         settings = make_settings(seed=seed, n_bootstrap=n_bootstrap, images=images and pred.images is not None,
                                  group_cols=list(pred.groups), n_bins=n_bins, max_mistakes=max_mistakes,
