@@ -22,6 +22,16 @@ def _log_probs(probs: np.ndarray) -> np.ndarray:
         return np.log(np.asarray(probs, dtype=np.float64))
 
 
+#: Row-wise passes work on blocks of about this many values (8 MB of float64): every operation is per row, so
+#: the result is the same as on the whole array, without whole-array temporaries.
+CHUNK_VALUES = 1 << 20
+
+
+def _row_blocks(n: int, k: int) -> list[slice]:
+    rows = max(1, CHUNK_VALUES // max(k, 1))
+    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
+
+
 def _softmax_scaled(logp: np.ndarray, t: float) -> np.ndarray:
     z = logp / t
     z -= z.max(axis=1, keepdims=True)
@@ -30,22 +40,35 @@ def _softmax_scaled(logp: np.ndarray, t: float) -> np.ndarray:
     return z
 
 
-def apply_temperature(probs, temperature: float) -> np.ndarray:
+def apply_temperature(probs, temperature: float, *, rows: np.ndarray | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """softmax(log(p) / T) row-wise; T = 1 returns ``probs`` (renormalised). Zero stays zero.
 
     Parameters
     ----------
     probs : ndarray of shape (n_samples, n_classes)
     temperature : float > 0
+    rows : ndarray of int, optional
+        Scale only these rows of ``probs`` (into the same rows of ``out``).
+    out : ndarray of float64, optional
+        Where to write (a new array when None).
 
     Returns
     -------
     ndarray of float64, shape (n_samples, n_classes)
+        Computed block by block of rows; each row's values are those of one whole-array pass.
     """
     t = float(temperature)
     if not np.isfinite(t) or t <= 0:
         raise ValueError(MSG_T.format(temperature))
-    return _softmax_scaled(_log_probs(probs), t)
+    probs = np.asarray(probs)
+    if out is None:
+        out = np.empty(probs.shape, dtype=np.float64)
+    n = probs.shape[0] if rows is None else len(rows)
+    for block in _row_blocks(n, probs.shape[1]):
+        index = block if rows is None else rows[block]
+        out[index] = _softmax_scaled(_log_probs(probs[index]), t)
+    return out
 
 
 #: Newton stops when a step changes 1/T by less than this fraction.
@@ -55,13 +78,21 @@ NEWTON_MAX_ITER = 60
 _LOG_FLOOR = -1e4
 
 
-def _gaps(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """w = ln p − ln max_j p (≤ 0, float32, clamped at −1e4) and its true-class column (float64)."""
-    logp = _log_probs(probs)
-    logp -= logp.max(axis=1, keepdims=True)
-    w_true = logp[np.arange(logp.shape[0]), labels]
-    np.maximum(logp, _LOG_FLOOR, out=logp)
-    return logp.astype(np.float32), np.maximum(w_true, _LOG_FLOOR)
+def _gaps(probs: np.ndarray, labels: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """w = ln p − ln max_j p (≤ 0, float32, clamped at −1e4) and its true-class column (float64), of ``rows``
+    (default: all), computed block by block of rows."""
+    n = probs.shape[0] if rows is None else len(rows)
+    w = np.empty((n, probs.shape[1]), dtype=np.float32)
+    w_true = np.empty(n, dtype=np.float64)
+    for block in _row_blocks(n, probs.shape[1]):
+        index = block if rows is None else rows[block]
+        logp = _log_probs(probs[index])
+        logp -= logp.max(axis=1, keepdims=True)
+        w_true[block] = logp[np.arange(logp.shape[0]), labels[index]]
+        np.maximum(logp, _LOG_FLOOR, out=logp)
+        w[block] = logp
+    np.maximum(w_true, _LOG_FLOOR, out=w_true)
+    return w, w_true
 
 
 def _nll_slopes(w: np.ndarray, w_true: np.ndarray, beta: float) -> tuple[float, float]:
@@ -178,23 +209,20 @@ def cross_fit_temperature(labels, probs, *, seed: int = 0, threads: int = 1) -> 
     n = labels.shape[0]
     perm = np.random.default_rng(seed).permutation(n)
     fold_a, fold_b = np.sort(perm[: n // 2]), np.sort(perm[n // 2:])
-    w, w_true = _gaps(probs, labels)  # ln p once for both folds
     scaled = np.empty_like(probs)
 
     def fit(fold):
-        return 1.0 / _fit_beta(w[fold], w_true[fold], T_BOUNDS)
+        return 1.0 / _fit_beta(*_gaps(probs, labels, fold), T_BOUNDS)
 
     def scale(fold, t):
-        scaled[fold] = apply_temperature(probs[fold], t)
+        apply_temperature(probs, t, rows=fold, out=scaled)
 
     if threads > 1 and n >= THREAD_MIN_ROWS:
         with ThreadPoolExecutor(max_workers=2) as pool:
             t_a, t_b = pool.map(fit, (fold_a, fold_b))
-            del w, w_true
             list(pool.map(scale, (fold_b, fold_a), (t_a, t_b)))
     else:
         t_a, t_b = fit(fold_a), fit(fold_b)
-        del w, w_true
         scale(fold_b, t_a)
         scale(fold_a, t_b)
     return scaled, [t_a, t_b]
