@@ -471,32 +471,36 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
             adaptive, adaptive_scaled = pool.map(lambda pair: adaptive_ece(*pair, n_bins), pairs)
     else:
         adaptive, adaptive_scaled = (adaptive_ece(*pair, n_bins) for pair in pairs)
-    body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
-                        adaptive=adaptive, adaptive_scaled=adaptive_scaled)
-    slices = []
+    found, slices = [], []
     if pred.images is not None or image_properties is not None:
         from audit.metrics.slices import TERCILE_LABELS, image_slices, property_slices
 
         found = image_slices(pred.images) if image_properties is None else property_slices(image_properties)
-        for sl in found:
-            cells = GroupCellAccumulator(pred.n_classes).update(pred.labels, predicted, sl["labels"]).cells
-            q1, q2 = sl["cut_points"]
-            note = f"{sl['note']}; cut points {q1:.4g} and {q2:.4g} (low ≤ {q1:.4g} < mid ≤ {q2:.4g} < high)"
-            entry = disparity_entry(cells, pred.class_names, name=sl["name"], kind="image property",
-                                    proxy=True, note=note, order=TERCILE_LABELS)
-            entry["cut_points"] = [q1, q2]
-            body["disparity"].append(entry)
-            slices.append({"name": sl["name"], "values": sl["labels"], "kind": "image property",
-                           "proxy": True, "order": TERCILE_LABELS})
-        if images and pred.images is not None:
-            from audit.thumbnails import png_data_uri
+        slices = [{"name": sl["name"], "values": sl["labels"], "kind": "image property", "proxy": True,
+                   "order": TERCILE_LABELS} for sl in found]
+    from audit.engine.confidence import attach_confidence, exact_confidence
 
-            for m in body["mistakes"]:
-                m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)
-    from audit.engine.confidence import exact_sections
+    # the ranking and selective sections before the disparity section: they need no fairlearn, whose import
+    # (audit.prefetch) may still be running, and their sorts leave the GIL to it
+    confidence_sections = exact_confidence(pred, top_label=(predicted, confidence),
+                                           scaled_top_label=(s_pred, s_conf), slices=slices,
+                                           target=target_accuracy, threads=threads)
+    body = acc.finalize(n_bootstrap=n_bootstrap, seed=seed, temperature=t, temperature_fit=fit,
+                        adaptive=adaptive, adaptive_scaled=adaptive_scaled)
+    for sl in found:
+        cells = GroupCellAccumulator(pred.n_classes).update(pred.labels, predicted, sl["labels"]).cells
+        q1, q2 = sl["cut_points"]
+        note = f"{sl['note']}; cut points {q1:.4g} and {q2:.4g} (low ≤ {q1:.4g} < mid ≤ {q2:.4g} < high)"
+        entry = disparity_entry(cells, pred.class_names, name=sl["name"], kind="image property",
+                                proxy=True, note=note, order=TERCILE_LABELS)
+        entry["cut_points"] = [q1, q2]
+        body["disparity"].append(entry)
+    if images and pred.images is not None:
+        from audit.thumbnails import png_data_uri
 
-    exact_sections(body, pred, top_label=(predicted, confidence), scaled_top_label=(s_pred, s_conf),
-                   slices=slices, target=target_accuracy, threads=threads)
+        for m in body["mistakes"]:
+            m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)
+    attach_confidence(body, *confidence_sections)
     if settings is None:
         settings = make_settings(seed=seed, n_bootstrap=n_bootstrap, images=images and pred.images is not None,
                                  group_cols=list(pred.groups), n_bins=n_bins, max_mistakes=max_mistakes,

@@ -25,10 +25,10 @@ def attach_ranking(body: dict, stats: list[dict]) -> None:
                                   for row, s in zip(body["per_class"], stats)]}
 
 
-def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
-                   target: float = DEFAULT_TARGET_ACCURACY, threads: int = 1) -> None:
-    """Exact ranking metrics and ``selective`` section (before and after temperature scaling) of an
-    in-memory audit, added to ``body``.
+def exact_confidence(pred, *, top_label, scaled_top_label, slices=(), target: float = DEFAULT_TARGET_ACCURACY,
+                     threads: int = 1) -> tuple[list[dict], dict]:
+    """Exact ranking statistics per class and the ``selective`` section (before and after temperature
+    scaling) of an in-memory audit, before the result body exists (:func:`attach_confidence` adds them).
 
     Parameters
     ----------
@@ -40,7 +40,7 @@ def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
         Threads of the per-class ranking metrics; with 2 or more (from ``THREAD_MIN_ROWS`` samples), the
         selective sections before and after scaling are computed side by side (same result).
     """
-    attach_ranking(body, ranking_exact(pred.labels, pred.probs, threads=threads))
+    stats = ranking_exact(pred.labels, pred.probs, threads=threads)
     groupings = [{"name": name, "values": values, "kind": "group column", "proxy": False}
                  for name, values in pred.groups.items()] + list(slices)
 
@@ -53,7 +53,20 @@ def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
     else:
         before, after = selective(top_label), selective(scaled_top_label)
     before["after_scaling"] = after
-    body["selective"] = before
+    return stats, before
+
+
+def attach_confidence(body: dict, stats: list[dict], selective: dict) -> None:
+    """Add :func:`exact_confidence`'s ranking statistics and selective section to a result body."""
+    attach_ranking(body, stats)
+    body["selective"] = selective
+
+
+def exact_sections(body: dict, pred, *, top_label, scaled_top_label, slices=(),
+                   target: float = DEFAULT_TARGET_ACCURACY, threads: int = 1) -> None:
+    """:func:`exact_confidence` added to ``body`` at once."""
+    attach_confidence(body, *exact_confidence(pred, top_label=top_label, scaled_top_label=scaled_top_label,
+                                              slices=slices, target=target, threads=threads))
 
 
 def streamed_sections(body: dict, acc, *, target: float = DEFAULT_TARGET_ACCURACY) -> None:
