@@ -12,7 +12,8 @@ every section, the verdict, the four files written) and ``--no-record``, with ``
 does not exist (a CI job's fresh clone). The script checks that both processes report the same confusion
 matrix, ECE, classwise ECE, log loss, Brier, per-class ROC AUC and average precision and group difference.
 Before each pair it prints the 1-minute load average and refuses to start above ``--max-load`` unless
-``--force`` (then the figures are marked as taken under load).
+``--force`` (then the figures are marked as taken under load); ``--pause S`` rests S seconds before each large run
+(none by default, see PAUSE).
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ def make_file(path: Path, n: int, k: int, seed: int) -> None:
              group_region=REGIONS[rng.integers(0, len(REGIONS), n)])
 
 
-def timed(cmd: list[str]) -> float:
+#: Seconds of rest before each timed process (``--pause``; none by default: on the 2-core VM here a pause of 3 s
+#: made the 2-second process 10-15% slower, its first-touch memory and idle CPUs cold again, and the 12-second
+#: one hardly slower, so resting between runs flatters the straightforward side).
+PAUSE = 0.0
+
+
+def timed(cmd: list[str], pause: float = PAUSE) -> float:
+    time.sleep(pause)
     t = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -96,6 +104,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000, help="rows of the small file (import-bound run)")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved pairs of the large run")
     parser.add_argument("--small-repeat", type=int, default=7)
+    parser.add_argument("--pause", type=float, default=PAUSE, help="seconds of rest before each large run")
     parser.add_argument("--max-load", type=float, default=1.0)
     parser.add_argument("--force", action="store_true", help="run even above --max-load (figures marked)")
     parser.add_argument("--json", type=Path, help="write every measurement here")
@@ -117,15 +126,16 @@ def main() -> None:
             out["loads"].append(load())
             print(f"pair {i + 1}: load average {out['loads'][-1]:.2f}", flush=True)
             out["straightforward_s"].append(timed([PYTHON, str(REPO / "bench" / "straightforward.py"), str(big),
-                                                   "--out", str(tmp / "numbers.json")]))
-            out["audit_s"].append(timed(audit_cmd + ["--predictions", str(big), "--out", str(tmp / "big-out")]))
+                                                   "--out", str(tmp / "numbers.json")], args.pause))
+            out["audit_s"].append(timed(audit_cmd + ["--predictions", str(big), "--out", str(tmp / "big-out")],
+                                        args.pause))
             print(f"  straightforward {out['straightforward_s'][-1]:.2f} s, audit run {out['audit_s'][-1]:.2f} s "
                   f"({out['straightforward_s'][-1] / out['audit_s'][-1]:.2f}×)", flush=True)
         problems = check_agreement(tmp / "big-out" / "audit.json", tmp / "numbers.json")
         for _ in range(args.small_repeat):
-            out["bare_python_s"].append(timed([PYTHON, "-c", "pass"]))
-            out["import_audit_s"].append(timed([PYTHON, "-c", "import audit"]))
-            out["small_audit_s"].append(timed(audit_cmd + ["--predictions", str(small), "--out", str(tmp / "s")]))
+            out["bare_python_s"].append(timed([PYTHON, "-c", "pass"], 0))
+            out["import_audit_s"].append(timed([PYTHON, "-c", "import audit"], 0))
+            out["small_audit_s"].append(timed(audit_cmd + ["--predictions", str(small), "--out", str(tmp / "s")], 0))
     out["loads"].append(load())
     med = {key: statistics.median(out[key]) for key in ("audit_s", "straightforward_s", "small_audit_s",
                                                          "import_audit_s", "bare_python_s")}
