@@ -25,18 +25,23 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
+def _temp_beside(path: Path) -> Path:
+    """A new empty temporary file beside ``path`` (its folder made), with the mode a new file gets."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise AuditError(f"cannot write here: {exc.strerror or exc}", path=path.parent) from exc
     os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, file_mode())
+    os.chmod(tmp, file_mode())
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    tmp_path = _temp_beside(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -69,14 +74,7 @@ def atomic_paths(*paths: str | Path) -> Iterator[list[Path]]:
     temps: list[Path] = []
     try:
         for final in finals:
-            try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-            except OSError as exc:
-                raise AuditError(f"cannot write here: {exc.strerror or exc}", path=final.parent) from exc
-            os.close(fd)
-            temps.append(Path(tmp))
-            os.chmod(tmp, file_mode())
+            temps.append(_temp_beside(final))
         try:
             yield list(temps)
             with sigint_deferred():

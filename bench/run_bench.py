@@ -33,15 +33,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 AUDIT = str(Path(PYTHON).with_name("audit"))
-REGIONS = np.array(["north", "south", "east", "west"])
+sys.path.insert(0, str(REPO / "bench"))
+from metrics_bench import make_data  # noqa: E402  (the data of the in-process metrics benchmark)
 
 
 def make_file(path: Path, n: int, k: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    probs = rng.dirichlet(np.full(k, 0.3), n)
-    labels = np.where(rng.random(n) < 0.7, probs.argmax(1), rng.integers(0, k, n))
+    labels, probs, groups = make_data(n, k, seed)
     np.savez(path, probs=probs, labels=labels, class_names=np.array([f"c{i}" for i in range(k)]),
-             group_region=REGIONS[rng.integers(0, len(REGIONS), n)])
+             group_region=groups)
 
 
 #: Seconds of rest before each timed process (``--pause``; none by default: on the 2-core VM here a pause of 3 s

@@ -74,7 +74,9 @@ def test_unknown_command_and_option_are_usage_errors(monkeypatch, capsys):
     assert code == 2 and "No such option" in err
 
 
-def test_predictions_path_never_imports_tensorflow(tmp_path):
+def _run_predictions_in_a_fresh_process(tmp_path, extra: str, check: str) -> None:
+    """``audit run --predictions`` on a tiny file in a new interpreter, then ``check`` (a Python assertion on
+    ``sys.modules``) there."""
     code = (
         "import sys, numpy as np\n"
         "from audit.cli import main\n"
@@ -83,33 +85,25 @@ def test_predictions_path_never_imports_tensorflow(tmp_path):
         f"p = '{tmp_path}/p.npz'\n"
         "save_npz(p, make_predictions([0, 1, 1], [[.8, .2], [.3, .7], [.6, .4]]))\n"
         "try:\n"
-        f"    main(['run', '--predictions', p, '--out', '{tmp_path}/out', '--bootstrap', '0'])\n"
+        f"    main(['run', '--predictions', p, '--out', '{tmp_path}/out', '--bootstrap', '0'{extra}])\n"
         "except SystemExit as e:\n"
         "    assert e.code == 0, e.code\n"
-        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        f"{check}\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "report.html").exists()
 
 
+def test_predictions_path_never_imports_tensorflow(tmp_path):
+    _run_predictions_in_a_fresh_process(
+        tmp_path, "", "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+
+
 def test_predictions_run_imports_no_database_driver_when_the_history_does_not_exist(tmp_path):
     """--no-record with no history database yet (a CI job's fresh clone): nothing to read the trend from, so
-    SQLAlchemy is never imported; nor are pandas' readers needed for an .npz (fairlearn brings pandas itself)."""
-    code = (
-        "import sys, numpy as np\n"
-        "from audit.cli import main\n"
-        "from audit.predictions import make_predictions\n"
-        "from audit.sources import save_npz\n"
-        f"p = '{tmp_path}/p.npz'\n"
-        "save_npz(p, make_predictions([0, 1, 1], [[.8, .2], [.3, .7], [.6, .4]]))\n"
-        "try:\n"
-        f"    main(['run', '--predictions', p, '--out', '{tmp_path}/out', '--bootstrap', '0', '--no-record',"
-        f" '--db', '{tmp_path}/absent.sqlite'])\n"
-        "except SystemExit as e:\n"
-        "    assert e.code == 0, e.code\n"
-        "assert 'sqlalchemy' not in sys.modules and 'fairlearn' not in sys.modules, sorted(sys.modules)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    SQLAlchemy is never imported; nor fairlearn without group columns."""
+    _run_predictions_in_a_fresh_process(
+        tmp_path, f", '--no-record', '--db', '{tmp_path}/absent.sqlite'",
+        "assert 'sqlalchemy' not in sys.modules and 'fairlearn' not in sys.modules, sorted(sys.modules)")
     assert not (tmp_path / "absent.sqlite").exists()
