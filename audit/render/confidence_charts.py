@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from markupsafe import Markup
 
-from audit.render.charts import BAR, GAP, GRID, INK, MUTED, escape, open_svg
+from audit.render.charts import BAR, GAP, GAP_TEXT, GRID, INK, MUTED, escape, open_svg
 from audit.render.formatting import is_number, pct
 
 #: Classes whose ROC and PR curves are drawn; above this many classes, the worst (lowest ROC AUC) first.
@@ -54,12 +54,12 @@ def line_chart(series: Sequence[dict], *, chart_id: str, title: str, desc: str, 
             x = sx(mark["x"])
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + size}" stroke="{GAP}" '
                        f'stroke-width="1.5" stroke-dasharray="4 3"/>')
-            out.append(f'<text x="{x + 3:.1f}" y="{top + 10}" fill="{GAP}" font-size="10">{escape(mark["label"])}</text>')
+            out.append(f'<text x="{x + 3:.1f}" y="{top + 10}" fill="{GAP_TEXT}" font-size="10">{escape(mark["label"])}</text>')
         if is_number(mark.get("y")):
             y = sy(mark["y"])
             out.append(f'<line x1="{left}" x2="{left + size}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GAP}" '
                        f'stroke-width="1.5" stroke-dasharray="4 3"/>')
-            out.append(f'<text x="{left + 3}" y="{y - 3:.1f}" fill="{GAP}" font-size="10">{escape(mark["label"])}</text>')
+            out.append(f'<text x="{left + 3}" y="{y - 3:.1f}" fill="{GAP_TEXT}" font-size="10">{escape(mark["label"])}</text>')
     for i, s in enumerate(series):
         points = [(x, y) for x, y in zip(s.get("x") or [], s.get("y") or []) if is_number(x) and is_number(y)]
         colour = s.get("colour", BAR)

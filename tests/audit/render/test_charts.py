@@ -64,3 +64,23 @@ def test_group_bar_chart_has_overall_line():
     groups = [{"group": BAD, "n": 5, "accuracy": 0.4, "accuracy_ci": [0.1, 0.8]}]
     root = parse(charts.group_bar_chart(groups, 0.5, chart_id="g", title="t", desc="d"))
     assert "overall 50.0%" in texts(root)
+
+
+def test_every_heatmap_cell_text_contrasts_at_least_4_5_to_1():
+    """WCAG AA for small text: the cell's number on its shade, whatever the share."""
+    from audit.render.charts import _luminance, shade
+
+    def rgb(hex_colour):
+        return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+    for v in [i / 1000 for i in range(1001)]:
+        fill, text = (_luminance(rgb(c)) for c in shade(v))
+        ratio = (max(fill, text) + 0.05) / (min(fill, text) + 0.05)
+        assert ratio >= 4.5, (v, shade(v), ratio)
+
+
+def test_the_red_used_for_text_contrasts_at_least_4_5_to_1_on_white():
+    from audit.render.charts import GAP_TEXT, _luminance
+
+    luminance = _luminance(tuple(int(GAP_TEXT[i:i + 2], 16) for i in (1, 3, 5)))
+    assert 1.05 / (luminance + 0.05) >= 4.5
