@@ -29,10 +29,10 @@ MSG_NEEDS_CODE = ("refused: the model needs Python code to load ({what}); loadin
 MSG_CUSTOM_MISSING = "the model uses {what}, whose code is not available here even with --trust-model ({reason})"
 #: Where the command offers ``--trust-model`` (a model on image files, ``audit predict``).
 HINT_TRUST = "pass --trust-model to load it anyway, only for a file from a source you trust"
-#: Where it does not (a model folder audited on CIFAR-10 in its binary layout).
 #: The ``.keras`` file inside a model folder written by ``audit train``.
 KERAS_FILE = "cifar10.keras"
 MSG_MODEL_MISSING = "model not found"
+#: Where it does not (a model folder audited on CIFAR-10 in its binary layout).
 HINT_REBUILD = ("rebuild the model without Lambda layers or custom objects, or audit a predictions file "
                 "exported from it")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from audit.gate.checklist import NEEDS_EVIDENCE, STATUSES
 from audit.gate.policy import Policy
+from audit.gate.robustness import robustness_rules
 from audit.gate.rules import (
     MSG_UNDEFINED,
     TOLERANCE,
@@ -27,6 +28,7 @@ from audit.gate.rules import (
     skip_rule,
     suggest,
 )
+from audit.gate.selective_rules import selective_rules
 
 
 def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
@@ -49,28 +51,9 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         passed, skipped, reason}``. ``passed`` is True when every rule passed or was skipped.
     """
     rules: list[dict] = []
-    if policy.accuracy.enabled:
-        rules.append(_min_accuracy(result, policy))
-    if policy.class_error.enabled:
-        rules.extend(_class_error(result, policy))
-    if policy.calibration.enabled:
-        rules.append(_max_ece(result, policy))
-    if policy.disparity.enabled:
-        rules.extend(_disparity(result, policy))
-    if policy.checklist.enabled:
-        rules.append(_checklist(result, policy))
-    if policy.baseline.enabled:
-        rules.extend(_baseline(result, policy))
-    if policy.selective.enabled:
-        from audit.gate.selective_rules import selective_rules
-
-        rules.extend(selective_rules(result, policy.selective))
-    if policy.robustness.enabled:
-        from audit.gate.robustness import robustness_rules
-
-        rules.extend(robustness_rules(result, policy.robustness))
-    if policy.model_card.enabled:
-        rules.append(_model_card(result, policy))
+    for section, rules_of in RULE_FAMILIES:
+        if getattr(policy, section).enabled:
+            rules.extend(rules_of(result, policy))
     gate = {
         "policy_source": policy.source,
         "informational": bool(informational),
@@ -333,3 +316,18 @@ def _no_regression(name, what, before, after, delta, mcnemar, max_drop, alpha) -
                      f"{change}: loss above {fmt_threshold(max_drop)} but not significant, McNemar p = {p:.3g} ≥ {alpha:g}")
     return make_rule(name, delta, threshold, False,
                  f"{change}: loss above {fmt_threshold(max_drop)}, McNemar p = {p:.3g} < {alpha:g}")
+
+
+#: The policy sections in the order their rules appear in the verdict, each with the function that makes its
+#: rules (a list) from the result and the policy.
+RULE_FAMILIES = (
+    ("accuracy", lambda result, policy: [_min_accuracy(result, policy)]),
+    ("class_error", _class_error),
+    ("calibration", lambda result, policy: [_max_ece(result, policy)]),
+    ("disparity", _disparity),
+    ("checklist", lambda result, policy: [_checklist(result, policy)]),
+    ("baseline", _baseline),
+    ("selective", lambda result, policy: selective_rules(result, policy.selective)),
+    ("robustness", lambda result, policy: robustness_rules(result, policy.robustness)),
+    ("model_card", lambda result, policy: [_model_card(result, policy)]),
+)

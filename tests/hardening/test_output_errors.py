@@ -123,19 +123,24 @@ def real_sigint():
     signal.signal(signal.SIGINT, saved)
 
 
-def test_ctrl_c_between_the_renames_never_mixes_two_reports(old_report, monkeypatch, capsys, real_sigint):
-    # a real SIGINT to this process while the new files are being renamed over the old ones
-    preds, out, before = old_report
+def on_second_rename(monkeypatch, action) -> None:
+    """Run ``action`` when the run's files are renamed into place, before the second rename."""
     real_replace = os.replace
     calls = []
 
     def replace(src, dst):
         calls.append(dst)
         if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
+            action()
         real_replace(src, dst)
 
     monkeypatch.setattr(outputs.os, "replace", replace)
+
+
+def test_ctrl_c_between_the_renames_never_mixes_two_reports(old_report, monkeypatch, capsys, real_sigint):
+    # a real SIGINT to this process while the new files are being renamed over the old ones
+    preds, out, before = old_report
+    on_second_rename(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
     code = run_main("run", "--predictions", preds, "--out", out, "--bootstrap", "0", "--seed", "1")
     err = capsys.readouterr().err
     assert code == 130 and "audit: interrupted" in err and "Traceback" not in err
@@ -148,16 +153,11 @@ def test_ctrl_c_between_the_renames_never_mixes_two_reports(old_report, monkeypa
 
 def test_failed_second_rename_never_mixes_two_reports(old_report, monkeypatch, capsys):
     preds, out, before = old_report
-    real_replace = os.replace
-    calls = []
 
-    def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        real_replace(src, dst)
+    def fail():
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(outputs.os, "replace", replace)
+    on_second_rename(monkeypatch, fail)
     assert run_main("run", "--predictions", preds, "--out", out, "--bootstrap", "0", "--seed", "1") == 2
     capsys.readouterr()
     assert snapshot(out) == before
