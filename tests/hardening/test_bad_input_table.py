@@ -81,6 +81,11 @@ def test_every_row_names_a_test_that_exists():
     assert problems == {}
 
 
+def test_the_readme_states_how_many_cases_the_table_has():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"[docs/bad-input.md](docs/bad-input.md) ({len(rows())} cases)" in readme.replace("\n", " ")
+
+
 if __name__ == "__main__":
     counts: dict[str, list[int]] = {}
     for row_id, default, cell in rows():
