@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import browser_unavailable
 
 MISSING = next((f"{name} not installed (pip install -r requirements.lock)" for name in
                 ("jupyterlab", "nbclient", "nbformat", "ipykernel") if importlib.util.find_spec(name) is None), None)
@@ -106,20 +105,16 @@ def notebook(lab):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    reason = browser_unavailable()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
+def browser(chromium):
+    """A Chromium of this module's own, launched through the session's Playwright (tests/conftest.py; one per
+    process) without its rule that no host name resolves: this one must reach the JupyterLab on 127.0.0.1."""
     from helpers.browser import find_chromium
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=["--disable-gpu"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    own = chromium.browser_type.launch(executable_path=find_chromium(), args=["--disable-gpu"])
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def _open(browser, lab, notebook):
