@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 #: public name -> the module that defines it (loaded on first access, PEP 562)
 _EXPORTS = {
     "run_audit": "audit.pipeline",
-    "regate": "audit.pipeline",
+    "regate": "audit.gating",
     "PreparedSource": "audit.sources.prepared",
     "make_predictions": "audit.predictions",
     "Predictions": "audit.predictions",

@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from audit.errors import AuditError
+from audit.errors import AuditError, check_keywords
 
 #: Rows of ``probs`` must sum to 1 within this absolute tolerance.
 ROW_SUM_TOLERANCE = 1e-3
@@ -19,6 +19,13 @@ MSG_LOGITS = (
     "values look like logits, not probabilities (rows do not sum to 1 and some values lie outside "
     "[0, 1]); apply softmax before auditing"
 )
+MSG_LABEL_NOT_A_CLASS = "label {value!r} in row {row} is not a class name; class names: {names}"
+MSG_LABEL_NAMES_UNKNOWN = "labels are class names but the file gives no class names"
+MSG_MISSING_LABELS = "labels have {count} missing value(s), first in row {row}"
+MSG_LABELS_NEED_NAMES = ("labels must be integers, or class names together with class_names; got text labels "
+                         "such as {value!r} and no class_names")
+MSG_PROB_COLUMNS = "class_names {given} differ from the probability columns {columns}"
+MSG_GROUPS_TYPE = "groups must be a mapping of column name to values, or a DataFrame; got {kind}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,16 @@ class Predictions:
     groups: Mapping[str, np.ndarray] = field(default_factory=dict)
     images: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        names = ", ".join(self.class_names[:6]) + (", …" if self.n_classes > 6 else "")
+        extra = [f"groups {sorted(self.groups)}"] if self.groups else []
+        if self.sample_ids is not None:
+            extra.append("sample ids")
+        if self.images is not None:
+            extra.append(f"images {'×'.join(map(str, self.images.shape[1:]))}")
+        return (f"<Predictions: N = {self.n_samples}, {self.n_classes} classes ({names})"
+                + "".join(f"; {e}" for e in extra) + ">")
+
     @property
     def n_samples(self) -> int:
         return int(self.labels.shape[0])
@@ -69,6 +86,7 @@ class Predictions:
         return self.probs.max(axis=1)
 
 
+@check_keywords
 def make_predictions(
     labels,
     probs,
@@ -81,13 +99,20 @@ def make_predictions(
 ) -> Predictions:
     """Validate and convert raw arrays into :class:`Predictions`.
 
-    ``source`` names the file the arrays came from; every error names it. Raises
-    :class:`~audit.errors.AuditError` with one clear message for any invalid input.
+    ``probs`` is an array of shape (N, K) or a DataFrame whose column names are the class names;
+    ``labels`` are class indices or class names; ``groups`` a mapping of column name to values or a
+    DataFrame (one group column per column). ``source`` names the file the arrays came from; every error
+    names it. Raises :class:`~audit.errors.AuditError` with one clear message for any invalid input.
     """
 
     def fail(message: str, hint: str | None = None):
         raise AuditError(message, path=source, hint=hint)
 
+    if _is_frame(probs):
+        columns = tuple(str(c) for c in probs.columns)
+        if class_names is not None and tuple(str(c) for c in np.asarray(class_names, dtype=object)) != columns:
+            fail(MSG_PROB_COLUMNS.format(given=list(map(str, class_names)), columns=list(columns)))
+        class_names, probs = columns, probs.to_numpy()
     probs = np.asarray(probs)
     if probs.ndim != 2:
         fail(f"probabilities must be a 2-D array (n_samples, n_classes); got shape {probs.shape}")
@@ -119,6 +144,28 @@ def make_predictions(
         )
     probs = np.clip(probs, 0.0, 1.0)
 
+    names_given = class_names is not None
+    if class_names is None:
+        class_names = tuple(f"class_{i}" for i in range(k))
+    else:
+        names = np.asarray(class_names, dtype=object)
+        if names.ndim != 1:
+            fail(f"class names must be a 1-D list; got shape {names.shape}")
+        class_names = tuple(str(c) for c in names)
+        if any(not c.strip() for c in class_names):
+            fail("class names must not be empty")
+        if len(class_names) != k:
+            fail(f"{len(class_names)} class names for {k} probability columns")
+        if len(set(class_names)) != k:
+            dupes = sorted({c for c in class_names if class_names.count(c) > 1})
+            fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
+
+    if _is_frame(labels):
+        fail(f"labels must be one column; got a DataFrame with columns {list(labels.columns)}")
+    labels = np.asarray(labels)
+    if not names_given and labels.dtype.kind in "OUS" and labels.size and isinstance(labels.ravel()[0], str):
+        fail(MSG_LABELS_NEED_NAMES.format(value=str(labels.ravel()[0])))
+    labels = labels_as_indices(labels, class_names, source)
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -137,21 +184,6 @@ def make_predictions(
         fail(f"labels must lie in [0, {k - 1}] (one per probability column); got {badv.item()!r}")
     labels = labels.astype(np.int64, copy=False)
 
-    if class_names is None:
-        class_names = tuple(f"class_{i}" for i in range(k))
-    else:
-        names = np.asarray(class_names, dtype=object)
-        if names.ndim != 1:
-            fail(f"class names must be a 1-D list; got shape {names.shape}")
-        class_names = tuple(str(c) for c in names)
-        if any(not c.strip() for c in class_names):
-            fail("class names must not be empty")
-        if len(class_names) != k:
-            fail(f"{len(class_names)} class names for {k} probability columns")
-        if len(set(class_names)) != k:
-            dupes = sorted({c for c in class_names if class_names.count(c) > 1})
-            fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
-
     if sample_ids is not None:
         sample_ids = np.asarray(sample_ids)
         if sample_ids.shape == (n,) and _missing_mask(sample_ids).any():
@@ -163,6 +195,10 @@ def make_predictions(
         if (counts > 1).any():
             fail(f"sample ids must be unique; {str(uniq[counts > 1][0])!r} appears {int(counts.max())} times")
 
+    if _is_frame(groups):
+        groups = {column: groups[column].to_numpy() for column in groups.columns}
+    elif groups is not None and not isinstance(groups, Mapping):
+        fail(MSG_GROUPS_TYPE.format(kind=type(groups).__name__))
     clean_groups: dict[str, np.ndarray] = {}
     for name, values in (groups or {}).items():
         values = np.asarray(values)
@@ -190,6 +226,45 @@ def make_predictions(
         groups=clean_groups,
         images=images,
     )
+
+
+def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
+    """Map labels given as class-name strings to class indices (``names``: the class names, None when
+    none were given); numbers pass through, missing labels are refused."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "fO" and labels.ndim == 1:
+        missing = _missing_mask(labels)
+        if missing.any():
+            raise AuditError(
+                MSG_MISSING_LABELS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
+                path=source,
+            )
+    if labels.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                        for v in labels.ravel()):
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "OUS":
+        return labels
+    if names is None:
+        raise AuditError(MSG_LABEL_NAMES_UNKNOWN, path=source, hint="store class_names, or give integer labels")
+    labels = labels.astype(str)
+    index = {name: i for i, name in enumerate(names)}
+    out = np.empty(labels.shape, dtype=np.int64)
+    for row, value in enumerate(labels.ravel()):
+        position = index.get(value)
+        if position is None:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise AuditError(
+                MSG_LABEL_NOT_A_CLASS.format(value=str(value), row=first_row + row, names=shown),
+                path=source,
+                hint="labels are integer class indices or exactly one of the class names",
+            )
+        out.ravel()[row] = position
+    return out
+
+
+def _is_frame(value) -> bool:
+    """A pandas DataFrame (recognised without importing pandas)."""
+    return hasattr(value, "columns") and hasattr(value, "to_numpy") and getattr(value, "ndim", 0) == 2
 
 
 def _missing_mask(values: np.ndarray) -> np.ndarray:

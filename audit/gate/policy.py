@@ -12,13 +12,15 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from audit.errors import AuditError
 from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
 from audit.gate.robustness import RobustnessRule, corruption_overrides
 
 MSG_UNKNOWN_KEY = "unknown key {key!r}"
+#: What errors and the verdict's ``policy_source`` name for a policy given as a mapping.
+IN_MEMORY = "policy (in memory)"
 MSG_SYNTAX = "TOML syntax error: {error}"
 MSG_TYPE = "key {key!r} must be {expected}; got {value!r}"
 MSG_RANGE = "key {key!r} must be in {allowed}; got {value!r}"
@@ -313,8 +315,9 @@ def default_policy() -> Policy:
     return _build(raw, None, "default", "policy.toml (packaged default)")
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Load and validate a policy file; keys left out take their default values.
+def load_policy(path: str | Path | Mapping[str, Any]) -> Policy:
+    """Load and validate a policy file, or a mapping with the file's structure
+    (``{"accuracy": {"min_accuracy": 0.9}}``); keys and sections left out take their default values.
 
     Raises
     ------
@@ -323,6 +326,12 @@ def load_policy(path: str | Path) -> Policy:
         (the message names the key path and the closest valid spelling), or a value of the wrong type or
         out of range (the message names key, value and allowed range).
     """
+    if isinstance(path, Mapping):
+        defaults = _parse_toml(template_text(), "policy.toml (packaged default)")
+        if not all(isinstance(k, str) for k in path):
+            raise AuditError(MSG_TYPE.format(key="policy", expected="a mapping of section names to tables",
+                                             value=dict(path)), path=IN_MEMORY)
+        return _build(dict(path), defaults, IN_MEMORY, IN_MEMORY)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
