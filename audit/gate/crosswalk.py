@@ -2,8 +2,9 @@
 
 A row's status: ``"out of scope"`` or ``"gap"`` where the mapping says so; ``"gap"`` where one of its JSON
 pointers (RFC 6901) does not resolve to a non-null value in this audit (its ``missing`` text says what would);
-``"team"`` while a checklist answer, model-card field or sign-off it relies on is missing (the reason names
-which); otherwise ``"evidence"``. It reads the verdict too, so it runs after the gate.
+``"team"`` while the sign-off it needs is missing, or for a row resting on checklist answers or model-card fields
+alone while one of them is missing (the reason names which); otherwise ``"evidence"``, whose reason still names any
+answer the team owes. It reads the verdict too, so it runs after the gate.
 """
 
 from __future__ import annotations
@@ -152,11 +153,14 @@ def _status(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | Non
         if names:
             reason += MSG_BASELINE_SIGNED.format(id=baseline.get("run_id"), names=names)
         return "team", "; ".join([reason, *waiting])
-    if waiting:
+    if waiting and not pointers:
         return "team", "; ".join(waiting)
     if signed and SIGNOFF in row.get("fields", []):
-        return "evidence", MSG_SIGNED.format(names=_names(signed))
-    return "evidence", MSG_EVIDENCE.format(pointers=", ".join(pointers)) if pointers else "answered by the team"
+        reason = MSG_SIGNED.format(names=_names(signed))
+    else:
+        reason = MSG_EVIDENCE.format(pointers=", ".join(pointers)) if pointers else "answered by the team"
+    # the audit holds the evidence; what the team still owes is said, not hidden
+    return "evidence", "; ".join([reason, *(w.replace("waits for", "the team still owes") for w in waiting)])
 
 
 def _waiting(fields: Sequence[str], result: dict) -> list[str]:

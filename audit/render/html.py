@@ -32,7 +32,8 @@ OPTIONAL = {
     "run": {}, "tool": {}, "provenance": {}, "conventions": {}, "confusion_matrix": None,
     "confusion_matrix_normalized": None, "confusion_cells": None, "top_confusions": [], "calibration": None,
     "disparity": [], "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
-    "schema_version": None, "model_card": None, "selective": None, "ranking": None,
+    "schema_version": None, "model_card": None, "selective": None, "ranking": None, "crosswalk": None,
+    "released_baseline": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 STATUS_LABELS = {status: status.capitalize() for status in (*STATUSES, OPEN)}
@@ -264,4 +265,13 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         mistakes=mistakes,
         categories=categories,
         confidence=confidence_view(r),
+        crosswalk_groups=_crosswalk_groups(r),
     )
+
+
+def _crosswalk_groups(r: dict[str, Any]) -> list[tuple[str, list[dict]]]:
+    """The crosswalk's rows by framework, in the mapping's order."""
+    groups: dict[str, list[dict]] = {}
+    for row in (r["crosswalk"] or {}).get("rows") or []:
+        groups.setdefault(row["framework"], []).append(row)
+    return list(groups.items())
