@@ -35,5 +35,6 @@ def release(run_id: int, db, force_reason, policy) -> None:
     if not changed:
         click.echo(f"run #{record.id} ({record.model_name}) was already released on {record.released_at}")
         return
-    note = f" (forced; reason stored: {record.release_reason})" if record.release_forced else ""
+    why = "its failed gate" if not record.gate_passed else "missing sign-offs"
+    note = f" despite {why}; reason stored: {record.release_reason}" if record.release_forced else ""
     click.echo(f"released run #{record.id} ({record.model_name}){note}")

@@ -28,6 +28,7 @@ MSG_SIGN = ("waits for a sign-off: reviewers sign this exact report with `audit 
 MSG_SIGNED = "signed by {names}"
 MSG_BASELINE_SIGNED = "; the released baseline run #{id} was signed by {names}"
 MSG_MISSING = "not in this audit: {pointers}"
+MSG_NULL = "undefined (null) in this audit: {pointers}"
 MSG_TEAM = "waits for {what}"
 MSG_EVIDENCE = "every pointer resolves: {pointers}"
 MSG_BAD_MAPPING = "crosswalk mapping {source}: {problem}"
@@ -66,6 +67,14 @@ def _non_null(document: Any, pointer: str) -> bool:
         return resolve(document, pointer) is not None
     except KeyError:
         return False
+
+
+def _present(document: Any, pointer: str) -> bool:
+    try:
+        resolve(document, pointer)
+    except KeyError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,7 +152,11 @@ def _status(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | Non
     pointers = row.get("evidence", [])
     absent = [p for p in pointers if not _non_null(result, p)]
     if absent:
-        return "gap", MSG_MISSING.format(pointers=", ".join(absent)) + (f" ({row['missing']})" if row.get("missing") else "")
+        nulls = [p for p in absent if _present(result, p)]
+        text = "; ".join(([MSG_MISSING.format(pointers=", ".join(p for p in absent if p not in nulls))]
+                          if len(nulls) < len(absent) else [])
+                         + ([MSG_NULL.format(pointers=", ".join(nulls))] if nulls else []))
+        return "gap", text + (f" ({row['missing']})" if row.get("missing") and len(nulls) < len(absent) else "")
     waiting = _waiting(row.get("fields", []), result)
     signed = [s for s in signoffs if s.get("by")]
     if SIGNOFF in row.get("fields", []) and not signed:

@@ -99,7 +99,7 @@ def test_a_model_audit_has_at_least_20_evidence_rows_and_a_null_is_never_evidenc
     data["robustness"]["mean_accuracy"] = None
     for row in crosswalk_section(data)["rows"]:
         if "/overall/accuracy" in row["evidence"] or "/robustness/mean_accuracy" in row["evidence"]:
-            assert row["status"] == "gap" and "not in this audit" in row["reason"]
+            assert row["status"] == "gap" and "undefined (null) in this audit" in row["reason"]
 
 
 def test_team_rows_say_which_answer_is_missing_and_2g_waits_for_a_sign_off():

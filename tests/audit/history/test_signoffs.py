@@ -73,7 +73,7 @@ def test_min_signoffs_with_0_1_and_2_signers(tmp_path, capsys, signers, need, re
         assert_clear_error(capsys.readouterr().err, "", f"has {signers} of the {need} sign-offs",
                            f"({need - signers} missing)", "--force REASON")
         assert run_main("release", str(run), "--policy", policy, "--force", "board waived it", "--db", db) == 0
-        assert "forced; reason stored: board waived it" in capsys.readouterr().out
+        assert "despite missing sign-offs; reason stored: board waived it" in capsys.readouterr().out
     assert store.list_runs()[0].release_forced is (not released)
 
 
@@ -156,3 +156,15 @@ def test_sign_a_report_that_differs(audited, tmp_path, capsys):
     other.write_text("<html></html>")
     with pytest.raises(AuditError, match=r"other.html: the file differs from the report of run #1"):
         sign_report(db, 1, other, by="A", role="r")
+
+
+@pytest.mark.parametrize("body, fragments", [
+    ("min_signoffs = -1", ("key 'release.min_signoffs' must be in [0, ∞); got -1",)),
+    ('min_signoffs = "two"', ("key 'release.min_signoffs' must be a whole number; got 'two'",)),
+    ("min_signof = 1", ("unknown key 'release.min_signof'", "did you mean 'release.min_signoffs'?")),
+])
+def test_bad_release_policy_key(tmp_path, capsys, body, fragments):
+    policy = tmp_path / "p.toml"
+    policy.write_text(f"[release]\n{body}\n")
+    assert run_main("release", "1", "--policy", policy, "--db", f"sqlite:///{tmp_path / 'h.sqlite'}") == 2
+    assert_clear_error(capsys.readouterr().err, "p.toml", *fragments)
