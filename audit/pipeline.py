@@ -196,6 +196,12 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
 
         stored = HistoryStore(db).baseline(baseline, model=data["run"]["model_name"])
         baseline = _StoredBaseline(stored["source"], stored["result"])
+    if db is not None:
+        from audit.history.hooks import released_review
+
+        review = released_review(db, data["run"]["model_name"])
+        if review is not None:
+            data["released_baseline"] = review
     judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,
           current_pred=pred)
     trends = None
@@ -208,9 +214,10 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
 
 def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = None, baseline=None,
           current_pred: Predictions | None = None) -> dict:
-    """Add the ``checklist``, ``model_card``, ``baseline`` and ``gate`` sections to the result ``data`` (in place) and
-    return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
+    """Add the ``checklist``, ``model_card``, ``baseline``, ``gate`` and ``crosswalk`` sections to the result ``data``
+    (in place) and return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
     from audit.gate.checklist import checklist_section
+    from audit.gate.crosswalk import crosswalk_section
     from audit.gate.model_card import model_card_section
     from audit.gate.verdict import evaluate
 
@@ -218,6 +225,7 @@ def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = 
     data["model_card"] = model_card_section(answers)
     data["baseline"] = compare_baseline(data, baseline, current_pred) if baseline is not None else None
     data["gate"] = evaluate(data, policy, informational=informational)
+    data["crosswalk"] = crosswalk_section(data)
     return data["gate"]
 
 

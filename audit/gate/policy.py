@@ -133,6 +133,13 @@ class ModelCardRule:
 
 
 @dataclass(frozen=True)
+class ReleaseRule:
+    """What ``audit release`` asks beyond a passed gate: ``min_signoffs`` sign-offs of the run's report."""
+
+    min_signoffs: int = 0
+
+
+@dataclass(frozen=True)
 class Policy:
     """A complete release policy. ``source`` is the file it came from, or ``"default"``."""
 
@@ -145,6 +152,7 @@ class Policy:
     selective: SelectiveRule
     robustness: RobustnessRule
     model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
+    release: ReleaseRule = ReleaseRule()
     source: str | None = None
 
 
@@ -181,6 +189,14 @@ def _count(key: str, value: Any) -> int:
         raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
     if value < 1:
         raise _Invalid(MSG_RANGE.format(key=key, allowed="[1, ∞)", value=value))
+    return value
+
+
+def _at_least_zero(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
+    if value < 0:
+        raise _Invalid(MSG_RANGE.format(key=key, allowed="[0, ∞)", value=value))
     return value
 
 
@@ -274,6 +290,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "ece_scaling": _choice("before", "after"),
         "overrides": None,  # set below: needs _Invalid
     },
+    "release": {"min_signoffs": _at_least_zero},
 }
 
 #: (section, key) -> the (section, key) whose value it takes when a policy file leaves it out.
@@ -289,6 +306,7 @@ _RULE_TYPES = {
     "selective": SelectiveRule,
     "model_card": ModelCardRule,
     "robustness": RobustnessRule,
+    "release": ReleaseRule,
 }
 
 

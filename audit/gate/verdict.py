@@ -64,6 +64,8 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         gate["disparity_policy"] = disparity_policy(policy)
     if policy.selective.enabled:
         gate["selective_policy"] = selective_policy(policy)
+    if policy.release.min_signoffs:  # only when asked: results under the default policy are unchanged
+        gate["release_policy"] = {"min_signoffs": policy.release.min_signoffs}
     return gate
 
 

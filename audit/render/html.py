@@ -32,7 +32,8 @@ OPTIONAL = {
     "run": {}, "tool": {}, "provenance": {}, "conventions": {}, "confusion_matrix": None,
     "confusion_matrix_normalized": None, "confusion_cells": None, "top_confusions": [], "calibration": None,
     "disparity": [], "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
-    "schema_version": None, "model_card": None, "selective": None, "ranking": None,
+    "schema_version": None, "model_card": None, "selective": None, "ranking": None, "crosswalk": None,
+    "released_baseline": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 #: The report's sections in page order: (id, navigation label). Trends is there only with a history.
@@ -40,7 +41,7 @@ SECTIONS = (("verdict", "Verdict"), ("model-card", "Model card"), ("per-class", 
             ("confusion", "Confusions"), ("calibration", "Calibration"), ("selective", "Human review"),
             ("disparity", "Disparity"), ("robustness", "Robustness"), ("mistakes", "Mistakes"),
             ("checklist", "Ethics checklist"), ("baseline", "Baseline"), ("trends", "Trends"),
-            ("provenance", "Provenance"))
+            ("signoffs", "Sign-off"), ("crosswalk", "Crosswalk"), ("provenance", "Provenance"))
 MSG_UNKNOWN_SECTION = "unknown report section {name!r}; sections: {known}"
 _SECTION = re.compile(r'<section id="([\w-]+)".*?</section>\n*', re.S)
 STATUS_LABELS = {status: status.capitalize() for status in (*STATUSES, OPEN)}
@@ -276,8 +277,8 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=
         mistakes=mistakes,
         categories=categories,
         confidence=confidence_view(r),
-        nav=[(id_, label) for id_, label in SECTIONS
-             if (id_ != "trends" or trends is not None) and (sections is None or id_ in sections)],
+        crosswalk_groups=_crosswalk_groups(r),
+        nav=[(id_, label) for id_, label in SECTIONS if _present(id_, r, trends) and (sections is None or id_ in sections)],
     )
     if sections is None:
         return page
@@ -303,3 +304,20 @@ def for_frame(page: str) -> str:
     """``page`` for an ``<iframe srcdoc>``: its section links point at ``about:srcdoc#…``, the frame's own
     document (a bare ``#id`` resolves against the embedding page's URL and loads that page into the frame)."""
     return page.replace('href="#', 'href="about:srcdoc#')
+
+
+def _crosswalk_groups(r: dict[str, Any]) -> list[tuple[str, list[dict]]]:
+    """The crosswalk's rows by framework, in the mapping's order."""
+    groups: dict[str, list[dict]] = {}
+    for row in (r["crosswalk"] or {}).get("rows") or []:
+        groups.setdefault(row["framework"], []).append(row)
+    return list(groups.items())
+
+
+def _present(section: str, r: dict[str, Any], trends: dict | None) -> bool:
+    """Whether the report has ``section``: Trends only with a history, the crosswalk only where the result has one."""
+    if section == "trends":
+        return trends is not None
+    if section == "crosswalk":
+        return bool(r.get("crosswalk"))
+    return True

@@ -15,7 +15,7 @@ from audit.render.html import CSP, render_html
 
 SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration",
             "Confidence: ranking and human review", "Disparity between groups", "Robustness under corruption",
-            "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Provenance"]
+            "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Review and sign-off", "Provenance"]
 MODEL_CARD = ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
               "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"]
 
