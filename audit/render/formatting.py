@@ -8,7 +8,10 @@ never printed as such: they read "undefined".
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+
+from markupsafe import Markup, escape
 
 UNDEFINED = "undefined"
 
@@ -75,3 +78,14 @@ def value(x: Any) -> str:
     if isinstance(x, dict):
         return ", ".join(f"{k}: {value(v)}" for k, v in x.items()) if x else "none"
     return str(x)
+
+
+#: A token a browser may break at its hyphen or parenthesis: an option (``--report``), an article number
+#: (``10(2)(f)``), a pointer (``/robustness/mean_accuracy``).
+_BREAKABLE = re.compile(r"\S*[-(/]\S*")
+
+
+def keep_tokens(text) -> Markup:
+    """``text`` escaped, each token that holds a hyphen, parenthesis or slash in a ``<span class="nw">`` so that
+    it does not break across lines (the spaces between tokens still wrap)."""
+    return Markup(_BREAKABLE.sub(lambda m: f'<span class="nw">{m.group(0)}</span>', str(escape(str(text)))))
