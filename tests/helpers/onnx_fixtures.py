@@ -93,3 +93,33 @@ def run_directly(path: Path, x: np.ndarray) -> np.ndarray:
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: x})[0].astype(np.float64)
+
+
+def seed_to_onnx(keras_model, path: Path) -> Path:
+    """The seed network (:func:`audit.model.network.make_model`) with its trained weights as an NCHW ONNX graph,
+    as a PyTorch port exports it: Conv (pads 1) -> Relu -> MaxPool 2x2 -> Flatten -> Gemm -> Relu -> Gemm ->
+    Softmax; input (N, 3, H, W) float32 of pixels / 255. Keras flattens (H, W, C) and ONNX's Flatten of NCHW
+    (C, H, W), so the first Dense kernel's rows are permuted to match."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    conv = next(l for l in keras_model.layers if type(l).__name__ == "Conv2D")
+    dense = [l for l in keras_model.layers if type(l).__name__ == "Dense"]
+    kernel, conv_bias = (np.asarray(w, dtype=np.float32) for w in conv.get_weights())
+    (w1, b1), (w2, b2) = ([np.asarray(w, dtype=np.float32) for w in d.get_weights()] for d in dense)
+    _, height, width, channels = keras_model.inputs[0].shape
+    h2, w2_, filters = height // 2, width // 2, kernel.shape[-1]
+    w1 = w1.reshape(h2, w2_, filters, -1).transpose(2, 0, 1, 3).reshape(filters * h2 * w2_, -1)
+    inits = [numpy_helper.from_array(a, n) for a, n in ((kernel.transpose(3, 2, 0, 1).copy(), "conv_w"),
+                                                         (conv_bias, "conv_b"), (w1, "fc1_w"), (b1, "fc1_b"),
+                                                         (w2, "fc2_w"), (b2, "fc2_b"))]
+    nodes = [helper.make_node("Conv", ["x", "conv_w", "conv_b"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["f"], axis=1),
+             helper.make_node("Gemm", ["f", "fc1_w", "fc1_b"], ["h"]),
+             helper.make_node("Relu", ["h"], ["hr"]),
+             helper.make_node("Gemm", ["hr", "fc2_w", "fc2_b"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=1)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", channels, height, width])]
+    outputs = [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", w2.shape[1]])]
+    return _save(nodes, inputs, outputs, inits, path)

@@ -239,3 +239,26 @@ def test_a_fixed_batch_of_one_is_fed_in_pieces(world, tmp_path):
     x = _pixels(world["data"], run.pred.sample_ids).astype(np.float32) / np.float32(255)
     want = np.concatenate([run_directly(model, x[i:i + 1]) for i in range(len(x))])
     np.testing.assert_allclose(run.pred.probs, want, rtol=0, atol=1e-12)
+
+
+def test_seed_network_exported_to_onnx_gives_keras_probabilities(trained, small_data, tmp_path):
+    """The seed network with its trained weights as an NCHW ONNX graph (as a PyTorch port exports it):
+    probabilities within 1e-5 of Keras's on the same PNG files, the same predicted classes."""
+    from PIL import Image
+    from helpers.onnx_fixtures import seed_to_onnx
+
+    from audit.model.keras_model import load_classifier
+
+    folder = tmp_path / "pngs"
+    for i in range(60):
+        name = small_data.class_names[small_data.y_test[i]]
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(small_data.x_test[i]).save(folder / name / f"{i:03d}.png")
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(small_data.class_names))
+    exported = seed_to_onnx(load_classifier(trained.out_dir).model, tmp_path / "seed.onnx")
+    keras_run = image_predictions(trained.out_dir, folder, class_names_file=names, progress=False)
+    onnx_run = image_predictions(exported, folder, class_names_file=names, progress=False)
+    assert np.abs(onnx_run.pred.probs - keras_run.pred.probs).max() < 1e-5
+    assert (onnx_run.pred.probs.argmax(1) == keras_run.pred.probs.argmax(1)).all()
+    assert onnx_run.model_input["layout"] == "NCHW" and onnx_run.model_input["scaling"] == "x / 255"
