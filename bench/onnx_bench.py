@@ -16,7 +16,7 @@ Keras pipeline on the same folder, (c) the straightforward loop — Pillow opens
 ``InferenceSession.run`` per batch of ``--batch-size`` — in the same process, interleaved, ``--repeats``
 rounds: best and median.
 
-memory: peak RSS (``ru_maxrss`` of a fresh child process) of the ONNX pipeline on 5,000 and 50,000
+memory: peak RSS (``VmHWM`` of a fresh child process) of the ONNX pipeline on 5,000 and 50,000
 synthetic 64x64 PNG images with a small ONNX model.
 
 run: wall time of ``audit run`` (a subprocess, as a user runs it) with the ONNX export and with the Keras
@@ -37,9 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
+import audit  # noqa: E402,F401 - imported before tests/ joins sys.path: tests/audit would shadow it
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "bench")]
-sys.path.append(str(REPO / "tests"))  # appended: tests/audit must not shadow the audit package
+sys.path.append(str(REPO / "tests"))  # for helpers.onnx_fixtures
 
 from image_bench import CACHE, cifar_pngs, synthetic  # noqa: E402
 
@@ -123,12 +125,24 @@ def tiny_onnx(path: Path) -> Path:
                  [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 10])], inits, path)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak RSS: ``VmHWM`` (reset by exec, unlike ``ru_maxrss``, which a child started from a
+    parent holding TensorFlow would inherit as the parent's size), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(args) -> None:
     from audit.model.image_audit import image_predictions
 
     t = time.perf_counter()
     run = image_predictions(args.model, args.folder, batch_size=args.batch_size, progress=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"n": run.pred.n_samples, "peak_rss_mib": peak, "seconds": time.perf_counter() - t,
                       "tensorflow_imported": "tensorflow" in sys.modules}))
 
@@ -157,7 +171,8 @@ def run_times(args, onnx_file: Path, test: Path) -> dict:
                 subprocess.run([sys.executable, "-m", "audit", "run", "--model", str(model), "--data", str(test),
                                 "--out", f"{tmp}/{kind}", *common], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
                 times[kind].append(time.perf_counter() - t)
-        verdicts = [json.loads(Path(f"{tmp}/{k}/audit.json").read_text())["verdict"]["passed"] for k in times]
+        results = [json.loads(Path(f"{tmp}/{k}/audit.json").read_text()) for k in times]
+    verdicts = [(r["gate"]["passed"], [rule["passed"] for rule in r["gate"]["rules"]]) for r in results]
     for kind, ts in times.items():
         print(f"audit run --model {kind}: best {min(ts):.1f} s (runs: {', '.join(f'{t:.1f}' for t in ts)})")
     print(f"ratio ONNX / Keras (best): {min(times['onnx']) / min(times['keras']):.2f}; same verdict: "

@@ -262,3 +262,14 @@ def test_seed_network_exported_to_onnx_gives_keras_probabilities(trained, small_
     assert np.abs(onnx_run.pred.probs - keras_run.pred.probs).max() < 1e-5
     assert (onnx_run.pred.probs.argmax(1) == keras_run.pred.probs.argmax(1)).all()
     assert onnx_run.model_input["layout"] == "NCHW" and onnx_run.model_input["scaling"] == "x / 255"
+
+
+def test_model_config_unknown_key_exits_2(world, tmp_path, capfd):
+    model = linear_classifier(tmp_path / "m.onnx")
+    config = tmp_path / "typo.toml"
+    config.write_text('layout = "NCHW"\nmean_rgb = [0.5, 0.5, 0.5]\n')
+    code = run_main("run", "--model", model, "--data", world["data"], "--model-config", config, "--out", tmp_path / "r",
+                    "--no-record")
+    assert code == 2
+    assert_clear_error(capfd.readouterr().err, config, "unknown key(s) 'mean_rgb'", "layout, scale, mean, std")
+    assert not (tmp_path / "r").exists()
