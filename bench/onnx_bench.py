@@ -62,14 +62,17 @@ def export(model_dir: Path, out: Path, *, keras_export: bool = False) -> Path:
 
 
 def straightforward(session, folder: Path, batch_size: int):
-    """Pillow opens each file, / 255, NCHW, InferenceSession.run per batch: the loop a user writes first."""
+    """Pillow opens each file, / 255, NCHW (where the model takes it), InferenceSession.run per batch: the loop a
+    user writes first."""
     from PIL import Image
 
     files = sorted(folder.rglob("*.png"))
     name, out = session.get_inputs()[0].name, []
+    nchw = session.get_inputs()[0].shape[1] == 3
     for start in range(0, len(files), batch_size):
         x = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files[start:start + batch_size]])
-        x = (x.astype(np.float32) / 255).transpose(0, 3, 1, 2)
+        x = x.astype(np.float32) / 255
+        x = x.transpose(0, 3, 1, 2) if nchw else x
         out.append(session.run(None, {name: np.ascontiguousarray(x)})[0])
     return files, np.concatenate(out)
 
