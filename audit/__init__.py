@@ -24,6 +24,7 @@ _EXPORTS = {
     "run_audit": "audit.pipeline",
     "regate": "audit.gating",
     "PreparedSource": "audit.sources.prepared",
+    "model_source": "audit.model.image_audit",
     "make_predictions": "audit.predictions",
     "Predictions": "audit.predictions",
     "AuditResult": "audit.audit_result",

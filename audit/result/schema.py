@@ -56,6 +56,11 @@ class ModelInput(TypedDict):
     resized: int
     converted: dict[str, int] | str  # {"L->RGB": n, ...} or "none"
     trust_model: bool
+    # ONNX models, callables and any model given --model-config:
+    framework: NotRequired[str]  # "onnxruntime", "python callable", "keras"
+    layout: NotRequired[str]  # "NCHW" or "NHWC"
+    input_dtype: NotRequired[str]  # "float32", "float16", "uint8"
+    model_config: NotRequired[dict[str, Any]]  # {file, sha256, and the keys the file set}
 
 
 class Settings(TypedDict):
