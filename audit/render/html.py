@@ -83,8 +83,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         bytecode_cache=_bytecode_cache(),
     )
-    env.filters.update(pct=f.pct, pp=f.pp, gap=f.gap, dec=f.dec, count=f.count, ci=f.ci, value=f.value,
-                       keep_tokens=f.keep_tokens)
+    env.filters.update(pct=f.wrapping_reason(f.pct), pp=f.wrapping_reason(f.pp), gap=f.wrapping_reason(f.gap),
+                       dec=f.wrapping_reason(f.dec), count=f.count, ci=f.ci, value=f.value, keep_tokens=f.keep_tokens)
     env.globals.update(status_label=lambda s: STATUS_LABELS.get(s, str(s)), is_number=f.is_number)
     from audit.render.robustness import robustness_view
     env.globals.update(robustness_view=robustness_view)
