@@ -96,6 +96,7 @@ def make_predictions(
     groups: Mapping[str, object] | None = None,
     images=None,
     source: str | None = None,
+    copy: bool = True,
 ) -> Predictions:
     """Validate and convert raw arrays into :class:`Predictions`.
 
@@ -103,6 +104,9 @@ def make_predictions(
     ``labels`` are class indices or class names; ``groups`` a mapping of column name to values or a
     DataFrame (one group column per column). ``source`` names the file the arrays came from; every error
     names it. Raises :class:`~audit.errors.AuditError` with one clear message for any invalid input.
+    The probabilities are copied when they are clipped to [0, 1], unless ``copy`` is False: then a float64 array
+    that owns its memory is clipped in place and text group columns are kept as given (a file reader hands over
+    the arrays it just made, and no second copy of N × K floats is touched).
     """
 
     def fail(message: str, hint: str | None = None):
@@ -123,6 +127,7 @@ def make_predictions(
         fail(MSG_EMPTY)
     if k < 2:
         fail(f"need at least 2 classes; got {k} probability column(s)")
+    owned = probs.dtype != np.float64 or (not copy and probs.flags.owndata and probs.flags.writeable)
     probs = probs.astype(np.float64, copy=False)
     bad = ~np.isfinite(probs)
     if bad.any():
@@ -142,7 +147,7 @@ def make_predictions(
             f"probability rows must sum to 1 (tolerance {ROW_SUM_TOLERANCE}); "
             f"{int(off.sum())} row(s) do not, first row {row} sums to {row_sums[row]:.6g}"
         )
-    probs = np.clip(probs, 0.0, 1.0)
+    probs = np.clip(probs, 0.0, 1.0, out=probs if owned else None)
 
     names_given = class_names is not None
     if class_names is None:
@@ -211,7 +216,7 @@ def make_predictions(
                 f"{int(np.argmax(missing))}",
                 hint="fill them with an explicit value such as 'unknown'",
             )
-        clean_groups[str(name)] = values.astype(str)
+        clean_groups[str(name)] = values.astype(str, copy=copy)
 
     if images is not None:
         images = np.asarray(images)

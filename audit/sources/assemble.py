@@ -63,8 +63,8 @@ def assemble(
                     MSG_MISSING_IDS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
                     path=source,
                 )
-        return make_predictions(
-            labels, raw.probs, names, sample_ids=sample_ids, groups=raw.groups, source=source
+        return make_predictions(  # the reader's arrays are handed over: no second copy of the probabilities
+            labels, raw.probs, names, sample_ids=sample_ids, groups=raw.groups, source=source, copy=False
         )
     except AuditError as exc:
         if first_row == 0 or "(in the chunk" in exc.message:
