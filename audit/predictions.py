@@ -129,24 +129,9 @@ def make_predictions(
         fail(f"need at least 2 classes; got {k} probability column(s)")
     owned = probs.dtype != np.float64 or (not copy and probs.flags.owndata and probs.flags.writeable)
     probs = probs.astype(np.float64, copy=False)
-    bad = ~np.isfinite(probs)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        fail(f"probabilities contain NaN or infinity ({int(bad.sum())} value(s), first in row {row})")
-    row_sums = probs.sum(axis=1)
-    off = np.abs(row_sums - 1.0) > ROW_SUM_TOLERANCE
-    out_of_range = (probs < -RANGE_TOLERANCE) | (probs > 1 + RANGE_TOLERANCE)
-    if off.any() and out_of_range.any():
-        fail(MSG_LOGITS)
-    if out_of_range.any():
-        row = int(np.argwhere(out_of_range)[0][0])
-        fail(f"probabilities must lie in [0, 1]; row {row} has {float(probs[row][out_of_range[row]][0])!r}")
-    if off.any():
-        row = int(np.argmax(off))
-        fail(
-            f"probability rows must sum to 1 (tolerance {ROW_SUM_TOLERANCE}); "
-            f"{int(off.sum())} row(s) do not, first row {row} sums to {row_sums[row]:.6g}"
-        )
+    problem = _probability_problem(probs)
+    if problem:
+        fail(problem)
     probs = np.clip(probs, 0.0, 1.0, out=probs if owned else None)
 
     names_given = class_names is not None
@@ -270,6 +255,49 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
 def _is_frame(value) -> bool:
     """A pandas DataFrame (recognised without importing pandas)."""
     return hasattr(value, "columns") and hasattr(value, "to_numpy") and getattr(value, "ndim", 0) == 2
+
+
+#: Rows checked at once by :func:`_probability_problem` (its masks stay small whatever N).
+CHECK_ROWS = 1 << 16
+
+
+def _probability_problem(probs: np.ndarray) -> str | None:
+    """What is wrong with float64 probabilities (N, K), or None: NaN or infinity, values outside [0, 1] (beyond
+    ``RANGE_TOLERANCE``), rows not summing to 1 (beyond ``ROW_SUM_TOLERANCE``), or logits (both). Checked block by
+    block of rows; the counts and first rows are those of the whole array."""
+    n = probs.shape[0]
+    bad = out = off = 0
+    first_bad = first_out = first_off = None
+    for start in range(0, n, CHECK_ROWS):
+        block = probs[start:start + CHECK_ROWS]
+        nonfinite = ~np.isfinite(block)
+        if nonfinite.any():
+            bad += int(nonfinite.sum())
+            first_bad = first_bad if first_bad is not None else start + int(np.argwhere(nonfinite)[0][0])
+            continue
+        outside = (block < -RANGE_TOLERANCE) | (block > 1 + RANGE_TOLERANCE)
+        if outside.any():
+            out += 1
+            if first_out is None:
+                row = int(np.argwhere(outside)[0][0])
+                first_out = (start + row, float(block[row][outside[row]][0]))
+        sums = block.sum(axis=1)
+        not_one = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
+        if not_one.any():
+            off += int(not_one.sum())
+            if first_off is None:
+                row = int(np.argmax(not_one))
+                first_off = (start + row, float(sums[row]))
+    if bad:
+        return f"probabilities contain NaN or infinity ({bad} value(s), first in row {first_bad})"
+    if off and out:
+        return MSG_LOGITS
+    if out:
+        return f"probabilities must lie in [0, 1]; row {first_out[0]} has {first_out[1]!r}"
+    if off:
+        return (f"probability rows must sum to 1 (tolerance {ROW_SUM_TOLERANCE}); {off} row(s) do not, first row "
+                f"{first_off[0]} sums to {first_off[1]:.6g}")
+    return None
 
 
 def _missing_mask(values: np.ndarray) -> np.ndarray:
