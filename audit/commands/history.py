@@ -65,15 +65,20 @@ def history(ctx: click.Context, db, model, limit, as_json) -> None:
 @click.pass_context
 def show(ctx: click.Context, run_id: int, db, as_json) -> None:
     """Print a stored run: its record, key metrics, gate verdicts and sign-offs, or with --json its stored
-    result with them."""
+    result with them and its crosswalk re-evaluated with the sign-offs recorded since."""
     from audit.history import HistoryStore, history_url
 
     store = HistoryStore(history_url(db or ctx.obj.get("history_db")))
     record, result, gates = store.get(run_id)
     signoffs = store.signoffs(run_id)
     if as_json:
-        click.echo(json.dumps({"record": record.as_dict(), "gates": gates, "signoffs": signoffs, "result": result},
-                              indent=2, sort_keys=True))
+        shown = {"record": record.as_dict(), "gates": gates, "signoffs": signoffs, "result": result}
+        if isinstance(result, dict) and result.get("crosswalk"):
+            from audit.gate.crosswalk import crosswalk_section
+
+            # the crosswalk as of now: the sign-offs recorded since the run move Annex IV 2(g) to "evidence"
+            shown["crosswalk"] = crosswalk_section(result, signoffs=signoffs, run_id=run_id)
+        click.echo(json.dumps(shown, indent=2, sort_keys=True))
         return
     click.echo(f"run #{record.id}  {record.name}  (model {record.model_name}, {record.source or 'unknown source'})")
     click.echo(f"  recorded   {record.recorded_at}  by audit {record.tool_version}")

@@ -51,6 +51,10 @@ def test_signing_the_report_and_an_edited_copy(audited, tmp_path, capsys):
     assert set(signoff) == {"by", "role", "at", "statement", "report_sha256"}
     assert (signoff["by"], signoff["role"], signoff["statement"]) == ("Ada Reviewer", "release owner", "checked bias-1")
     assert signoff["at"].endswith("+00:00") and signoff["report_sha256"] == hashlib.sha256(before).hexdigest()
+    # the stored result keeps the crosswalk of its run ("team": not yet signed); the one shown now has the sign-off
+    row = {r["item"]: r for r in shown["crosswalk"]["rows"]}["Annex IV 2(g)"]
+    stored = {r["item"]: r for r in shown["result"]["crosswalk"]["rows"]}["Annex IV 2(g)"]
+    assert (stored["status"], row["status"]) == ("team", "evidence") and "Ada Reviewer" in row["reason"]
     assert run_main("history", "show", "1", "--db", db) == 0
     assert "Ada Reviewer (release owner): checked bias-1" in capsys.readouterr().out
 
