@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,6 +14,8 @@ from audit.errors import check_keywords
 #: less than a screenful of the header, verdict and headline.
 NOTEBOOK_FRAME_HEIGHT = "max(480px, 80vh)"
 MSG_HEIGHT = "height must be a positive number of pixels or a CSS length such as '80vh'; got {value!r}"
+#: A CSS length ``show(height=...)`` takes as text (nothing else reaches the frame's style attribute).
+CSS_LENGTH = re.compile(r"\d+(\.\d+)?(px|vh|vw|em|rem|%)")
 
 
 class AuditResult:
@@ -237,7 +240,7 @@ class AuditResult:
 
         if height is None:
             css_height = NOTEBOOK_FRAME_HEIGHT
-        elif isinstance(height, str) and height.strip():
+        elif isinstance(height, str) and CSS_LENGTH.fullmatch(height.strip()):
             css_height = height.strip()
         elif isinstance(height, (int, float)) and not isinstance(height, bool) and 0 < height < float("inf"):
             css_height = f"{height:g}px"

@@ -52,7 +52,8 @@ def check_keywords(func):
     import inspect
 
     params = inspect.signature(func).parameters
-    names = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [n for n, p in params.items()
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in ("self", "cls")]
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
 
     @functools.wraps(func)

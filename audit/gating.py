@@ -54,6 +54,18 @@ def checklist_answers(checklist) -> Mapping | None:
     return load_checklist(checklist)
 
 
+def verdict_sections(data: dict, policy, *, informational: bool) -> dict:
+    """The verdict and what depends on it, added to ``data`` in place: ``gate``, then the regulatory
+    ``crosswalk`` (which reads the gate, checklist and model card); returns the gate. ``audit run`` (through
+    :func:`audit.pipeline.judge`) and :func:`regate` both end here."""
+    from audit.gate.crosswalk import crosswalk_section
+    from audit.gate.verdict import evaluate
+
+    data["gate"] = evaluate(data, policy, informational=informational)
+    data["crosswalk"] = crosswalk_section(data)
+    return data["gate"]
+
+
 @check_keywords
 def regate(audit_json, *, policy, checklist=None, out_dir: str | Path | None = None) -> GateOutcome:
     """Re-evaluate a result against ``policy`` (never informational) without recomputing a metric; with
@@ -65,7 +77,6 @@ def regate(audit_json, *, policy, checklist=None, out_dir: str | Path | None = N
     nowhere for a result in memory."""
     from audit.gate.model_card import model_card_section
     from audit.gate.checklist import checklist_section
-    from audit.gate.verdict import evaluate
     from audit.render.junit import render_junit
     from audit.result.load import load_audit_json, validate_result
     from audit.result.write import dump_json, write_outputs
@@ -87,8 +98,7 @@ def regate(audit_json, *, policy, checklist=None, out_dir: str | Path | None = N
         answers = checklist_answers(checklist)
         data["checklist"], data["model_card"] = checklist_section(answers), model_card_section(answers)
         checklist_source = str(checklist) if isinstance(checklist, (str, Path)) else answers.get("source")
-    verdict = evaluate(data, policy_obj, informational=False)
-    data["gate"] = verdict
+    verdict = verdict_sections(data, policy_obj, informational=False)
     record = {"audit_json": IN_MEMORY if where is None else str(where), "checklist_source": checklist_source,
               **verdict}
     out = Path(out_dir) if out_dir is not None else default_out

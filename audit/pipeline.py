@@ -141,9 +141,13 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         # while they are read and checked (hashlib releases the GIL)
         with ThreadPoolExecutor(max_workers=1) as hasher:
             digests = None if dask else [hasher.submit(sha256_file, p) for p in sources]
-            pred, default_name = _read_sources(sources, group_cols, streaming)
-            cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
-                                           first_source=sources[0], group_cols=group_cols)
+            try:
+                pred, default_name = _read_sources(sources, group_cols, streaming)
+                cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
+                                               first_source=sources[0], group_cols=group_cols)
+            except BaseException:
+                hasher.shutdown(wait=False, cancel_futures=True)  # the error now, not after hashing every shard
+                raise
             provenance["predictions_sha256"] = (None if digests is None else
                                                 {str(p): d.result() for p, d in zip(sources, digests)})
         provenance["model_sha256"] = None
@@ -217,16 +221,13 @@ def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = 
     """Add the ``checklist``, ``model_card``, ``baseline``, ``gate`` and ``crosswalk`` sections to the result ``data``
     (in place) and return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
     from audit.gate.checklist import checklist_section
-    from audit.gate.crosswalk import crosswalk_section
     from audit.gate.model_card import model_card_section
-    from audit.gate.verdict import evaluate
+    from audit.gating import verdict_sections
 
     data["checklist"] = checklist_section(answers)
     data["model_card"] = model_card_section(answers)
     data["baseline"] = compare_baseline(data, baseline, current_pred) if baseline is not None else None
-    data["gate"] = evaluate(data, policy, informational=informational)
-    data["crosswalk"] = crosswalk_section(data)
-    return data["gate"]
+    return verdict_sections(data, policy, informational=informational)
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ MSG_SIGN_DIFFERS = ("the file differs from the report of run #{id} (sha256 {got}
 MSG_SIGN_NO_HASH = ("run #{id} was recorded without its report's sha256 (by an older version, or without a "
                     "report): audit it again to sign a report")
 MSG_SIGN_EMPTY = "{option} needs {what}; got an empty value"
+MSG_SIGN_REPEAT = ("{by!r} has already signed the report of run #{id} (at {at}): each reviewer signs once, and "
+                   "[release] min_signoffs counts different reviewers")
 MSG_MISSING_SIGNOFFS = ("run #{id} has {have} of the {need} sign-offs the release policy requires ({missing} "
                         "missing): release refused (sign its report with `audit sign {id} --by NAME --role ROLE "
                         "--report PATH`, or give the reason: `audit release {id} --force REASON`)")
@@ -244,6 +246,9 @@ class HistoryStore:
             if run.report_sha256 != report_sha256:
                 raise AuditError(MSG_SIGN_DIFFERS.format(id=run_id, got=report_sha256[:12] + "…",
                                                          want=run.report_sha256[:12] + "…"))
+            earlier = [so for so in run.signoffs if _reviewer(so.signed_by) == _reviewer(by)]
+            if earlier:
+                raise AuditError(MSG_SIGN_REPEAT.format(by=by, id=run_id, at=_signoff(earlier[0])["at"]))
             row = Signoff(run_id=run_id, signed_by=by[:255], role=role[:255], signed_at=_now(),
                           statement=statement, report_sha256=report_sha256)
             s.add(row)
@@ -308,7 +313,7 @@ class HistoryStore:
             verdict = latest.verdict if latest is not None else run.result.get("gate") or {}
             need = (min_signoffs if min_signoffs is not None
                     else int((verdict.get("release_policy") or {}).get("min_signoffs") or 0))
-            have = sum(1 for so in run.signoffs if so.report_sha256 == run.report_sha256)
+            have = len({_reviewer(so.signed_by) for so in run.signoffs if so.report_sha256 == run.report_sha256})
             if have < need and force_reason is None:
                 raise AuditError(MSG_MISSING_SIGNOFFS.format(id=run_id, have=have, need=need, missing=need - have))
             run.released = True
@@ -407,6 +412,11 @@ class HistoryStore:
                 data_sha256=r.data_sha256, tool_version=r.tool_version, metrics=ordered,
                 audit_json_sha256=r.audit_json_sha256, report_sha256=r.report_sha256))
         return out
+
+
+def _reviewer(name: str) -> str:
+    """A reviewer's name as sign-offs are counted: one person, whatever the case and surrounding blanks."""
+    return " ".join(name.split()).casefold()
 
 
 def _signoff(row) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def test_show_picks_sections_and_height(result):
     assert [a["href"] for a in inner.select("nav.toc a")] == ["about:srcdoc#verdict", "about:srcdoc#calibration"]
 
 
-@pytest.mark.parametrize("height", [0, -3, True, float("nan"), ""])
+@pytest.mark.parametrize("height", [0, -3, True, float("nan"), "", "abc; color:red", "80vh; x"])
 def test_show_refuses_a_bad_height(result, height):
     with pytest.raises(ValueError, match="height must be a positive number"):
         result.show(height=height)
@@ -114,6 +114,16 @@ def test_regate_in_memory(result):
     assert result.data["gate"] is not again.data["gate"]  # the original is left unchanged
     outcome = audit.regate(result.data, policy=strict)
     assert outcome.written == {} and outcome.gate == again.gate
+
+
+def test_regate_with_new_answers_reevaluates_the_crosswalk(result):
+    """The crosswalk reads the checklist and the gate: re-judged with new answers, it is re-evaluated too."""
+    from audit.gate.crosswalk import crosswalk_section
+
+    answers = {"answer": [{"id": "bias-1", "status": "yes", "answered_by": "A. Reviewer", "answered_on": "2026-12-05"}]}
+    again = result.regate({}, checklist=answers)
+    assert again.data["crosswalk"] == crosswalk_section(again.data)
+    assert again.data["crosswalk"] != result.data["crosswalk"]
 
 
 def test_policy_mapping_is_validated_as_a_file(result):

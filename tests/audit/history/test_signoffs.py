@@ -162,6 +162,22 @@ def test_sign_a_report_that_differs(audited, tmp_path, capsys):
         sign_report(db, 1, other, by="A", role="r")
 
 
+def test_one_reviewer_signs_once_and_counts_once(tmp_path, capsys):
+    """A two-person rule needs two people: the same name again (any case, any blanks) is refused, so it can
+    never count twice toward [release] min_signoffs."""
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    store = HistoryStore(db, create=True)
+    run = store.record_run(result("m"), audit_json_text="x", report_sha256="a" * 64)
+    store.sign(run, by="Alice Reviewer", role="reviewer", report_sha256="a" * 64)
+    with pytest.raises(AuditError, match=r"'alice  reviewer' has already signed the report of run #1 \(at .*\): "
+                                         r"each reviewer signs once"):
+        store.sign(run, by="alice  reviewer ", role="reviewer", report_sha256="a" * 64)
+    policy = tmp_path / "p.toml"
+    policy.write_text("[release]\nmin_signoffs = 2\n")
+    assert run_main("release", str(run), "--policy", policy, "--db", db) == 2
+    assert "has 1 of the 2 sign-offs" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("body, fragments", [
     ("min_signoffs = -1", ("key 'release.min_signoffs' must be in [0, ∞); got -1",)),
     ('min_signoffs = "two"', ("key 'release.min_signoffs' must be a whole number; got 'two'",)),
