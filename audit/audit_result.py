@@ -135,6 +135,8 @@ class AuditResult:
         recall, F1, ROC AUC, average precision."""
         import pandas as pd
 
+        columns = ["class", "support", "errors", "error_rate", "error_rate_ci_low", "error_rate_ci_high",
+                   "precision", "recall", "f1", "roc_auc", "average_precision"]
         rows = []
         for r in self.data.get("per_class") or []:
             ci = r.get("error_rate_ci") or [None, None]
@@ -144,7 +146,7 @@ class AuditResult:
                          "error_rate": rate, "error_rate_ci_low": ci[0], "error_rate_ci_high": ci[1],
                          "precision": r.get("precision"), "recall": r.get("recall"), "f1": r.get("f1"),
                          "roc_auc": r.get("roc_auc"), "average_precision": r.get("average_precision")})
-        return pd.DataFrame(rows).set_index("class")
+        return pd.DataFrame(rows, columns=columns).set_index("class")
 
     @property
     def confusion(self):

@@ -116,7 +116,7 @@ def make_predictions(
         columns = tuple(str(c) for c in probs.columns)
         if class_names is not None and tuple(str(c) for c in np.asarray(class_names, dtype=object)) != columns:
             fail(MSG_PROB_COLUMNS.format(given=list(map(str, class_names)), columns=list(columns)))
-        class_names, probs = columns, probs.to_numpy()
+        class_names, probs = columns, _frame_numbers(probs)
     probs = np.asarray(probs)
     if probs.ndim != 2:
         fail(f"probabilities must be a 2-D array (n_samples, n_classes); got shape {probs.shape}")
@@ -151,7 +151,9 @@ def make_predictions(
             fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
 
     if _is_frame(labels):
-        fail(f"labels must be one column; got a DataFrame with columns {list(labels.columns)}")
+        if len(labels.columns) != 1:
+            fail(f"labels must be one column; got a DataFrame with columns {list(labels.columns)}")
+        labels = labels.iloc[:, 0]
     labels = np.asarray(labels)
     if not names_given and labels.dtype.kind in "OUS" and labels.size and isinstance(labels.ravel()[0], str):
         fail(MSG_LABELS_NEED_NAMES.format(value=str(labels.ravel()[0])))
@@ -250,6 +252,16 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
             )
         out.ravel()[row] = position
     return out
+
+
+def _frame_numbers(frame):
+    """A DataFrame's values as an array: float64 where every column is numeric (nullable ``Float64`` and Arrow
+    floats included; a missing value becomes NaN, which the checks then name), else as pandas gives them."""
+    import pandas as pd
+
+    if all(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) for dtype in frame.dtypes):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame.to_numpy()
 
 
 def _is_frame(value) -> bool:

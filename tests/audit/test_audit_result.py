@@ -205,3 +205,25 @@ def test_name_names_the_model_for_the_history():
 
 def test_py_typed_is_shipped():
     assert importlib.resources.files("audit").joinpath("py.typed").is_file()
+
+
+def test_nullable_and_arrow_float_columns_and_a_one_column_label_frame_are_accepted():
+    import pandas as pd
+
+    probs, labels = arrays()
+    frame = pd.DataFrame(probs, columns=NAMES)
+    plain = audit.make_predictions(probs=frame, labels=labels)
+    for dtype in ("Float64", "float64[pyarrow]"):
+        typed = audit.make_predictions(probs=frame.astype(dtype), labels=pd.DataFrame({"y": labels}))
+        assert np.array_equal(typed.probs, plain.probs) and np.array_equal(typed.labels, plain.labels)
+    holed = frame.astype("Float64")
+    holed.iloc[3, 1] = pd.NA
+    with pytest.raises(audit.AuditError, match=r"NaN or infinity \(1 value\(s\), first in row 3\)"):
+        audit.make_predictions(probs=holed, labels=labels)
+    with pytest.raises(audit.AuditError, match=r"labels must be one column"):
+        audit.make_predictions(probs=frame, labels=pd.DataFrame({"y": labels, "z": labels}))
+
+
+def test_per_class_view_of_a_result_without_classes_is_empty_not_an_error(result):
+    bare = audit.AuditResult({**result.data, "per_class": []})
+    assert bare.per_class.empty and list(bare.per_class.columns)[:3] == ["support", "errors", "error_rate"]
