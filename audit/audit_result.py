@@ -167,13 +167,12 @@ class AuditResult:
         judges the group (groups under the policy's minimum size are shown, not judged)."""
         import pandas as pd
 
-        from audit.gate.group_judging import judged_groups
-        from audit.gate.group_judging import min_group_sizes
+        from audit.gate.group_judging import judged_groups, judging_size, min_group_sizes
 
         size, _ = min_group_sizes(self.data.get("gate"))
         rows = []
         for d in self.data.get("disparity") or []:
-            judged, _ = judged_groups(d.get("groups") or [], (size or 1) if not d.get("proxy") else 1)
+            judged, _ = judged_groups(d.get("groups") or [], judging_size(d, size) or 1)
             judged_names = {str(g.get("group")) for g in judged}
             for g in d.get("groups") or []:
                 ci = g.get("accuracy_ci") or [None, None]

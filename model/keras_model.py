@@ -17,7 +17,7 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.model.keras_config import HINT_TRUST, check_code, keras_file_of, load_error, read_keras_config
-from audit.model.model_config import ModelConfig, Preprocessing, config_preprocessing
+from audit.model.model_config import MSG_SIZE_FIXED, ModelConfig, Preprocessing, config_preprocessing
 
 #: Layers that scale pixels themselves: a model starting with one gets raw 0-255 values.
 SCALING_LAYERS = ("Rescaling", "Normalization")
@@ -153,7 +153,6 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
 
 MSG_KERAS_LAYOUT = "model config: layout {layout!r} does not apply to a Keras model, which takes NHWC (channels last)"
 MSG_RESCALE_AND_CONFIG = "--rescale and the model config's {keys} both set the pixel scaling; give one"
-MSG_SIZE_FIXED = "model config: input_size {size} differs from the model's fixed input size {fixed}"
 
 
 def check_keras_config(config: ModelConfig | None, rescale: str | None, height: int, width: int) -> None:

@@ -19,6 +19,7 @@ CONFIG_KEYS = ("layout", "scale", "mean", "std", "output", "class_names", "input
 LAYOUTS = ("NCHW", "NHWC")
 OUTPUTS = ("logits", "probabilities")
 
+MSG_SIZE_FIXED = "model config: input_size {size} differs from the model's fixed input size {fixed}"
 MSG_CONFIG = "model config: {problem}"
 MSG_UNKNOWN_KEYS = "unknown key(s) {keys}; a model config takes {allowed}"
 

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from audit.errors import AuditError
-from audit.model.model_config import ModelConfig, Preprocessing, config_preprocessing
+from audit.model.model_config import MSG_SIZE_FIXED, ModelConfig, Preprocessing, config_preprocessing
 from audit.model.onnx_scan import BUILTIN_DOMAINS, NotOnnx, scan_model
 
 #: Largest model accepted: the .onnx file and its external-data files together, checked before reading.
@@ -46,7 +46,6 @@ MSG_OUTPUTS = "the model has {n} outputs ({names}); an image classifier has one 
 MSG_OUTPUT_SHAPE = "the model output {name!r} has shape {shape}; expected (N, n_classes)"
 MSG_SIZE_NEEDED = ("the model's input height and width are dynamic and the images differ in size: set "
                    "input_size = [H, W] in --model-config")
-MSG_SIZE_FIXED = "model config: input_size {size} differs from the model's fixed input size {fixed}"
 MSG_UINT8_SCALING = ("model config: {keys} do not apply: the model takes uint8 pixels and scales them itself")
 MSG_LOAD = "onnxruntime cannot load the model: {reason}"
 

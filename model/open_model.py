@@ -12,7 +12,6 @@ from audit.model.model_config import ModelConfig
 
 MSG_TRUST_ONNX = "--trust-model applies to .keras models; an ONNX model runs no Python code when loaded"
 MSG_RESCALE_ONNX = "--rescale applies to .keras models; for an ONNX model set scale/mean/std in --model-config"
-MSG_INPUT_SIZE = "input_size applies to a model whose input size is dynamic; give it in the model config"
 
 
 def is_onnx(model) -> bool:

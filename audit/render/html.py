@@ -219,10 +219,10 @@ def _shown_title(view: dict) -> str:
 
 
 def _group_views(r: dict[str, Any]) -> list[dict]:
-    from audit.gate.group_judging import min_group_sizes
+    from audit.gate.group_judging import judging_size, min_group_sizes
 
     size, _ = min_group_sizes(r.get("gate"))
-    return [views.grouping_view(d, size if not d.get("proxy") else None) for d in r["disparity"]]
+    return [views.grouping_view(d, judging_size(d, size)) for d in r["disparity"]]
 
 
 def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=None) -> str:
