@@ -126,24 +126,45 @@ def pil_box_weights(in_size: int, out_size: int) -> np.ndarray:
     return m
 
 
+def _box_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero weights of ``pil_box_weights`` as taps: (out_size, K) input indices and int32 weights
+    (padded with index 0 and weight 0), K the widest output pixel's support."""
+    m = pil_box_weights(in_size, out_size)
+    nz = m != 0
+    k = max(1, int(nz.sum(axis=1).max()))
+    first = np.argmax(nz, axis=1)
+    idx = np.minimum(first[:, None] + np.arange(k), in_size - 1)
+    weights = np.take_along_axis(m, idx, axis=1)
+    weights[first[:, None] + np.arange(k) >= in_size] = 0
+    return idx, weights.astype(np.int32)
+
+
+def _box_pass(x: np.ndarray, axis: int, out_size: int) -> np.ndarray:
+    """One pass of Pillow's BOX resampling along ``axis`` of int32 ``x``: Σ taps · weights + half, shifted
+    right by the precision and clamped to 0–255, as ``ImagingResampleHorizontal_8bpc`` computes it."""
+    idx, weights = _box_taps(x.shape[axis], out_size)
+    shape = [1] * x.ndim
+    shape[axis] = out_size
+    acc = np.full(x.shape[:axis] + (out_size,) + x.shape[axis + 1:], 1 << (PIL_PRECISION_BITS - 1), np.int32)
+    for k in range(idx.shape[1]):
+        acc += np.take(x, idx[:, k], axis=axis) * weights[:, k].reshape(shape)
+    acc >>= PIL_PRECISION_BITS
+    return np.clip(acc, 0, 255, out=acc)
+
+
 def pil_box_resize(x: np.ndarray, height: int, width: int) -> np.ndarray:
     """Pillow's ``Image.resize((width, height), Image.BOX)`` of every uint8 image in ``x`` (N, H, W, C):
     horizontal pass, rounding to uint8, vertical pass, rounding to uint8, in Pillow's fixed point.
 
-    The fixed-point sums stay below 2**53, so float64 GEMMs compute them exactly.
+    Each output pixel is a sum over its few input pixels (taps) in int32, as in Pillow: the weights sum to
+    2**22, so 255 · 2**22 plus the rounding half stays below 2**31.
     """
     n, h, w, c = x.shape
-    half = float(1 << (PIL_PRECISION_BITS - 1))
-    scale = float(1 << PIL_PRECISION_BITS)
-    out = x.astype(np.float64)
+    out = x.astype(np.int32)
     if width != w:
-        cols = pil_box_weights(w, width)
-        out = np.matmul(np.swapaxes(out, 2, 3), cols.T)  # (N, H, C, W')
-        out = np.swapaxes(np.clip(np.floor((out + half) / scale), 0, 255), 2, 3)
+        out = _box_pass(out, 2, width)
     if height != h:
-        rows = pil_box_weights(h, height)
-        out = np.matmul(rows, out.reshape(n, h, -1))  # (N, H', W'·C)
-        out = np.clip(np.floor((out + half) / scale), 0, 255).reshape(n, height, -1, c)
+        out = _box_pass(out, 1, height)
     return out.astype(np.uint8)
 
 

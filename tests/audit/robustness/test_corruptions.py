@@ -283,3 +283,17 @@ def test_noise_does_not_depend_on_the_block_size(name, monkeypatch):
     whole = corrupt(x, name, 4, seed=3)
     monkeypatch.setattr(module, "DEFAULT_BLOCK", 3)
     np.testing.assert_array_equal(corrupt(x, name, 4, seed=3), whole)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("audit.robustness.corruptions", fromlist=["DRAWLESS"]).DRAWLESS))
+def test_drawless_corruptions_draw_nothing_and_give_the_same_images_on_threads(name, monkeypatch):
+    import audit.robustness.corruptions as module
+
+    x = structured(40, seed=2)
+    module._FUNCTIONS[name](x[:3], PARAMS[name][2], None)  # no generator: a draw would raise
+    monkeypatch.setattr(module, "DEFAULT_BLOCK", 8)  # 8 images of 32×32 per block: 5 blocks
+    monkeypatch.setattr(module, "THREADS", 1)
+    one = corrupt(x, name, 3, seed=1)
+    monkeypatch.setattr(module, "THREADS", 3)
+    np.testing.assert_array_equal(corrupt(x, name, 3, seed=1), one)
+    np.testing.assert_array_equal(one[:8], module._FUNCTIONS[name](x[:8], PARAMS[name][2], None))
