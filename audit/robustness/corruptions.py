@@ -87,16 +87,41 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     step = max(1, BLOCK.get(name, DEFAULT_BLOCK) * 1024 // (x.shape[1] * x.shape[2]))  # per 32×32 pixels
     out = np.empty_like(x)
     starts = range(0, x.shape[0], step)
-    if name in DRAWLESS and THREADS > 1 and len(starts) > 1:
-        def one(start: int) -> None:
-            out[start:start + step] = fn(x[start:start + step], params, None)
-
-        with ThreadPoolExecutor(min(THREADS, len(starts)), thread_name_prefix="corrupt") as pool:
-            list(pool.map(one, starts))
+    if THREADS > 1 and len(starts) > 1 and (name in DRAWLESS or name in _SPLIT):
+        _threaded(x, out, starts, step, name, params, rng)
         return out
     for start in starts:  # blocks in order, one generator: a pure function of the batch
         out[start:start + step] = fn(x[start:start + step], params, rng)
     return out
+
+
+def _threaded(x, out, starts, step, name, params, rng) -> None:
+    """The blocks of ``corrupt`` on ``THREADS`` threads, with the same images as in one: a corruption that
+    draws nothing applies each block independently; a split one draws each block's values here, in block
+    order (the generator's stream is the serial one), and applies them on the pool, at most two blocks
+    per thread ahead."""
+    from collections import deque
+
+    if name in _SPLIT:
+        draw, apply = _SPLIT[name]
+    else:
+        draw, apply = (lambda shape, c, rng: ()), (lambda x, c: _FUNCTIONS[name](x, c, None))
+
+    def one(start: int, draws: tuple) -> None:
+        out[start:start + step] = apply(x[start:start + step], params, *draws)
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(min(THREADS, len(starts)), thread_name_prefix="corrupt") as pool:
+        try:
+            for start in starts:
+                pending.append(pool.submit(one, start, draw(x[start:start + step].shape, params, rng)))
+                while len(pending) > 2 * THREADS:
+                    pending.popleft().result()
+            while pending:
+                pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -149,15 +174,30 @@ def glass_blur(x, c, rng):
     """Gaussian blur σ, quantised; ``iterations`` sweeps that swap each pixel (rows and columns from
     side − d down to d + 1, in that order) with the one at a shift drawn from [−d, d − 1] on each axis
     (the reference's ``randint(-d, d)`` excludes +d); Gaussian blur σ again."""
-    s = _scale(x)
-    sigma, d, iterations = c[0] * s, max(1, round(c[1] * s)), c[2]
+    return _glass_blur(x, c, *_glass_blur_draws(x.shape, c, rng))
+
+
+def _glass_params(shape, c) -> tuple[float, int, int]:
+    s = min(shape[1], shape[2]) / 32
+    return c[0] * s, max(1, round(c[1] * s)), c[2]
+
+
+def _glass_blur_draws(shape, c, rng) -> tuple[list]:
+    n, h, w = shape[:3]
+    _, d, iterations = _glass_params(shape, c)
+    return ([rng.integers(-d, d, size=(w, 2, n)) for _ in range(iterations) for _ in range(h - d, d, -1)],)
+
+
+def _glass_blur(x, c, shifts_per_row):
+    sigma, d, iterations = _glass_params(x.shape, c)
     first = _to_uint8(ops.gaussian(_unit(x), sigma, mode="nearest"))
     n, h, w, ch = first.shape
     flat = first.reshape(n, h * w, ch)
     images = np.arange(n)
+    rows = iter(shifts_per_row)
     for _ in range(iterations):
         for row in range(h - d, d, -1):
-            shifts = rng.integers(-d, d, size=(w, 2, n))
+            shifts = next(rows)
             for col in range(w - d, d, -1):
                 dx, dy = shifts[col, 0], shifts[col, 1]
                 here = row * w + col
@@ -170,8 +210,15 @@ def glass_blur(x, c, rng):
 
 def motion_blur(x, c, rng):
     """ImageMagick motion blur (radius, σ) at an angle drawn from U(−45°, 45°) per image, rounded."""
+    return _motion_blur(x, c, *_motion_blur_draws(x.shape, c, rng))
+
+
+def _motion_blur_draws(shape, c, rng) -> tuple[np.ndarray]:
+    return (rng.uniform(-45, 45, size=shape[0]),)
+
+
+def _motion_blur(x, c, angles):
     s = _scale(x)
-    angles = rng.uniform(-45, 45, size=x.shape[0])
     out = ops.motion_blur(x.astype(np.float32), c[0] * s, c[1] * s, angles)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -204,15 +251,23 @@ def snow(x, c, rng):
     """Snow flakes N(loc, scale) per pixel, zoomed, thresholded, quantised, motion-blurred (radius,
     σ, angle U(−135°, −45°)); the image is brightened towards 1.5 · grey + .5 with weight 1 − blend,
     and the flakes are added twice (as drawn and rotated by 180°)."""
-    loc, scale, zoom, threshold, radius, sigma, blend = c
+    return _snow(x, c, *_snow_draws(x.shape, c, rng))
+
+
+def _snow_draws(shape, c, rng) -> tuple[np.ndarray, np.ndarray]:
+    n, h, w = shape[:3]
+    layer = rng.normal(c[0], c[1], size=(n, h, w, 1)).astype(np.float32)
+    return layer, rng.uniform(-135, -45, size=n)
+
+
+def _snow(x, c, layer, angles):
+    _, _, zoom, threshold, radius, sigma, blend = c
     s = _scale(x)
-    n, h, w, _ = x.shape
+    h, w = x.shape[1:3]
     xf = _unit(x)
-    layer = rng.normal(loc, scale, size=(n, h, w, 1)).astype(np.float32)
     layer = ops.apply_operator(layer, _zoom_operator(h, w, zoom))
     layer[layer < threshold] = 0
     layer = (np.clip(layer, 0, 1) * 255).astype(np.uint8).astype(np.float32)
-    angles = rng.uniform(-135, -45, size=n)
     layer = np.clip(np.rint(ops.motion_blur(layer, radius * s, sigma * s, angles)), 0, 255) / np.float32(255)
     grey = xf @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # OpenCV RGB2GRAY
     xf = blend * xf + (1 - blend) * np.maximum(xf, grey[..., None] * 1.5 + 0.5)
@@ -258,14 +313,24 @@ def elastic_transform(x, c, rng):
     """Random affine (the corners of a centred square moved by U(−c[2], c[2]) side lengths; OpenCV
     warpAffine, bilinear, BORDER_REFLECT_101) then a displacement field α · Gaussian_σ(U(−1, 1)) per
     axis (truncate 3, reflect) sampled bilinearly with reflected borders (scipy map_coordinates)."""
+    return _elastic_transform(x, c, *_elastic_transform_draws(x.shape, c, rng))
+
+
+def _elastic_transform_draws(shape, c, rng) -> tuple[np.ndarray, np.ndarray]:
+    n, h, w = shape[:3]
+    jitter = c[2] * min(h, w)
+    return rng.uniform(-jitter, jitter, size=(n, 3, 2)), rng.uniform(-1, 1, size=(2, n, h, w))
+
+
+def _elastic_transform(x, c, jitters, noise):
     n, h, w, _ = x.shape
     size = min(h, w)
-    alpha, sigma, jitter = c[0] * size, c[1] * size, c[2] * size
+    alpha, sigma = c[0] * size, c[1] * size
     xf = _unit(x)
     centre = np.array([w // 2, h // 2], dtype=np.float64)
     half = size // 3
     src = np.array([centre + half, [centre[0] + half, centre[1] - half], centre - half])  # (x, y) points
-    dst = src[None] + rng.uniform(-jitter, jitter, size=(n, 3, 2))
+    dst = src[None] + jitters
     a = np.concatenate([src, np.ones((3, 1))], axis=1)  # (3, 3)
     forward = np.linalg.solve(a[None], dst)  # (n, 3, 2): [x y 1] @ forward = dst
     m = np.zeros((n, 3, 3))
@@ -276,8 +341,7 @@ def elastic_transform(x, c, rng):
     sx = inverse[:, 0, 0, None, None] * xx + inverse[:, 0, 1, None, None] * yy + inverse[:, 0, 2, None, None]
     sy = inverse[:, 1, 0, None, None] * xx + inverse[:, 1, 1, None, None] * yy + inverse[:, 1, 2, None, None]
     warped = ops.bilinear(xf, sy, sx, ops.reflect101)
-    fields = ops.gaussian(rng.uniform(-1, 1, size=(2, n, h, w)).reshape(2 * n, h, w), sigma, mode="reflect",
-                          truncate=3.0).reshape(2, n, h, w) * alpha
+    fields = ops.gaussian(noise.reshape(2 * n, h, w), sigma, mode="reflect", truncate=3.0).reshape(2, n, h, w) * alpha
     dx, dy = fields[0], fields[1]
     out = ops.bilinear(warped, yy[None] + dy, xx[None] + dx, ops.reflect)
     return _to_uint8(out)
@@ -311,3 +375,8 @@ def jpeg_compression(x, c, rng):
 
 
 _FUNCTIONS: dict[str, Callable] = {name: globals()[name] for name in CORRUPTIONS}
+#: Corruptions whose draws do not depend on the images' values: (draws(shape, c, rng), apply(x, c, *draws)).
+#: ``corrupt`` draws each block's values in order on the calling thread and applies them on the others.
+_SPLIT: dict[str, tuple[Callable, Callable]] = {
+    name: (globals()[f"_{name}_draws"], globals()[f"_{name}"])
+    for name in ("glass_blur", "motion_blur", "snow", "elastic_transform")}

@@ -297,3 +297,18 @@ def test_drawless_corruptions_draw_nothing_and_give_the_same_images_on_threads(n
     monkeypatch.setattr(module, "THREADS", 3)
     np.testing.assert_array_equal(corrupt(x, name, 3, seed=1), one)
     np.testing.assert_array_equal(one[:8], module._FUNCTIONS[name](x[:8], PARAMS[name][2], None))
+
+
+@pytest.mark.parametrize("name", ["glass_blur", "motion_blur", "snow", "elastic_transform"])
+def test_split_corruptions_give_the_same_images_on_threads(name, monkeypatch):
+    # Their draws are made block by block on the calling thread, in order: the generator's stream is the
+    # serial one, so the images are too.
+    import audit.robustness.corruptions as module
+
+    x = structured(24, seed=4)
+    monkeypatch.setattr(module, "DEFAULT_BLOCK", 4)
+    monkeypatch.setattr(module, "BLOCK", {})
+    monkeypatch.setattr(module, "THREADS", 1)
+    one = corrupt(x, name, 2, seed=5)
+    monkeypatch.setattr(module, "THREADS", 3)
+    np.testing.assert_array_equal(corrupt(x, name, 2, seed=5), one)
