@@ -238,20 +238,23 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
         return labels
     if names is None:
         raise AuditError(MSG_LABEL_NAMES_UNKNOWN, path=source, hint="store class_names, or give integer labels")
-    labels = labels.astype(str)
+    import pandas as pd
+
+    flat = (labels.astype(str) if labels.dtype.kind == "S" else labels).ravel()
+    codes, uniques = pd.factorize(flat)  # hashed once per distinct value, not per row
     index = {name: i for i, name in enumerate(names)}
-    out = np.empty(labels.shape, dtype=np.int64)
-    for row, value in enumerate(labels.ravel()):
-        position = index.get(value)
-        if position is None:
-            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-            raise AuditError(
-                MSG_LABEL_NOT_A_CLASS.format(value=str(value), row=first_row + row, names=shown),
-                path=source,
-                hint="labels are integer class indices or exactly one of the class names",
-            )
-        out.ravel()[row] = position
-    return out
+    positions = np.array([index.get(str(value), -1) for value in uniques], dtype=np.int64)
+    out = positions[codes]
+    unknown = np.flatnonzero(out < 0)
+    if unknown.size:
+        row = int(unknown[0])
+        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+        raise AuditError(
+            MSG_LABEL_NOT_A_CLASS.format(value=str(flat[row]), row=first_row + row, names=shown),
+            path=source,
+            hint="labels are integer class indices or exactly one of the class names",
+        )
+    return out.reshape(labels.shape)
 
 
 def _frame_numbers(frame):
