@@ -131,6 +131,26 @@ class ModelCardRule:
 
 
 @dataclass(frozen=True)
+class LabelQualityRule:
+    """Suspected label errors (cleanlab): at most ``max_flagged_share`` of the samples flagged; with
+    ``require_trusted``, the rule also fails while the section warns that the model is too weak to trust."""
+
+    enabled: bool
+    max_flagged_share: float
+    require_trusted: bool
+
+
+@dataclass(frozen=True)
+class SlicesRule:
+    """Discovered weak slices: at most ``max_confirmed`` confirmed slices, each no more than
+    ``max_excess`` above the error it exceeds (the excess is judged only for confirmed slices)."""
+
+    enabled: bool
+    max_confirmed: int
+    max_excess: float
+
+
+@dataclass(frozen=True)
 class Policy:
     """A complete release policy. ``source`` is the file it came from, or ``"default"``."""
 
@@ -143,6 +163,8 @@ class Policy:
     selective: SelectiveRule
     robustness: RobustnessRule
     model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
+    label_quality: LabelQualityRule = LabelQualityRule(enabled=False, max_flagged_share=0.05, require_trusted=True)
+    slices: SlicesRule = SlicesRule(enabled=False, max_confirmed=0, max_excess=1.0)
     source: str | None = None
 
 
@@ -179,6 +201,14 @@ def _count(key: str, value: Any) -> int:
         raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
     if value < 1:
         raise _Invalid(MSG_RANGE.format(key=key, allowed="[1, ∞)", value=value))
+    return value
+
+
+def _whole(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
+    if value < 0:
+        raise _Invalid(MSG_RANGE.format(key=key, allowed="[0, ∞)", value=value))
     return value
 
 
@@ -272,6 +302,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "ece_scaling": _choice("before", "after"),
         "overrides": None,  # set below: needs _Invalid
     },
+    "label_quality": {"enabled": _bool, "max_flagged_share": _fraction, "require_trusted": _bool},
+    "slices": {"enabled": _bool, "max_confirmed": _whole, "max_excess": _fraction},
 }
 
 #: (section, key) -> the (section, key) whose value it takes when a policy file leaves it out.
@@ -287,6 +319,8 @@ _RULE_TYPES = {
     "selective": SelectiveRule,
     "model_card": ModelCardRule,
     "robustness": RobustnessRule,
+    "label_quality": LabelQualityRule,
+    "slices": SlicesRule,
 }
 
 
