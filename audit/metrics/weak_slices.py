@@ -77,14 +77,14 @@ def weak_slices(labels: np.ndarray, predicted: np.ndarray, features: Mapping[str
         uniq, inverse = np.unique(np.asarray(features[name]).astype(str), return_inverse=True)
         values[name] = uniq
         codes.append(inverse + 1)
-    x = np.column_stack(codes)
+    x = np.column_stack(codes) if codes else np.zeros((n, 0), np.int64)
     order = np.random.default_rng(seed).permutation(n)
     disc, conf = np.sort(order[: n // 2]), np.sort(order[n // 2:])
     class_err_d = _class_error(errors[disc], labels[disc], n_classes)
     mean_err = errors[disc].mean()
     min_sup = max(MIN_SUPPORT, int(0.005 * disc.size))
     found = []
-    if 0 < mean_err < 1:
+    if names and 0 < mean_err < 1:
         weighted = np.divide(errors[disc] * mean_err, class_err_d[labels[disc]],
                              out=np.zeros(disc.size), where=class_err_d[labels[disc]] > 0)
         found = _search(x[disc], weighted, min_sup)
