@@ -22,8 +22,9 @@ __version__ = "0.1.0"
 #: public name -> the module that defines it (loaded on first access, PEP 562)
 _EXPORTS = {
     "run_audit": "audit.pipeline",
-    "regate": "audit.pipeline",
+    "regate": "audit.gating",
     "PreparedSource": "audit.sources.prepared",
+    "model_source": "audit.model.image_audit",
     "make_predictions": "audit.predictions",
     "Predictions": "audit.predictions",
     "AuditResult": "audit.audit_result",

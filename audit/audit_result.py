@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-#: Height of the report frame in a notebook; the report scrolls inside it.
-NOTEBOOK_FRAME_HEIGHT = 720
+from audit.errors import check_keywords
+
+#: Height of the report frame in a notebook: most of the window (the report scrolls inside it) and never
+#: less than a screenful of the header, verdict and headline.
+NOTEBOOK_FRAME_HEIGHT = "max(480px, 80vh)"
+MSG_HEIGHT = "height must be a positive number of pixels or a CSS length such as '80vh'; got {value!r}"
+#: A CSS length ``show(height=...)`` takes as text (nothing else reaches the frame's style attribute).
+CSS_LENGTH = re.compile(r"\d+(\.\d+)?(px|vh|vw|em|rem|%)")
 
 
 class AuditResult:
@@ -107,16 +114,143 @@ class AuditResult:
 
         return f"{summarize(self.data)}\n  {verdict_line(self.gate)}"
 
+    # -- pandas views (built from the result on each access; nothing is computed again) -----------------
+
+    @property
+    def overall(self):
+        """The overall numbers (accuracy with its interval, balanced accuracy, macro F1, …) as a Series."""
+        import pandas as pd
+
+        row = dict(self.data.get("overall") or {})
+        ci = row.pop("accuracy_ci", None) or [None, None]
+        out = {"n": row.pop("n", None), "n_correct": row.pop("n_correct", None), "accuracy": row.pop("accuracy", None),
+               "accuracy_ci_low": ci[0], "accuracy_ci_high": ci[1], **row}
+        cal = self.data.get("calibration") or {}
+        out["ece"] = cal.get("ece")
+        return pd.Series(out, name=self.name, dtype=object)
+
+    @property
+    def per_class(self):
+        """One row per class (indexed by class name): support, errors, error rate and its interval, precision,
+        recall, F1, ROC AUC, average precision."""
+        import pandas as pd
+
+        columns = ["class", "support", "errors", "error_rate", "error_rate_ci_low", "error_rate_ci_high",
+                   "precision", "recall", "f1", "roc_auc", "average_precision"]
+        rows = []
+        for r in self.data.get("per_class") or []:
+            ci = r.get("error_rate_ci") or [None, None]
+            support, rate = r.get("support"), r.get("error_rate")
+            rows.append({"class": r.get("class"), "support": support,
+                         "errors": None if rate is None or support is None else int(round(rate * support)),
+                         "error_rate": rate, "error_rate_ci_low": ci[0], "error_rate_ci_high": ci[1],
+                         "precision": r.get("precision"), "recall": r.get("recall"), "f1": r.get("f1"),
+                         "roc_auc": r.get("roc_auc"), "average_precision": r.get("average_precision")})
+        return pd.DataFrame(rows, columns=columns).set_index("class")
+
+    @property
+    def confusion(self):
+        """The K × K confusion counts: rows the true class, columns the predicted class."""
+        import pandas as pd
+
+        from audit.render.views import confusion_counts
+
+        names = list(self.data.get("class_names") or [])
+        counts = confusion_counts(self.data)
+        frame = pd.DataFrame(counts if counts is not None else [], index=names, columns=names)
+        frame.index.name, frame.columns.name = "true", "predicted"
+        return frame
+
+    @property
+    def disparity(self):
+        """Accuracy by group: indexed by (column, group), with n, accuracy, its interval and whether the gate
+        judges the group (groups under the policy's minimum size are shown, not judged)."""
+        import pandas as pd
+
+        from audit.gate.group_judging import judged_groups, judging_size, min_group_sizes
+
+        size, _ = min_group_sizes(self.data.get("gate"))
+        rows = []
+        for d in self.data.get("disparity") or []:
+            judged, _ = judged_groups(d.get("groups") or [], judging_size(d, size) or 1)
+            judged_names = {str(g.get("group")) for g in judged}
+            for g in d.get("groups") or []:
+                ci = g.get("accuracy_ci") or [None, None]
+                rows.append({"column": d.get("name"), "group": g.get("group"), "n": g.get("n"),
+                             "accuracy": g.get("accuracy"), "accuracy_ci_low": ci[0], "accuracy_ci_high": ci[1],
+                             "judged": str(g.get("group")) in judged_names})
+        columns = ["column", "group", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "judged"]
+        return pd.DataFrame(rows, columns=columns).set_index(["column", "group"])
+
+    @property
+    def rules(self):
+        """One row per gate rule: name, passed, skipped, value, threshold, reason."""
+        import pandas as pd
+
+        columns = ["name", "passed", "skipped", "value", "threshold", "reason"]
+        rules = (self.data.get("gate") or {}).get("rules") or []
+        return pd.DataFrame([{c: r.get(c) for c in columns} for r in rules], columns=columns)
+
+    @property
+    def robustness(self):
+        """Accuracy under corruption, corruptions × severities (None when the audit ran no corruptions)."""
+        section = self.data.get("robustness")
+        if not section:
+            return None
+        import pandas as pd
+
+        frame = pd.DataFrame([{"corruption": c.get("corruption"), "severity": c.get("severity"),
+                               "accuracy": c.get("accuracy")} for c in section.get("cells") or []])
+        if frame.empty:
+            return frame
+        return frame.pivot(index="corruption", columns="severity", values="accuracy")
+
+    @property
+    def name(self) -> str | None:
+        """The run's name."""
+        return (self.data.get("run") or {}).get("name")
+
+    # -- the verdict again ----------------------------------------------------------------------------
+
+    @check_keywords
+    def regate(self, policy, *, checklist=None) -> "AuditResult":
+        """This result judged against ``policy`` (a Policy, a path or a mapping with the file's structure),
+        with ``checklist``'s answers if given; a new result: this one is left unchanged, no file is written."""
+        from audit.gating import regate
+
+        return AuditResult(regate(self, policy=policy, checklist=checklist).data, trends=self.trends)
+
     # -- displays -------------------------------------------------------------------------------------
 
-    def _repr_html_(self) -> str:
-        """The report, inline in a notebook, inside a sandboxed ``<iframe srcdoc>``: the report's CSS cannot
-        reach the notebook page nor the notebook's CSS the report, and nothing in it can run."""
+    def save_html(self, path: str | Path) -> Path:
+        """Write report.html alone to ``path`` (atomically); return the path."""
+        from audit.atomic import atomic_path
         from audit.render.html import render_html
 
-        doc = html.escape(render_html(self.data, trends=self.trends), quote=True)
-        return (f'<iframe sandbox="" srcdoc="{doc}" title="audit report" '
-                f'style="width: 100%; height: {NOTEBOOK_FRAME_HEIGHT}px; border: 1px solid #ccc;"></iframe>')
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(render_html(self.data, trends=self.trends), encoding="utf-8")
+        return path
+
+    @check_keywords
+    def show(self, height: int | str | None = None, sections: Sequence[str] | None = None) -> "ReportView":
+        """The inline report for a notebook: the summary, then the report in a frame ``height`` pixels high (or
+        a CSS length; default :data:`NOTEBOOK_FRAME_HEIGHT`) with only ``sections`` (ids such as
+        ``"verdict"``, ``"calibration"``, ``"disparity"``; default all)."""
+        from audit.render.html import check_sections
+
+        if height is None:
+            css_height = NOTEBOOK_FRAME_HEIGHT
+        elif isinstance(height, str) and CSS_LENGTH.fullmatch(height.strip()):
+            css_height = height.strip()
+        elif isinstance(height, (int, float)) and not isinstance(height, bool) and 0 < height < float("inf"):
+            css_height = f"{height:g}px"
+        else:
+            raise ValueError(MSG_HEIGHT.format(value=height))
+        return ReportView(self, css_height, None if sections is None else check_sections(sections))
+
+    def _repr_html_(self) -> str:
+        return self.show()._repr_html_()
 
     def __repr__(self) -> str:
         run = self.data.get("run") or {}
@@ -126,3 +260,56 @@ class AuditResult:
         accuracy = "n/a" if acc is None else f"{acc:.4f}"
         return (f"<AuditResult {run.get('name')!r}: N = {(self.data.get('overall') or {}).get('n')}, "
                 f"accuracy {accuracy}, gate {verdict}>")
+
+
+class ReportView:
+    """What a notebook shows for a result: a compact summary (plain HTML, kept by an untrusted notebook's
+    sanitizer) above the report in a sandboxed ``<iframe srcdoc>`` (its CSS and the notebook's never mix,
+    nothing in it can run, and its section links stay inside it)."""
+
+    def __init__(self, result: AuditResult, height: str, sections: frozenset[str] | None):
+        self.result, self.height, self.sections = result, height, sections
+
+    def __repr__(self) -> str:
+        return repr(self.result)
+
+    def _repr_html_(self) -> str:
+        from audit.render.html import for_frame, render_html
+
+        page = render_html(self.result.data, trends=self.result.trends, sections=self.sections)
+        doc = html.escape(for_frame(page), quote=True)
+        return (f'<div class="audit-result">{summary_html(self.result.data)}'
+                f'<iframe sandbox="" srcdoc="{doc}" title="audit report" '
+                f'style="display: block; box-sizing: border-box; width: 100%; height: {html.escape(self.height)}; '
+                f'border: 1px solid #ccc;"></iframe></div>')
+
+
+def summary_html(data: dict[str, Any]) -> str:
+    """The headline numbers as a small table: verdict, accuracy with its interval, worst class, ECE, largest
+    disparity, human review, robustness and the failed rules (no style sheet, no script)."""
+    from audit.render import formatting as f
+    from audit.result.headline import headline
+
+    h = headline(data)
+    rows = [("Verdict", {"pass": "PASS", "fail": "FAIL"}.get(h.verdict or "", "no policy")),
+            ("Accuracy", f"{f.pct(h.accuracy)} (95% CI {f.ci(h.accuracy_ci)}), N = {f.count(h.n)}")]
+    if h.worst_class:
+        rows.append(("Worst class", f"{h.worst_class.get('class')}: error rate {f.pct(h.worst_class.get('error_rate'))}"))
+    rows.append(("ECE", f.pct(h.ece) + (f", {f.pct(h.ece_after)} after temperature scaling"
+                                        if h.ece_after is not None else "")))
+    if h.largest_disparity:
+        d = h.largest_disparity
+        rows.append(("Largest disparity", f"{f.gap(d.get('difference'))} by {d.get('name')} "
+                                          f"(worst group {d.get('worst_group')})"))
+    if h.review and h.review.review_load is not None:
+        rows.append(("Human review", f"{f.pct(h.review.review_load)} of images to reach "
+                                     f"{f.pct(h.review.target_accuracy, 0)} accuracy"))
+    if h.robustness and h.robustness.mean_accuracy is not None:
+        rows.append(("Under corruption", f"mean accuracy {f.pct(h.robustness.mean_accuracy)}"
+                     + (f", worst {h.robustness.worst_corruption}" if h.robustness.worst_corruption else "")))
+    failed = [r.get("name") for r in ((data.get("gate") or {}).get("rules") or []) if not r.get("passed")]
+    rows.append(("Failed rules", ", ".join(map(str, failed)) or "none"))
+    body = "".join(f"<tr><th style=\"text-align: left; padding-right: 1em\">{html.escape(k)}</th>"
+                   f"<td style=\"text-align: left\">{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return (f'<table class="audit-summary"><caption style="text-align: left; font-weight: bold">Audit '
+            f'{html.escape(h.name)}</caption><tbody>{body}</tbody></table>')

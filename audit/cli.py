@@ -25,6 +25,7 @@ COMMANDS = {
     "checklist": ("audit.commands.checklist", "checklist", "Work with the ethics checklist file."),
     "policy": ("audit.commands.policy", "policy", "Work with the release policy file."),
     "history": ("audit.commands.history", "history", "List recorded runs; `history show ID` prints one."),
+    "sign": ("audit.commands.sign", "sign", "Sign the report of a recorded run (reviewer, role, time)."),
     "release": ("audit.commands.release", "release", "Mark a recorded run as released."),
     "db": ("audit.commands.db", "db", "Manage the history database (`db upgrade`)."),
 }

@@ -38,3 +38,43 @@ class AuditError(Exception):
 
 class OptionConflict(AuditError):
     """Options that cannot be used together; the CLI reports it as a usage error."""
+
+
+MSG_UNKNOWN_KEYWORD = "{func}() got an unexpected keyword argument {name!r}"
+MSG_NUMBER = "{name} must be {expected}; got {value!r}"
+
+
+def check_keywords(func):
+    """Decorate ``func`` so that a misspelt keyword raises a :class:`TypeError` naming the closest real one
+    (``group_col`` -> ``did you mean 'group_cols'?``) instead of Python's bare message."""
+    import difflib
+    import functools
+    import inspect
+
+    params = inspect.signature(func).parameters
+    names = [n for n, p in params.items()
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in ("self", "cls")]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if not takes_any:
+            for key in kwargs:
+                if key not in params:
+                    message = MSG_UNKNOWN_KEYWORD.format(func=func.__name__, name=key)
+                    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+                    raise TypeError(f"{message}; did you mean {close[0]!r}?" if close else
+                                    f"{message}; it takes {', '.join(names)}")
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def check_int(name: str, value, *, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``; :class:`AuditError` naming the argument otherwise
+    (booleans and floats with a fraction are refused)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise AuditError(MSG_NUMBER.format(name=name, expected=f"an integer ≥ {minimum}", value=value))
+    return int(value)

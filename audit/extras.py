@@ -10,7 +10,8 @@ from audit.errors import AuditError
 DISTRIBUTION = "classifier-audit"
 #: importable top-level module -> the extra that installs it (pyproject.toml [project.optional-dependencies])
 EXTRAS = {"tensorflow": "train", "keras": "train", "imagecodecs": "train",
-          "dask": "distributed", "distributed": "distributed"}
+          "dask": "distributed", "distributed": "distributed",
+          "onnxruntime": "onnx"}
 MSG_MISSING = "{what} needs {module}, which is not installed"
 HINT = "install the '{extra}' extra: pip install '{dist}[{extra}]'"
 

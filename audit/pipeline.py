@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from audit.audit_result import AuditResult
-from audit.errors import AuditError, OptionConflict
+from audit.errors import AuditError, OptionConflict, check_int, check_keywords
 from audit.predictions import Predictions
 from audit.prefetch import prefetch
+from audit.gating import GateOutcome, checklist_answers, regate, resolve_policy  # noqa: F401  (public here too)
 from audit.sources.prepared import PreparedSource
 
 #: Rows read at once when streaming a predictions file (``--chunk-rows``).
@@ -37,6 +38,7 @@ MSG_ROBUSTNESS_NO_MODEL = ("the robustness audit (--corruptions) needs the model
                            "have no images to corrupt")
 
 
+@check_keywords
 def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: Sequence[str] = (),
               calibration: str | Path | Predictions | None = None, policy=None, checklist=None, baseline=None,
               seed: int = 0, n_bootstrap: int = 200, images: bool = True, name: str | None = None,
@@ -57,11 +59,13 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     calibration : path or Predictions, optional
         Predictions held out from the audit set to fit the temperature on; default a seeded 2-fold
         cross-fit on the audit set (a PreparedSource brings its own).
-    policy : Policy or path, optional
-        The release policy. Without it the default policy gives an *informational* verdict.
+    policy : Policy, path or mapping, optional
+        The release policy: a file, or a mapping with the file's structure (``{"accuracy": {"min": 0.9}}``;
+        sections and keys left out take the defaults). Without it the default policy gives an
+        *informational* verdict.
     checklist : path or mapping, optional
-        The ethics checklist answers (a TOML file, or the mapping :func:`audit.gate.checklist.load_checklist`
-        returns).
+        The ethics checklist answers: a TOML file, a mapping with the file's structure (``{"answer": [...],
+        "model_card": {...}}``), or the mapping :func:`audit.gate.checklist.load_checklist` returns.
     baseline : path, mapping, AuditResult, Predictions, "released" or a run id, optional
         A previous audit.json (path, parsed mapping or result), previous predictions on the same test
         set (path or Predictions, matched by sample id), or a stored run of the history database:
@@ -71,7 +75,8 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     images : bool
         Thumbnails of the most confident mistakes in the report (when the source has images).
     name : str, optional
-        Run name (default: the model's or the file's name).
+        Run name and, for predictions in memory, the model name the history files its runs under
+        (default: the model's or the file's name; ``"predictions"`` in memory).
     reproducible : bool
         Leave out the timestamp (``generated_at``): the same inputs give byte-identical files.
     stream, chunk_rows, dask
@@ -96,8 +101,9 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     from audit.engine.build import build_result
     from audit.result.settings import make_settings
 
-    policy_obj, informational = _policy(policy)
-    answers = _checklist_answers(checklist)
+    _check_arguments(seed=seed, n_bootstrap=n_bootstrap, chunk_rows=chunk_rows, name=name)
+    policy_obj, informational = resolve_policy(policy)
+    answers = checklist_answers(checklist)
     target = policy_obj.selective.target_accuracy
     common = {"seed": seed, "n_bootstrap": n_bootstrap, "group_cols": list(group_cols), "target_accuracy": target}
     provenance: dict = {}
@@ -117,7 +123,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
             raise OptionConflict(MSG_STREAM_IN_MEMORY)
         pred = _select_groups(source, group_cols)
         cal, cal_source = _calibration(calibration, pred.class_names)
-        default_name, kind = "predictions", "predictions"
+        default_name, kind = name or "predictions", "predictions"  # in memory, the name is the model's too
         provenance.update(model_sha256=None, data_sha256=None, predictions_sha256=None)
         settings = make_settings(images=images and pred.images is not None, **common)
     else:
@@ -135,9 +141,13 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         # while they are read and checked (hashlib releases the GIL)
         with ThreadPoolExecutor(max_workers=1) as hasher:
             digests = None if dask else [hasher.submit(sha256_file, p) for p in sources]
-            pred, default_name = _read_sources(sources, group_cols, streaming)
-            cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
-                                           first_source=sources[0], group_cols=group_cols)
+            try:
+                pred, default_name = _read_sources(sources, group_cols, streaming)
+                cal, cal_source = _calibration(calibration, None if streaming else pred.class_names,
+                                               first_source=sources[0], group_cols=group_cols)
+            except BaseException:
+                hasher.shutdown(wait=False, cancel_futures=True)  # the error now, not after hashing every shard
+                raise
             provenance["predictions_sha256"] = (None if digests is None else
                                                 {str(p): d.result() for p, d in zip(sources, digests)})
         provenance["model_sha256"] = None
@@ -190,6 +200,12 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
 
         stored = HistoryStore(db).baseline(baseline, model=data["run"]["model_name"])
         baseline = _StoredBaseline(stored["source"], stored["result"])
+    if db is not None:
+        from audit.history.hooks import released_review
+
+        review = released_review(db, data["run"]["model_name"])
+        if review is not None:
+            data["released_baseline"] = review
     judge(data, policy=policy_obj, informational=informational, answers=answers, baseline=baseline,
           current_pred=pred)
     trends = None
@@ -202,80 +218,31 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
 
 def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = None, baseline=None,
           current_pred: Predictions | None = None) -> dict:
-    """Add the ``checklist``, ``model_card``, ``baseline`` and ``gate`` sections to the result ``data`` (in place) and
-    return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
+    """Add the ``checklist``, ``model_card``, ``baseline``, ``gate`` and ``crosswalk`` sections to the result ``data``
+    (in place) and return the gate: the step shared by ``audit run`` and, on a stored result, ``audit gate``."""
     from audit.gate.checklist import checklist_section
     from audit.gate.model_card import model_card_section
-    from audit.gate.verdict import evaluate
+    from audit.gating import verdict_sections
 
     data["checklist"] = checklist_section(answers)
     data["model_card"] = model_card_section(answers)
     data["baseline"] = compare_baseline(data, baseline, current_pred) if baseline is not None else None
-    data["gate"] = evaluate(data, policy, informational=informational)
-    return data["gate"]
-
-
-@dataclass
-class GateOutcome:
-    """What ``audit gate`` decided: the verdict and the files it wrote."""
-
-    gate: dict
-    record: dict
-    written: dict[str, Path]
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.gate["passed"])
-
-
-def regate(audit_json: str | Path, *, policy, checklist: str | Path | None = None,
-           out_dir: str | Path | None = None) -> GateOutcome:
-    """Re-evaluate a stored ``audit.json`` against ``policy`` (never informational) without recomputing
-    a metric; with ``checklist``, its answers replace the stored checklist. Writes ``gate.json`` and
-    ``junit.xml`` as a set into ``out_dir`` (default: beside ``audit_json``); ``audit_json`` itself is
-    left unchanged. The checklist answers file brings its ``[model_card]`` table with it."""
-    from audit.gate.checklist import checklist_section, load_checklist
-    from audit.gate.verdict import evaluate
-    from audit.render.junit import render_junit
-    from audit.result.load import load_audit_json
-    from audit.result.write import dump_json, write_outputs
-
-    audit_json = Path(audit_json)
-    data = load_audit_json(audit_json)
-    policy_obj, _ = _policy(policy)
-    if checklist is not None:
-        from audit.gate.model_card import model_card_section
-
-        answers = load_checklist(checklist)
-        data["checklist"], data["model_card"] = checklist_section(answers), model_card_section(answers)
-    verdict = evaluate(data, policy_obj, informational=False)
-    out = Path(out_dir) if out_dir is not None else audit_json.parent
-    record = {"audit_json": str(audit_json), "checklist_source": str(checklist) if checklist is not None else None,
-              **verdict}
-    paths = write_outputs(out, {"gate.json": dump_json(record), "junit.xml": render_junit(verdict)})
-    return GateOutcome(gate=verdict, record=record, written={p.name: p for p in paths})
+    return verdict_sections(data, policy, informational=informational)
 
 
 # -- helpers -------------------------------------------------------------------------------------------
 
 
-def _policy(policy) -> tuple[Any, bool]:
-    """(Policy, informational) from a Policy, a path or None (the default policy, informational)."""
-    from audit.gate.policy import Policy, default_policy, load_policy
-
-    if policy is None:
-        return default_policy(), True
-    if isinstance(policy, Policy):
-        return policy, False
-    return load_policy(policy), False
+MSG_NAME = "name must be a non-empty string; got {value!r}"
 
 
-def _checklist_answers(checklist) -> Mapping | None:
-    if checklist is None or isinstance(checklist, Mapping):
-        return checklist
-    from audit.gate.checklist import load_checklist
-
-    return load_checklist(checklist)
+def _check_arguments(*, seed, n_bootstrap, chunk_rows, name) -> None:
+    """The numeric and naming arguments of :func:`run_audit`, refused as the CLI's options are."""
+    check_int("seed", seed, minimum=0)
+    check_int("n_bootstrap", n_bootstrap, minimum=0)
+    check_int("chunk_rows", chunk_rows, minimum=1)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise AuditError(MSG_NAME.format(value=name))
 
 
 def _run_info(name: str | None, default_name: str, kind: str, seed: int) -> dict:

@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from audit.errors import AuditError
+from audit.errors import AuditError, check_keywords
 
 #: Rows of ``probs`` must sum to 1 within this absolute tolerance.
 ROW_SUM_TOLERANCE = 1e-3
@@ -19,6 +19,13 @@ MSG_LOGITS = (
     "values look like logits, not probabilities (rows do not sum to 1 and some values lie outside "
     "[0, 1]); apply softmax before auditing"
 )
+MSG_LABEL_NOT_A_CLASS = "label {value!r} in row {row} is not a class name; class names: {names}"
+MSG_LABEL_NAMES_UNKNOWN = "labels are class names but the file gives no class names"
+MSG_MISSING_LABELS = "labels have {count} missing value(s), first in row {row}"
+MSG_LABELS_NEED_NAMES = ("labels must be integers, or class names together with class_names; got text labels "
+                         "such as {value!r} and no class_names")
+MSG_PROB_COLUMNS = "class_names {given} differ from the probability columns {columns}"
+MSG_GROUPS_TYPE = "groups must be a mapping of column name to values, or a DataFrame; got {kind}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,16 @@ class Predictions:
     groups: Mapping[str, np.ndarray] = field(default_factory=dict)
     images: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        names = ", ".join(self.class_names[:6]) + (", …" if self.n_classes > 6 else "")
+        extra = [f"groups {sorted(self.groups)}"] if self.groups else []
+        if self.sample_ids is not None:
+            extra.append("sample ids")
+        if self.images is not None:
+            extra.append(f"images {'×'.join(map(str, self.images.shape[1:]))}")
+        return (f"<Predictions: N = {self.n_samples}, {self.n_classes} classes ({names})"
+                + "".join(f"; {e}" for e in extra) + ">")
+
     @property
     def n_samples(self) -> int:
         return int(self.labels.shape[0])
@@ -69,6 +86,7 @@ class Predictions:
         return self.probs.max(axis=1)
 
 
+@check_keywords
 def make_predictions(
     labels,
     probs,
@@ -78,16 +96,27 @@ def make_predictions(
     groups: Mapping[str, object] | None = None,
     images=None,
     source: str | None = None,
+    copy: bool = True,
 ) -> Predictions:
     """Validate and convert raw arrays into :class:`Predictions`.
 
-    ``source`` names the file the arrays came from; every error names it. Raises
-    :class:`~audit.errors.AuditError` with one clear message for any invalid input.
+    ``probs`` is an array of shape (N, K) or a DataFrame whose column names are the class names;
+    ``labels`` are class indices or class names; ``groups`` a mapping of column name to values or a
+    DataFrame (one group column per column). ``source`` names the file the arrays came from; every error
+    names it. Raises :class:`~audit.errors.AuditError` with one clear message for any invalid input.
+    The probabilities are copied when they are clipped to [0, 1], unless ``copy`` is False: then a float64 array
+    that owns its memory is clipped in place and text group columns are kept as given (a file reader hands over
+    the arrays it just made, and no second copy of N × K floats is touched).
     """
 
     def fail(message: str, hint: str | None = None):
         raise AuditError(message, path=source, hint=hint)
 
+    if _is_frame(probs):
+        columns = tuple(str(c) for c in probs.columns)
+        if class_names is not None and tuple(str(c) for c in np.asarray(class_names, dtype=object)) != columns:
+            fail(MSG_PROB_COLUMNS.format(given=list(map(str, class_names)), columns=list(columns)))
+        class_names, probs = columns, _frame_numbers(probs)
     probs = np.asarray(probs)
     if probs.ndim != 2:
         fail(f"probabilities must be a 2-D array (n_samples, n_classes); got shape {probs.shape}")
@@ -98,27 +127,37 @@ def make_predictions(
         fail(MSG_EMPTY)
     if k < 2:
         fail(f"need at least 2 classes; got {k} probability column(s)")
+    owned = probs.dtype != np.float64 or (not copy and probs.flags.owndata and probs.flags.writeable)
     probs = probs.astype(np.float64, copy=False)
-    bad = ~np.isfinite(probs)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        fail(f"probabilities contain NaN or infinity ({int(bad.sum())} value(s), first in row {row})")
-    row_sums = probs.sum(axis=1)
-    off = np.abs(row_sums - 1.0) > ROW_SUM_TOLERANCE
-    out_of_range = (probs < -RANGE_TOLERANCE) | (probs > 1 + RANGE_TOLERANCE)
-    if off.any() and out_of_range.any():
-        fail(MSG_LOGITS)
-    if out_of_range.any():
-        row = int(np.argwhere(out_of_range)[0][0])
-        fail(f"probabilities must lie in [0, 1]; row {row} has {float(probs[row][out_of_range[row]][0])!r}")
-    if off.any():
-        row = int(np.argmax(off))
-        fail(
-            f"probability rows must sum to 1 (tolerance {ROW_SUM_TOLERANCE}); "
-            f"{int(off.sum())} row(s) do not, first row {row} sums to {row_sums[row]:.6g}"
-        )
-    probs = np.clip(probs, 0.0, 1.0)
+    problem = _probability_problem(probs)
+    if problem:
+        fail(problem)
+    probs = np.clip(probs, 0.0, 1.0, out=probs if owned else None)
 
+    names_given = class_names is not None
+    if class_names is None:
+        class_names = tuple(f"class_{i}" for i in range(k))
+    else:
+        names = np.asarray(class_names, dtype=object)
+        if names.ndim != 1:
+            fail(f"class names must be a 1-D list; got shape {names.shape}")
+        class_names = tuple(str(c) for c in names)
+        if any(not c.strip() for c in class_names):
+            fail("class names must not be empty")
+        if len(class_names) != k:
+            fail(f"{len(class_names)} class names for {k} probability columns")
+        if len(set(class_names)) != k:
+            dupes = sorted({c for c in class_names if class_names.count(c) > 1})
+            fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
+
+    if _is_frame(labels):
+        if len(labels.columns) != 1:
+            fail(f"labels must be one column; got a DataFrame with columns {list(labels.columns)}")
+        labels = labels.iloc[:, 0]
+    labels = np.asarray(labels)
+    if not names_given and labels.dtype.kind in "OUS" and labels.size and isinstance(labels.ravel()[0], str):
+        fail(MSG_LABELS_NEED_NAMES.format(value=str(labels.ravel()[0])))
+    labels = labels_as_indices(labels, class_names, source)
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -137,21 +176,6 @@ def make_predictions(
         fail(f"labels must lie in [0, {k - 1}] (one per probability column); got {badv.item()!r}")
     labels = labels.astype(np.int64, copy=False)
 
-    if class_names is None:
-        class_names = tuple(f"class_{i}" for i in range(k))
-    else:
-        names = np.asarray(class_names, dtype=object)
-        if names.ndim != 1:
-            fail(f"class names must be a 1-D list; got shape {names.shape}")
-        class_names = tuple(str(c) for c in names)
-        if any(not c.strip() for c in class_names):
-            fail("class names must not be empty")
-        if len(class_names) != k:
-            fail(f"{len(class_names)} class names for {k} probability columns")
-        if len(set(class_names)) != k:
-            dupes = sorted({c for c in class_names if class_names.count(c) > 1})
-            fail(f"class names must be distinct; repeated: {', '.join(dupes)}")
-
     if sample_ids is not None:
         sample_ids = np.asarray(sample_ids)
         if sample_ids.shape == (n,) and _missing_mask(sample_ids).any():
@@ -163,6 +187,10 @@ def make_predictions(
         if (counts > 1).any():
             fail(f"sample ids must be unique; {str(uniq[counts > 1][0])!r} appears {int(counts.max())} times")
 
+    if _is_frame(groups):
+        groups = {column: groups[column].to_numpy() for column in groups.columns}
+    elif groups is not None and not isinstance(groups, Mapping):
+        fail(MSG_GROUPS_TYPE.format(kind=type(groups).__name__))
     clean_groups: dict[str, np.ndarray] = {}
     for name, values in (groups or {}).items():
         values = np.asarray(values)
@@ -175,7 +203,7 @@ def make_predictions(
                 f"{int(np.argmax(missing))}",
                 hint="fill them with an explicit value such as 'unknown'",
             )
-        clean_groups[str(name)] = values.astype(str)
+        clean_groups[str(name)] = values.astype(str, copy=copy)
 
     if images is not None:
         images = np.asarray(images)
@@ -190,6 +218,98 @@ def make_predictions(
         groups=clean_groups,
         images=images,
     )
+
+
+def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
+    """Map labels given as class-name strings to class indices (``names``: the class names, None when
+    none were given); numbers pass through, missing labels are refused."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "fO" and labels.ndim == 1:
+        missing = _missing_mask(labels)
+        if missing.any():
+            raise AuditError(
+                MSG_MISSING_LABELS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
+                path=source,
+            )
+    if labels.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                        for v in labels.ravel()):
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "OUS":
+        return labels
+    if names is None:
+        raise AuditError(MSG_LABEL_NAMES_UNKNOWN, path=source, hint="store class_names, or give integer labels")
+    labels = labels.astype(str)
+    index = {name: i for i, name in enumerate(names)}
+    out = np.empty(labels.shape, dtype=np.int64)
+    for row, value in enumerate(labels.ravel()):
+        position = index.get(value)
+        if position is None:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise AuditError(
+                MSG_LABEL_NOT_A_CLASS.format(value=str(value), row=first_row + row, names=shown),
+                path=source,
+                hint="labels are integer class indices or exactly one of the class names",
+            )
+        out.ravel()[row] = position
+    return out
+
+
+def _frame_numbers(frame):
+    """A DataFrame's values as an array: float64 where every column is numeric (nullable ``Float64`` and Arrow
+    floats included; a missing value becomes NaN, which the checks then name), else as pandas gives them."""
+    import pandas as pd
+
+    if all(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) for dtype in frame.dtypes):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame.to_numpy()
+
+
+def _is_frame(value) -> bool:
+    """A pandas DataFrame (recognised without importing pandas)."""
+    return hasattr(value, "columns") and hasattr(value, "to_numpy") and getattr(value, "ndim", 0) == 2
+
+
+#: Rows checked at once by :func:`_probability_problem` (its masks stay small whatever N).
+CHECK_ROWS = 1 << 16
+
+
+def _probability_problem(probs: np.ndarray) -> str | None:
+    """What is wrong with float64 probabilities (N, K), or None: NaN or infinity, values outside [0, 1] (beyond
+    ``RANGE_TOLERANCE``), rows not summing to 1 (beyond ``ROW_SUM_TOLERANCE``), or logits (both). Checked block by
+    block of rows; the counts and first rows are those of the whole array."""
+    n = probs.shape[0]
+    bad = out = off = 0
+    first_bad = first_out = first_off = None
+    for start in range(0, n, CHECK_ROWS):
+        block = probs[start:start + CHECK_ROWS]
+        nonfinite = ~np.isfinite(block)
+        if nonfinite.any():
+            bad += int(nonfinite.sum())
+            first_bad = first_bad if first_bad is not None else start + int(np.argwhere(nonfinite)[0][0])
+            continue
+        outside = (block < -RANGE_TOLERANCE) | (block > 1 + RANGE_TOLERANCE)
+        if outside.any():
+            out += 1
+            if first_out is None:
+                row = int(np.argwhere(outside)[0][0])
+                first_out = (start + row, float(block[row][outside[row]][0]))
+        sums = block.sum(axis=1)
+        not_one = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
+        if not_one.any():
+            off += int(not_one.sum())
+            if first_off is None:
+                row = int(np.argmax(not_one))
+                first_off = (start + row, float(sums[row]))
+    if bad:
+        return f"probabilities contain NaN or infinity ({bad} value(s), first in row {first_bad})"
+    if off and out:
+        return MSG_LOGITS
+    if out:
+        return f"probabilities must lie in [0, 1]; row {first_out[0]} has {first_out[1]!r}"
+    if off:
+        return (f"probability rows must sum to 1 (tolerance {ROW_SUM_TOLERANCE}); {off} row(s) do not, first row "
+                f"{first_off[0]} sums to {first_off[1]:.6g}")
+    return None
 
 
 def _missing_mask(values: np.ndarray) -> np.ndarray:

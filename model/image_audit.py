@@ -1,4 +1,5 @@
-"""Any Keras classifier on labelled image files: model + uint8 images + labels + preprocessing -> Predictions.
+"""Any classifier (Keras, ONNX, a Python callable) on labelled image files: model + uint8 images + labels +
+preprocessing -> Predictions.
 
 :func:`open_image_inputs` is the entry point for code that needs the model in the loop (the audit, a
 robustness study): it gives the loaded classifier, the image set, the preprocessing and a streaming
@@ -19,9 +20,10 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
-from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet,
+from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
                                 iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
-from audit.model.keras_model import Classifier, Preprocessing, load_classifier, output_activation
+from audit.model.model_config import ModelConfig, Preprocessing, load_model_config
+from audit.model.open_model import open_classifier
 
 MSG_CLASS_COUNT = ("the model has {k} outputs but the data has {n} classes ({names}){hint}")
 HINT_FOLDERS = "; list the model's classes in output order with --class-names FILE"
@@ -32,77 +34,69 @@ MSG_INCONSISTENT = ("model outputs summed to 1 on the first batch but not on ima
 MSG_NOT_FINITE = "model outputs contain NaN or infinity (first for image {path!r})"
 OUTPUTS_PROBS = "probabilities (rows sum to 1 within 1e-3): used as they are"
 OUTPUTS_LOGITS = "logits (rows do not sum to 1): softmax applied, computed in float64"
+OUTPUTS_PROBS_DECLARED = "probabilities (as the model config declares): used as they are, rows checked to sum to 1"
+OUTPUTS_LOGITS_DECLARED = "logits (as the model config declares): softmax applied, computed in float64"
+MSG_WIDTH = "the model returned {k} scores per image but the data has {n} classes (first batch with image {path!r})"
+MSG_NAMES_TWICE = "class names given twice: by --class-names and by the model config's class_names; give one"
 
 
 class Predictor:
     """uint8 images -> class probabilities, through the classifier's preprocessing and model.
 
-    Whether the model outputs probabilities or logits is decided on the first batch (rows summing
-    to 1 within ``ROW_SUM_TOLERANCE`` with values in [0, 1] mean probabilities; other rows are
-    logits, unless the model ends with a sigmoid: then they are refused) and checked on every later
-    batch; logits are turned into probabilities with a softmax. ``outputs`` records the decision
-    (None before the first call).
+    Whether the model outputs probabilities or logits is what the model config declares (``output``), else
+    decided on the first batch (rows summing to 1 within ``ROW_SUM_TOLERANCE`` with values in [0, 1] mean
+    probabilities; other rows are logits, unless the model ends with a sigmoid: then they are refused) and
+    checked on every later batch; logits are turned into probabilities with a softmax. ``outputs`` records
+    the decision (None before the first call).
     """
 
-    def __init__(self, classifier: Classifier):
+    def __init__(self, classifier):
         self.classifier = classifier
-        self.outputs: str | None = None
-        self._graph = None
+        self.outputs: str | None = {"logits": OUTPUTS_LOGITS_DECLARED, "probabilities": OUTPUTS_PROBS_DECLARED}.get(
+            getattr(classifier, "output", None))
+        self._run = None
 
     def raw(self, images_uint8: np.ndarray) -> np.ndarray:
-        """The model's own outputs (float64) for a uint8 batch.
-
-        Preprocessing and model run as one compiled TensorFlow graph fed the uint8 pixels (a quarter
-        of the bytes of float32); its input equals ``classifier.preprocessing(images)`` bit for bit:
-        the same float32 operations in the same order.
-        """
-        if self._graph is None:
-            self._graph = _inference_graph(self.classifier)
-        return np.asarray(self._graph(np.ascontiguousarray(images_uint8, dtype=np.uint8)), dtype=np.float64)
+        """The model's own outputs (float64) for a uint8 batch (the adapter's ``runner()``, opened on first use)."""
+        if self._run is None:
+            self._run = self.classifier.runner()
+        return np.asarray(self._run(np.ascontiguousarray(images_uint8, dtype=np.uint8)), dtype=np.float64)
 
     def __call__(self, images_uint8: np.ndarray, paths: Sequence[str] | None = None) -> np.ndarray:
         """Probabilities of shape (n, n_classes), float64."""
         out = self.raw(images_uint8)
         paths = paths if paths is not None else [str(i) for i in range(len(out))]
+        where = getattr(self.classifier, "path", None)
+        k = getattr(self.classifier, "n_outputs", None)
+        if out.ndim != 2 or (k is not None and out.shape[1] != k):
+            raise AuditError(MSG_WIDTH.format(k=out.shape[-1] if out.ndim else 0, n=k, path=paths[0]), path=where)
         finite = np.isfinite(out).all(axis=1)
         if not finite.all():
-            raise AuditError(MSG_NOT_FINITE.format(path=paths[int(np.argmin(finite))]), path=self.classifier.path)
+            raise AuditError(MSG_NOT_FINITE.format(path=paths[int(np.argmin(finite))]), path=where)
         sums = out.sum(axis=1)
         off = np.abs(sums - 1) > ROW_SUM_TOLERANCE
-        in_range = (out.min() >= -RANGE_TOLERANCE) and (out.max() <= 1 + RANGE_TOLERANCE)
+        in_range = (out.min() >= -RANGE_TOLERANCE) and (out.max() <= 1 + RANGE_TOLERANCE) if len(out) else True
         if self.outputs is None and len(out):
             if not off.any() and in_range:
                 self.outputs = OUTPUTS_PROBS
-            elif in_range and output_activation(self.classifier.model) == "sigmoid":
+            elif in_range and self._activation() == "sigmoid":
                 row = int(np.argmax(off))
-                raise AuditError(MSG_SIGMOID.format(row=row, total=sums[row]), path=self.classifier.path)
+                raise AuditError(MSG_SIGMOID.format(row=row, total=sums[row]), path=where)
             else:
                 self.outputs = OUTPUTS_LOGITS
-        if self.outputs == OUTPUTS_LOGITS:
+        if self.outputs in (OUTPUTS_LOGITS, OUTPUTS_LOGITS_DECLARED):
             return softmax(out)
         if off.any() or not in_range:
             row = int(np.argmax(off)) if off.any() else 0
-            raise AuditError(MSG_INCONSISTENT.format(path=paths[row], total=sums[row]), path=self.classifier.path)
+            raise AuditError(MSG_INCONSISTENT.format(path=paths[row], total=sums[row]), path=where)
         return np.clip(out, 0.0, 1.0)
 
+    def _activation(self) -> str | None:
+        if hasattr(self.classifier, "activation"):
+            return self.classifier.activation()
+        from audit.model.keras_model import output_activation  # a bare Keras model and path
 
-def _inference_graph(classifier: Classifier):
-    import tensorflow as tf
-
-    p, model = classifier.preprocessing, classifier.model
-
-    @tf.function(input_signature=[tf.TensorSpec([None, p.height, p.width, p.channels], tf.uint8)])
-    def run(images):
-        x = tf.cast(images, tf.float32)
-        if p.numerator != 1:
-            x = x * tf.constant(p.numerator, tf.float32)
-        if p.denominator != 1:
-            x = x / tf.constant(p.denominator, tf.float32)
-        if p.offset:
-            x = x + tf.constant(p.offset, tf.float32)
-        return model(x, training=False)
-
-    return lambda images: run(images).numpy()
+        return output_activation(self.classifier.model)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -145,16 +139,17 @@ class ArrayImages:
                              paths=self.paths[start:start + batch_size], start=start)
 
 
-def array_inputs(model: str | Path, images: np.ndarray, labels, class_names: Sequence[str], *,
+def array_inputs(model, images: np.ndarray, labels, class_names: Sequence[str], *,
                  sample_ids: Sequence[str] | None = None, trust_model: bool = False,
-                 rescale: str | None = None) -> "ImageInputs":
+                 rescale: str | None = None, model_config: ModelConfig | None = None) -> "ImageInputs":
     """:class:`ImageInputs` over uint8 arrays in memory (same classifier checks as :func:`open_image_inputs`).
 
     For example the CIFAR-10 test split: ``array_inputs(model_dir, data.x_test, data.y_test,
     data.class_names)``.
     """
-    classifier = load_classifier(model, trust=trust_model, rescale=rescale)
     x = np.asarray(images)
+    classifier = open_classifier(model, n_classes=len(class_names), config=model_config, trust=trust_model,
+                                 rescale=rescale, size_hint=lambda: tuple(x.shape[1:3]) if x.ndim == 4 else None)
     p = classifier.preprocessing
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (p.height, p.width, p.channels):
         raise AuditError(f"images must be uint8 of shape (N, {p.height}, {p.width}, {p.channels}) for this model; "
@@ -173,8 +168,9 @@ class ImageInputs:
 
     Attributes
     ----------
-    classifier : Classifier
-        ``.model`` (keras.Model), ``.path``, ``.sha256``, ``.preprocessing``.
+    classifier : Classifier, OnnxClassifier or CallableClassifier
+        The adapter (:func:`audit.model.open_model.open_classifier`): ``.path``, ``.hashes``,
+        ``.preprocessing``, ``.runner()``.
     images : ImageSet
         ``.paths`` (sample ids), ``.labels`` (int64), ``.class_names``, ``.root``.
     preprocessing : Preprocessing
@@ -185,7 +181,7 @@ class ImageInputs:
         Images above this many pixels are refused before decoding.
     """
 
-    classifier: Classifier
+    classifier: object
     images: ImageSet
     max_pixels: int = MAX_PIXELS
     predictor: Predictor = field(init=False)
@@ -236,38 +232,58 @@ class ImageInputs:
         return probs
 
 
-def open_image_inputs(model: str | Path, data: str | Path, *, class_names_file: str | Path | None = None,
-                      trust_model: bool = False, rescale: str | None = None,
-                      max_pixels: int = MAX_PIXELS) -> ImageInputs:
-    """Load a ``.keras`` classifier and an image folder or manifest, and check that they fit.
+def open_image_inputs(model, data: str | Path, *, class_names_file=None, trust_model: bool = False,
+                      rescale: str | None = None, max_pixels: int = MAX_PIXELS,
+                      model_config: str | Path | ModelConfig | None = None,
+                      input_size: tuple[int, int] | None = None) -> ImageInputs:
+    """Open a model and an image folder or manifest, and check that they fit.
 
     Parameters
     ----------
-    model : path
-        A ``.keras`` file or an ``audit train`` folder.
+    model : path or callable
+        A ``.keras`` file or an ``audit train`` folder, an ``.onnx`` file, or a callable taking a uint8
+        NHWC batch and returning (n, K) probabilities or logits.
     data : path
         A folder with one subfolder per class, or a CSV/Parquet manifest (``path``, ``label``).
-    class_names_file : path, optional
-        The model's classes in output order, one per line (default: sorted folder names or labels).
+    class_names_file : path or sequence of str, optional
+        The model's classes in output order, a file with one per line or the names (default: the model
+        config's ``class_names``, else sorted folder names or labels).
     trust_model : bool, default False
-        Load a model that needs code (Lambda, custom objects); refused otherwise.
+        Load a Keras model that needs code (Lambda, custom objects); refused otherwise.
     rescale : str, optional
-        Pixel scaling override (``1/255``, ``none``, ``1/127.5,-1``).
+        Keras pixel scaling override (``1/255``, ``none``, ``1/127.5,-1``).
+    model_config : path or ModelConfig, optional
+        How the model wants its pixels (:mod:`audit.model.model_config`).
+    input_size : (int, int), optional
+        (height, width) for a callable or a model whose input size is dynamic.
 
     Returns
     -------
     ImageInputs
         Nothing is decoded yet: iterate ``.batches()`` or call ``.predict()``.
     """
-    names = read_class_names(class_names_file) if class_names_file else None
-    source = f"--class-names {class_names_file}" if class_names_file else "the data"
+    config = load_model_config(model_config) if isinstance(model_config, (str, Path)) else model_config
+    names, source = None, "the data"
+    if class_names_file is not None and config is not None and config.class_names is not None:
+        raise AuditError(MSG_NAMES_TWICE, path=config.path)
+    if isinstance(class_names_file, (str, Path)):
+        names, source = read_class_names(class_names_file), f"--class-names {class_names_file}"
+    elif class_names_file is not None:
+        names, source = tuple(class_names_file), "class_names"
+    elif config is not None and config.class_names is not None:
+        names, source = config.class_names, f"the model config's class_names ({config.path or 'in Python'})"
     image_set = load_image_set(data, class_names=names, class_names_source=source)
-    classifier = load_classifier(model, trust=trust_model, rescale=rescale)
-    k, n = classifier.n_outputs, len(image_set.class_names)
-    if k != n:
+    n = len(image_set.class_names)
+    classifier = open_classifier(model, n_classes=n, config=config, trust=trust_model, rescale=rescale,
+                                 input_size=input_size,
+                                 size_hint=lambda: common_size(image_set, max_pixels=max_pixels))
+    k = classifier.n_outputs
+    if k is not None and k != n:
         hint = HINT_FOLDERS if names is None else ""
         shown = ", ".join(image_set.class_names[:12]) + (", ..." if n > 12 else "")
         raise AuditError(MSG_CLASS_COUNT.format(k=k, n=n, names=shown, hint=hint), path=image_set.source)
+    if k is None:
+        classifier.n_outputs = n
     return ImageInputs(classifier=classifier, images=image_set, max_pixels=max_pixels)
 
 
@@ -287,15 +303,17 @@ class ImageAudit:
     model_input: dict | None = None
 
 
-def image_predictions(model: str | Path, data: str | Path, *, class_names_file=None, metadata=None,
+def image_predictions(model, data: str | Path, *, class_names_file=None, metadata=None,
                       group_cols: Sequence[str] = (), allow_metadata_gaps: bool = False,
                       calibration_data=None, trust_model: bool = False, rescale: str | None = None,
-                      batch_size: int = 256, progress: bool = True) -> ImageAudit:
-    """Predictions (sample ids = relative paths, groups from ``metadata``) and their provenance."""
+                      batch_size: int = 256, progress: bool = True, model_config=None,
+                      input_size: tuple[int, int] | None = None) -> ImageAudit:
+    """Predictions (sample ids = relative paths, groups from ``metadata``) and their provenance
+    (arguments as :func:`open_image_inputs`)."""
     from audit.hashing import sha256_file
 
     inputs = open_image_inputs(model, data, class_names_file=class_names_file, trust_model=trust_model,
-                               rescale=rescale)
+                               rescale=rescale, model_config=model_config, input_size=input_size)
     groups, meta_report = {}, None
     if metadata:
         from audit.model.metadata import load_metadata
@@ -330,17 +348,23 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
         data_hashes[Path(images.source).name] = sha256_file(images.source)
     if metadata:
         data_hashes[Path(metadata).name] = sha256_file(metadata)
-    if class_names_file:
+    if isinstance(class_names_file, (str, Path)):
         data_hashes[Path(class_names_file).name] = sha256_file(class_names_file)
+    config = getattr(clf, "config", None) or _config_of(model_config)
+    if config is not None and config.path:
+        data_hashes[Path(config.path).name] = config.sha256
     decode = stats.describe()
+    names_source = (str(class_names_file) if isinstance(class_names_file, (str, Path)) else
+                    "class_names" if class_names_file is not None else
+                    "the model config's class_names" if config is not None and config.class_names else
+                    "sorted subfolder names" if images.kind == "folder" else "sorted manifest labels")
     prov = {
-        "model_sha256": {clf.path.name: clf.sha256},
+        "model_sha256": clf.hashes or None,
         "data_sha256": data_hashes,
-        "model_path": str(clf.path),
+        "model_path": str(clf.path) if clf.path is not None else f"python callable {clf.run_name}",
         "images": {
             "source": images.source, "kind": images.kind, "n": len(images),
-            "class_names_source": str(class_names_file) if class_names_file else (
-                "sorted subfolder names" if images.kind == "folder" else "sorted manifest labels"),
+            "class_names_source": names_source,
             "image_set_hash": "SHA-256 of '<relative path>\\t<SHA-256 of the file>\\n' lines sorted by path",
             **clf.preprocessing.describe(),
             "resize": RESIZE, "conversion": CONVERSION, "max_pixels": inputs.max_pixels,
@@ -356,7 +380,16 @@ def image_predictions(model: str | Path, data: str | Path, *, class_names_file=N
         "scaling": clf.preprocessing.formula, "scaling_source": clf.preprocessing.source,
         "outputs": inputs.predictor.outputs, "resized": decode["resized"],
         "converted": decode["converted"] or "none", "trust_model": bool(trust_model)}
-    name = clf.path.stem if clf.path.name != "cifar10.keras" else clf.path.parent.name
+    if clf.framework != "keras" or config is not None:
+        extra = {"framework": clf.framework, "layout": clf.preprocessing.layout,
+                 "input_dtype": clf.preprocessing.dtype}
+        if config is not None:
+            extra["model_config"] = config.describe()
+        model_input.update(extra)
+        prov["images"].update(extra)
+    if clf.framework == "onnxruntime":
+        prov["versions"] = _versions("onnxruntime", "onnx")
+    name = clf.run_name
     return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
                       provenance=prov, root=images.root, image_properties=props, inputs=inputs,
                       model_input=model_input)
@@ -371,10 +404,13 @@ def predict_provenance(run: ImageAudit) -> dict:
     from audit.versions import library_versions
 
     prov = run.provenance
+    framework = (run.model_input or {}).get("framework", "keras")
     return {"model_sha256": prov["model_sha256"], "data_sha256": prov["data_sha256"],
             "predicted_by": {"command": "audit predict", "tool_version": __version__,
                              "model_path": prov["model_path"], "images": prov["images"],
-                             "model_input": run.model_input, "versions": library_versions(with_tf=True)}}
+                             "model_input": run.model_input,
+                             "versions": {**library_versions(with_tf=framework == "keras"),
+                                          **(prov.get("versions") or {})}}}
 
 
 def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
@@ -411,3 +447,62 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
                           model_input=run.model_input,
                           image_properties=run.image_properties, model_inputs=model_inputs,
                           fill_thumbnails=(lambda result: attach_thumbnails(result, run.root)) if thumbnails else None)
+
+
+def _config_of(model_config) -> ModelConfig | None:
+    if isinstance(model_config, (str, Path)):
+        return load_model_config(model_config)
+    return model_config
+
+
+def _versions(*names: str) -> dict[str, str | None]:
+    """Installed versions of the model runtime's distributions (metadata only: nothing is imported)."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def model_source(model, data: str | Path, *, metadata: str | Path | None = None, class_names=None,
+                 calibration_data: str | Path | None = None, model_config=None,
+                 input_size: tuple[int, int] | None = None, batch_size: int = 512,
+                 group_cols: Sequence[str] = (), trust_model: bool = False, thumbnails: bool = True,
+                 progress: bool = False):
+    """A model run on labelled image files, as a source for :func:`audit.run_audit`.
+
+    Parameters
+    ----------
+    model : path or callable
+        A ``.keras`` file or ``audit train`` folder, an ``.onnx`` file, or a callable that takes a uint8
+        NHWC batch of shape (n, H, W, 3) and returns (n, K) probabilities or logits (a PyTorch module
+        wrapped in a few lines, a JAX function, an sklearn pipeline).
+    data : path
+        A folder with one subfolder per class, or a CSV/Parquet manifest (``path``, ``label``).
+    metadata : path, optional
+        Per-image attributes as group columns (``group_cols`` selects among them).
+    class_names : path or sequence of str, optional
+        The model's classes in output order.
+    calibration_data : path, optional
+        Held-out images to fit the temperature on.
+    model_config : path or ModelConfig, optional
+        How the model wants its pixels (``--model-config``).
+    input_size : (int, int), optional
+        (height, width) for a callable, or a model whose input size is dynamic (default: the images'
+        own size where they all share one).
+    batch_size : int, default 512
+
+    Returns
+    -------
+    PreparedSource
+        With the model in the loop: the robustness audit, the image-property slices and the gallery
+        work for it as for a file.
+    """
+    run = image_predictions(model, data, class_names_file=class_names, metadata=metadata, group_cols=group_cols,
+                            calibration_data=calibration_data, trust_model=trust_model, batch_size=batch_size,
+                            progress=progress, model_config=model_config, input_size=input_size)
+    return image_source(run, thumbnails=thumbnails)

@@ -457,3 +457,21 @@ def thumbnail_uri(path: Path, *, size: int = 64, max_pixels: int = MAX_PIXELS) -
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def common_size(image_set: ImageSet, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int] | None:
+    """(height, width) shared by every image of ``image_set`` (read from the headers, nothing decoded), else
+    None: the input size of a model whose height and width are dynamic."""
+    size = None
+    for file in image_set.files():
+        try:
+            with Image.open(file, formats=PIL_FORMATS) as im:
+                w, h = im.size
+        except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:
+            raise AuditError(MSG_UNREADABLE.format(reason=_first_line(exc)), path=file) from None
+        check_pixel_limit(w, h, max_pixels, file)
+        if size is None:
+            size = (h, w)
+        elif size != (h, w):
+            return None
+    return size

@@ -17,6 +17,7 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.model.keras_config import HINT_TRUST, check_code, keras_file_of, load_error, read_keras_config
+from audit.model.model_config import MSG_SIZE_FIXED, ModelConfig, Preprocessing, config_preprocessing
 
 #: Layers that scale pixels themselves: a model starting with one gets raw 0-255 values.
 SCALING_LAYERS = ("Rescaling", "Normalization")
@@ -30,59 +31,6 @@ MSG_INPUT_SHAPE = ("the model input shape is {shape}; an image classifier takes 
                    "channels) with a fixed height and width and 1 or 3 channels (channels last)")
 MSG_OUTPUT_SHAPE = "the model output shape is {shape}; expected (None, n_classes) with n_classes >= 2"
 MSG_RESCALE = "--rescale must be 'none', a number or a fraction (1/255), optionally ',OFFSET'; got {value!r}"
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How uint8 images become the model's input: ``x * numerator / denominator + offset`` in float32.
-
-    ``x / 255`` is computed as a division (as the seed network was trained), so the same pixels give
-    bit-identical inputs on every path.
-
-    Parameters
-    ----------
-    height, width, channels : int
-        The model's input size; images are converted and resized to it before scaling.
-    numerator, denominator, offset : float
-    source : str
-        Why this scaling: ``"default"``, ``"model starts with Rescaling"``, ``"--rescale"``.
-    """
-
-    height: int
-    width: int
-    channels: int
-    numerator: float = 1.0
-    denominator: float = 255.0
-    offset: float = 0.0
-    source: str = "default"
-
-    def __call__(self, images_uint8: np.ndarray) -> np.ndarray:
-        """float32 model input of a uint8 batch of shape (n, height, width, channels)."""
-        x = np.asarray(images_uint8).astype(np.float32)
-        if self.numerator != 1:
-            x *= np.float32(self.numerator)
-        if self.denominator != 1:
-            x /= np.float32(self.denominator)
-        if self.offset:
-            x += np.float32(self.offset)
-        return x
-
-    @property
-    def formula(self) -> str:
-        """The scaling as text, e.g. ``x / 255`` or ``x (raw 0-255 pixel values)``."""
-        parts = "x"
-        if self.numerator != 1:
-            parts += f" * {self.numerator:g}"
-        if self.denominator != 1:
-            parts += f" / {self.denominator:g}"
-        if self.offset:
-            parts += f" {'+' if self.offset > 0 else '-'} {abs(self.offset):g}"
-        return parts if parts != "x" else "x (raw 0-255 pixel values)"
-
-    def describe(self) -> dict:
-        """Provenance record of the input conversion."""
-        return {"input_size": [self.height, self.width], "channels": self.channels,
-                "scaling": self.formula, "scaling_source": self.source}
 
 
 @dataclass(frozen=True)
@@ -108,9 +56,55 @@ class Classifier:
     preprocessing: Preprocessing
     n_outputs: int
     trusted: bool = False
+    #: ``"logits"`` or ``"probabilities"`` as the model config declares it (None: decided on the first batch)
+    output: str | None = None
+    framework: str = "keras"
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """``{file name: SHA-256}`` of the files the model was read from."""
+        return {self.path.name: self.sha256}
+
+    @property
+    def run_name(self) -> str:
+        return self.path.stem if self.path.name != "cifar10.keras" else self.path.parent.name
+
+    def activation(self) -> str | None:
+        """The activation the model ends with (:func:`output_activation`)."""
+        return output_activation(self.model)
+
+    def runner(self):
+        """uint8 NHWC batch -> the model's outputs: preprocessing and model as one compiled TensorFlow graph
+        fed the uint8 pixels (a quarter of the bytes of float32); its input equals ``preprocessing(images)``
+        bit for bit: the same float32 operations in the same order."""
+        return _inference_graph(self)
 
 
-def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | None = None) -> Classifier:
+def _inference_graph(classifier: Classifier):
+    import tensorflow as tf
+
+    p, model = classifier.preprocessing, classifier.model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, p.height, p.width, p.channels], tf.uint8)])
+    def run(images):
+        x = tf.cast(images, tf.float32)
+        if p.numerator != 1:
+            x = x * tf.constant(p.numerator, tf.float32)
+        if p.denominator != 1:
+            x = x / tf.constant(p.denominator, tf.float32)
+        if p.offset:
+            x = x + tf.constant(p.offset, tf.float32)
+        if p.mean is not None:
+            x = x - tf.constant(p.mean, tf.float32)
+        if p.std is not None:
+            x = x / tf.constant(p.std, tf.float32)
+        return model(x, training=False)
+
+    return lambda images: run(images).numpy()
+
+
+def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | None = None,
+                    config: ModelConfig | None = None) -> Classifier:
     """Load a ``.keras`` classifier safely and work out its input size and pixel scaling.
 
     Parameters
@@ -122,6 +116,8 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
         such a model is refused before Keras reads anything but ``config.json``.
     rescale : str, optional
         Override the pixel scaling (see :func:`parse_rescale`).
+    config : ModelConfig, optional
+        ``scale``/``mean``/``std`` (instead of ``rescale``) and ``output`` apply; ``layout`` must be NHWC.
 
     Returns
     -------
@@ -139,8 +135,11 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
     except Exception as exc:  # keras raises ValueError, TypeError, OSError... for a damaged file
         raise load_error(exc, file, needs=needs, hint=HINT_TRUST) from None
     height, width, channels, n_out = check_classifier(model, source=file)
+    check_keras_config(config, rescale, height, width)
     scaling = model_scaling_layer(model)
-    if rescale is not None:
+    if config is not None and config.pixel_keys:
+        prep = config_preprocessing(config, height=height, width=width, channels=channels, default_source="")
+    elif rescale is not None:
         num, den, off = parse_rescale(rescale)
         prep = Preprocessing(height, width, channels, num, den, off, source=f"--rescale {rescale}")
     elif scaling is not None:
@@ -149,7 +148,23 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
     else:
         prep = Preprocessing(height, width, channels, source="default (pixels / 255, as the seed network)")
     return Classifier(model=model, path=file, sha256=sha256_file(file), preprocessing=prep,
-                      n_outputs=n_out, trusted=bool(trust and needs))
+                      n_outputs=n_out, trusted=bool(trust and needs), output=config.output if config else None)
+
+
+MSG_KERAS_LAYOUT = "model config: layout {layout!r} does not apply to a Keras model, which takes NHWC (channels last)"
+MSG_RESCALE_AND_CONFIG = "--rescale and the model config's {keys} both set the pixel scaling; give one"
+
+
+def check_keras_config(config: ModelConfig | None, rescale: str | None, height: int, width: int) -> None:
+    """The keys of a model config that cannot apply to a Keras model with this input size."""
+    if config is None:
+        return
+    if config.layout not in (None, "NHWC"):
+        raise AuditError(MSG_KERAS_LAYOUT.format(layout=config.layout), path=config.path)
+    if rescale is not None and config.pixel_keys:
+        raise AuditError(MSG_RESCALE_AND_CONFIG.format(keys="/".join(config.pixel_keys)), path=config.path)
+    if config.input_size is not None and tuple(config.input_size) != (height, width):
+        raise AuditError(MSG_SIZE_FIXED.format(size=list(config.input_size), fixed=[height, width]), path=config.path)
 
 
 def check_classifier(model, *, source: str | Path | None = None) -> tuple[int, int, int, int]:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the model side and the engine", ("audit.model", "audit.robustness", "audit.engine")),
     ("the verdict", ("audit.gate",)),
     ("renderers and the history store", ("audit.render", "audit.history")),
-    ("the library", ("audit.pipeline", "audit.audit_result")),
+    ("the library", ("audit.pipeline", "audit.audit_result", "audit.gating")),
     ("the command line", ("audit.cli", "audit.commands", "audit.__main__")),
 ]
 

@@ -22,6 +22,6 @@ def test_the_use_from_python_example_runs(tmp_path, monkeypatch, capsys):
     assert {p.name for p in (tmp_path / "reports" / "notebook-run").iterdir()} == {
         "audit.json", "report.html", "summary.md", "junit.xml"}
     assert namespace["release_ok"] is result.passed
-    assert result._repr_html_().startswith("<iframe")
+    assert '<iframe sandbox=""' in result._repr_html_() and "audit-summary" in result._repr_html_()
     out = capsys.readouterr().out
     assert "audit of predictions: N = 500, 3 classes" in out and "min_accuracy" in out

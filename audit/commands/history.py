@@ -64,13 +64,21 @@ def history(ctx: click.Context, db, model, limit, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the stored audit result as JSON.")
 @click.pass_context
 def show(ctx: click.Context, run_id: int, db, as_json) -> None:
-    """Print a stored run: its record, key metrics and gate verdicts, or with --json its stored result."""
+    """Print a stored run: its record, key metrics, gate verdicts and sign-offs, or with --json its stored
+    result with them and its crosswalk re-evaluated with the sign-offs recorded since."""
     from audit.history import HistoryStore, history_url
 
-    record, result, gates = HistoryStore(history_url(db or ctx.obj.get("history_db"))).get(run_id)
+    store = HistoryStore(history_url(db or ctx.obj.get("history_db")))
+    record, result, gates = store.get(run_id)
+    signoffs = store.signoffs(run_id)
     if as_json:
-        click.echo(json.dumps({"record": record.as_dict(), "gates": gates, "result": result}, indent=2,
-                              sort_keys=True))
+        shown = {"record": record.as_dict(), "gates": gates, "signoffs": signoffs, "result": result}
+        if isinstance(result, dict) and result.get("crosswalk"):
+            from audit.gate.crosswalk import crosswalk_section
+
+            # the crosswalk as of now: the sign-offs recorded since the run move Annex IV 2(g) to "evidence"
+            shown["crosswalk"] = crosswalk_section(result, signoffs=signoffs, run_id=run_id)
+        click.echo(json.dumps(shown, indent=2, sort_keys=True))
         return
     click.echo(f"run #{record.id}  {record.name}  (model {record.model_name}, {record.source or 'unknown source'})")
     click.echo(f"  recorded   {record.recorded_at}  by audit {record.tool_version}")
@@ -83,8 +91,14 @@ def show(ctx: click.Context, run_id: int, db, as_json) -> None:
     click.echo(f"  released   {released}")
     click.echo(f"  model hash {record.model_sha256 or '–'}")
     click.echo(f"  data hash  {record.data_sha256 or '–'}")
+    click.echo(f"  report     {record.report_sha256 or '– (recorded without its report hash)'}")
     for name, value in record.metrics.items():
         click.echo(f"  {name:<18} {value:.4f}")
     for g in gates:
         click.echo(f"  gate #{g['id']} {g['recorded_at']}: {'pass' if g['passed'] else 'fail'} "
                    f"(policy {g['policy_source'] or '–'})")
+    if not signoffs:
+        click.echo(f"  signed     no (Annex IV 2(g) waits for `audit sign {run_id}`)")
+    for so in signoffs:
+        said = f": {so['statement']}" if so["statement"] else ""
+        click.echo(f"  signed     {so['at']}  {so['by']} ({so['role']}){said}")

@@ -1,4 +1,4 @@
-"""Options shared by ``audit run`` and ``audit predict`` for a Keras model on image files, and their checks.
+"""Options shared by ``audit run`` and ``audit predict`` for a model (.keras, .onnx) on image files, and their checks.
 
 Kept apart from ``run.py`` so the model-in-the-loop path for image folders is one call from there.
 """
@@ -11,8 +11,9 @@ import click
 
 from audit.errors import AuditError
 
-IMAGE_OPTIONS = ("class_names", "metadata", "allow_metadata_gaps", "calibration_data", "rescale", "trust_model")
-MSG_KERAS_NEEDS_IMAGES = ("a .keras model file is audited on image files: give --data a folder with one subfolder "
+IMAGE_OPTIONS = ("class_names", "metadata", "allow_metadata_gaps", "calibration_data", "rescale", "trust_model",
+                 "model_config")
+MSG_KERAS_NEEDS_IMAGES = ("a model file (.keras, .onnx) is audited on image files: give --data a folder with one subfolder "
                           "per class or a .csv/.parquet manifest (for CIFAR-10 in its binary layout, pass the "
                           "model folder written by `audit train`)")
 
@@ -42,6 +43,9 @@ def image_options(func=None, *, calibration: bool = True):
         click.option("--trust-model", is_flag=True,
                      help="Load a model that needs Python code (Lambda layers, custom objects): Keras "
                           "safe mode off. The file's code runs: only for models you trust."),
+        click.option("--model-config", "model_config", type=click.Path(dir_okay=False), metavar="FILE.toml",
+                     help="How the model wants its pixels (flat TOML: layout, scale, mean, std, output, "
+                          "class_names, input_size; docs/images.md). Recorded in provenance."),
     ]
     if not calibration:
         del options[IMAGE_OPTIONS.index("calibration_data")]
@@ -75,7 +79,8 @@ def wants_image_run(model, data, opts: dict) -> bool:
 
 
 def audit_images(model, data, group_cols, batch_size: int, opts: dict):
-    """Run the model on the image data: :func:`audit.model.image_audit.image_predictions`."""
+    """Run the model (.keras, .onnx, a model folder) on the image data:
+    :func:`audit.model.image_audit.image_predictions`."""
     from audit.model.artifacts import default_model_dir
     from audit.model.image_audit import image_predictions
 
@@ -83,7 +88,8 @@ def audit_images(model, data, group_cols, batch_size: int, opts: dict):
         model if model is not None else default_model_dir(), data,
         class_names_file=opts.get("class_names"), metadata=opts.get("metadata"), group_cols=group_cols,
         allow_metadata_gaps=bool(opts.get("allow_metadata_gaps")), calibration_data=opts.get("calibration_data"),
-        trust_model=bool(opts.get("trust_model")), rescale=opts.get("rescale"), batch_size=batch_size)
+        trust_model=bool(opts.get("trust_model")), rescale=opts.get("rescale"), batch_size=batch_size,
+        model_config=opts.get("model_config"))
     meta = run.provenance["images"].get("metadata") or {}
     gaps = {k: meta.get(k, 0) for k in ("images_without_row", "duplicate_rows", "rows_without_image")}
     if any(gaps.values()):

@@ -1,4 +1,4 @@
-"""``audit predict``: run a Keras classifier on image files and write the predictions interchange file."""
+"""``audit predict``: run a classifier (.keras, .onnx) on image files and write the predictions interchange file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ OUT_FORMATS = (".npz", ".parquet", ".pq", ".csv")
 
 
 @click.command("predict")
-@model_option(required=True)
+@model_option(required=True, metavar="FILE.keras|FILE.onnx|DIR",
+              help="The .keras file of a Keras 3 classifier, an .onnx model (run with onnxruntime), or a model "
+                   "folder written by `audit train`.")
 @data_option(required=True)
 @out_option(kind="file", required=True, help="The predictions file to write: .npz or .parquet (or .csv).")
 @click.option("--group-col", "group_cols", multiple=True, metavar="NAME",

@@ -37,9 +37,10 @@ MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; 
 @click.option("--calibration-set", type=click.Path(dir_okay=False), metavar="FILE",
               help="Predictions held out from the audit set, to fit the temperature on "
                    "(default: a seeded 2-fold cross-fit on the audit set).")
-@model_option(param="model_dir", metavar="DIR|FILE.keras",
+@model_option(param="model_dir", metavar="DIR|FILE.keras|FILE.onnx",
               help="Saved model folder from `audit train` (default: models/cifar10-seed), or the .keras "
-                   "file of any Keras 3 classifier (with an image folder or manifest as --data).")
+                   "file of any Keras 3 classifier, or an .onnx file (run with onnxruntime; the 'onnx' extra), "
+                   "with an image folder or manifest as --data.")
 @data_option(help="CIFAR-10 folder or .tar.gz (default: $AUDIT_DATA, else Keras's downloader); or a folder with "
                   "one subfolder of images per class; or a .csv/.parquet manifest with columns path and label.")
 @image_options

@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from audit.errors import AuditError
 
@@ -23,6 +23,9 @@ KNOWN_FIELDS = ("id", "status", "evidence", "answered_by", "answered_on")
 DEFAULT_FILE = "audit-checklist.toml"
 
 MSG_NOT_FOUND = "checklist file not found"
+#: What errors and the checklist section's ``source`` name for answers given as a mapping.
+IN_MEMORY = "checklist (in memory)"
+_LINE_PREFIX = re.compile(r"^line \d+: ")
 MSG_NOT_UTF8 = "checklist file is not UTF-8 text"
 MSG_SYNTAX = "TOML syntax error at line {line}: {detail}"
 MSG_TOP_LEVEL = ("line {line}: unknown top-level key {key!r}; the file holds only [[answer]] tables and "
@@ -141,13 +144,15 @@ def template_text() -> str:
     return resources.files("audit.templates").joinpath("checklist.toml").read_text(encoding="utf-8")
 
 
-def load_checklist(path: str | Path) -> dict[str, Any]:
-    """Read and validate an answers file.
+def load_checklist(path: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """Read and validate an answers file, or a mapping with the file's structure.
 
     Parameters
     ----------
-    path : str or Path
-        A TOML file with one ``[[answer]]`` table per answered item.
+    path : str, Path or mapping
+        A TOML file with one ``[[answer]]`` table per answered item, or the same as a mapping:
+        ``{"answer": [{"id": ..., "status": ..., "answered_by": ..., "answered_on": ...}], "model_card": {...}}``
+        (validated as a file is; messages then name the answer, not a line).
 
     Returns
     -------
@@ -162,6 +167,11 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
     AuditError
         Naming the file, the line and the item for every kind of bad answer.
     """
+    if isinstance(path, Mapping):
+        try:
+            return _from_data(dict(path), [], Path(IN_MEMORY), IN_MEMORY)
+        except AuditError as exc:  # no lines to point at in a mapping
+            raise AuditError(_LINE_PREFIX.sub("", exc.message), path=IN_MEMORY, hint=exc.hint) from None
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -179,7 +189,11 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
         line = int(found.group(1)) if found and found.group(1) else max(len(lines), 1)
         detail = _LINE_IN_MESSAGE.sub("", str(exc)).strip()
         raise AuditError(MSG_SYNTAX.format(line=line, detail=detail), path=path) from None
+    return _from_data(data, lines, path, str(path))
 
+
+def _from_data(data: dict, lines: list[str], path: Path, source: str) -> dict[str, Any]:
+    """Validate parsed answers (``lines``: the file's text, for the line numbers of messages)."""
     for key in data:
         if key not in ("answer", "model_card"):
             raise AuditError(MSG_TOP_LEVEL.format(line=_key_line(lines, key, 0, len(lines)), key=key), path=path)
@@ -202,7 +216,7 @@ def load_checklist(path: str | Path) -> dict[str, Any]:
         first_line[answers_id] = id_line
     from audit.gate.model_card import parse_model_card
 
-    return {"source": str(path), "answers": answers,
+    return {"source": source, "answers": answers,
             "model_card": parse_model_card(data.get("model_card"), lines, path)}
 
 

@@ -56,6 +56,12 @@ def is_judged(n, min_group_size: int) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and n >= max(min_group_size, 1)
 
 
+def judging_size(entry: dict, min_group_size: int | None) -> int | None:
+    """The minimum group size a grouping is judged by: ``min_group_size``, except for image-property proxies
+    (terciles of equal size), which are judged whole (None: every group with a sample)."""
+    return None if entry.get("proxy") else min_group_size
+
+
 def judged_groups(groups, min_group_size: int) -> tuple[list, list]:
     """The groups (``{"group", "n", ...}`` mappings) that are judged and those that are not, in their
     order: the one rule of the gate and the report (:func:`is_judged`)."""

@@ -12,13 +12,15 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from audit.errors import AuditError
 from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
 from audit.gate.robustness import RobustnessRule, corruption_overrides
 
 MSG_UNKNOWN_KEY = "unknown key {key!r}"
+#: What errors and the verdict's ``policy_source`` name for a policy given as a mapping.
+IN_MEMORY = "policy (in memory)"
 MSG_SYNTAX = "TOML syntax error: {error}"
 MSG_TYPE = "key {key!r} must be {expected}; got {value!r}"
 MSG_RANGE = "key {key!r} must be in {allowed}; got {value!r}"
@@ -151,6 +153,13 @@ class SlicesRule:
 
 
 @dataclass(frozen=True)
+class ReleaseRule:
+    """What ``audit release`` asks beyond a passed gate: ``min_signoffs`` sign-offs of the run's report."""
+
+    min_signoffs: int = 0
+
+
+@dataclass(frozen=True)
 class Policy:
     """A complete release policy. ``source`` is the file it came from, or ``"default"``."""
 
@@ -165,6 +174,7 @@ class Policy:
     model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
     label_quality: LabelQualityRule = LabelQualityRule(enabled=False, max_flagged_share=0.05, require_trusted=True)
     slices: SlicesRule = SlicesRule(enabled=False, max_confirmed=0, max_excess=1.0)
+    release: ReleaseRule = ReleaseRule()
     source: str | None = None
 
 
@@ -204,7 +214,7 @@ def _count(key: str, value: Any) -> int:
     return value
 
 
-def _whole(key: str, value: Any) -> int:
+def _at_least_zero(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid(MSG_TYPE.format(key=key, expected="a whole number", value=value))
     if value < 0:
@@ -303,7 +313,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "overrides": None,  # set below: needs _Invalid
     },
     "label_quality": {"enabled": _bool, "max_flagged_share": _fraction, "require_trusted": _bool},
-    "slices": {"enabled": _bool, "max_confirmed": _whole, "max_excess": _fraction},
+    "slices": {"enabled": _bool, "max_confirmed": _at_least_zero, "max_excess": _fraction},
+    "release": {"min_signoffs": _at_least_zero},
 }
 
 #: (section, key) -> the (section, key) whose value it takes when a policy file leaves it out.
@@ -321,6 +332,7 @@ _RULE_TYPES = {
     "robustness": RobustnessRule,
     "label_quality": LabelQualityRule,
     "slices": SlicesRule,
+    "release": ReleaseRule,
 }
 
 
@@ -347,8 +359,9 @@ def default_policy() -> Policy:
     return _build(raw, None, "default", "policy.toml (packaged default)")
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Load and validate a policy file; keys left out take their default values.
+def load_policy(path: str | Path | Mapping[str, Any]) -> Policy:
+    """Load and validate a policy file, or a mapping with the file's structure
+    (``{"accuracy": {"min_accuracy": 0.9}}``); keys and sections left out take their default values.
 
     Raises
     ------
@@ -357,6 +370,12 @@ def load_policy(path: str | Path) -> Policy:
         (the message names the key path and the closest valid spelling), or a value of the wrong type or
         out of range (the message names key, value and allowed range).
     """
+    if isinstance(path, Mapping):
+        defaults = _parse_toml(template_text(), "policy.toml (packaged default)")
+        if not all(isinstance(k, str) for k in path):
+            raise AuditError(MSG_TYPE.format(key="policy", expected="a mapping of section names to tables",
+                                             value=dict(path)), path=IN_MEMORY)
+        return _build(dict(path), defaults, IN_MEMORY, IN_MEMORY)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

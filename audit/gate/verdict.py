@@ -65,6 +65,8 @@ def evaluate(result: dict, policy: Policy, *, informational: bool) -> dict:
         gate["disparity_policy"] = disparity_policy(policy)
     if policy.selective.enabled:
         gate["selective_policy"] = selective_policy(policy)
+    if policy.release.min_signoffs:  # only when asked: results under the default policy are unchanged
+        gate["release_policy"] = {"min_signoffs": policy.release.min_signoffs}
     return gate
 
 
@@ -164,7 +166,7 @@ def _disparity(result: dict, policy: Policy) -> list[dict]:
 
 def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]:
     """The disparity rules of one grouping, judged on the groups large enough (audit.gate.group_judging)."""
-    from audit.gate.group_judging import judge_grouping, judging_note
+    from audit.gate.group_judging import judge_grouping, judging_note, judging_size
 
     names = {"difference": (f"max_disparity_difference[{name}]", rule.max_difference),
              "ratio": (f"min_disparity_ratio[{name}]", rule.min_ratio),
@@ -172,8 +174,7 @@ def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]
     if entry is None:
         missing = f"grouping {name!r} named in the policy is not in the result" + suggest(name, list(by_name))
         return [fail_rule(names[c][0], None, names[c][1], missing) for c in rule.checks]
-    # image-property proxies are terciles of equal size: judged whole, as before
-    min_size = 1 if entry.get("proxy") else rule.min_group_size
+    min_size = judging_size(entry, rule.min_group_size) or 1
     judged = judge_grouping(entry, min_group_size=min_size, use=rule.use, multiplicity=rule.multiplicity)
     out = []
     for check in rule.checks:

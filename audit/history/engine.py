@@ -2,13 +2,17 @@
 
 SQLite: WAL journal (readers never block the writer), a 30 s busy timeout, and write transactions
 that start with ``BEGIN IMMEDIATE`` so that parallel writers queue on the lock instead of failing
-when a read transaction tries to upgrade. PostgreSQL (``postgresql+psycopg://``): plain transactions;
+when a read transaction tries to upgrade. Switching a new database to WAL is retried while another
+connection switches it at the same moment: SQLite answers that race "database is locked" at once,
+without waiting in its busy handler (which would deadlock). PostgreSQL (``postgresql+psycopg://``): plain transactions;
 the schema check and creation take an advisory lock so parallel first runs do not race.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import time
 from pathlib import Path
 
 from audit.errors import AuditError
@@ -19,6 +23,8 @@ ENV_DB = "AUDIT_DB"
 DEFAULT_DB_NAME = "audit-history.sqlite"
 #: How long a SQLite writer waits for the lock held by another writer (milliseconds).
 SQLITE_BUSY_MS = 30_000
+#: SQLite's primary result code for a lock held by another connection.
+SQLITE_BUSY = 5
 #: How long a PostgreSQL connection attempt may take before the server counts as down (seconds).
 PG_CONNECT_TIMEOUT_S = 10
 
@@ -117,10 +123,40 @@ def _sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-    cur.execute("PRAGMA journal_mode = WAL")
+    _switch_to_wal(cur)
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
+
+
+def _is_busy(exc: Exception) -> bool:
+    """SQLITE_BUSY, or one of its extended codes (the low byte is the primary code)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == SQLITE_BUSY
+
+
+def _switch_to_wal(cur) -> None:
+    """``PRAGMA journal_mode = WAL``, retried for up to the busy timeout while another connection holds the
+    lock the switch needs.
+
+    WAL is a property of the file: once one connection switched it, the others find it in WAL and the pragma
+    takes no lock. Two connections switching a new file at once are a deadlock to SQLite: the one holding
+    the shared lock gets SQLITE_BUSY at once instead of waiting. It backs off (jittered, doubling from 5 ms
+    to 200 ms) and tries again.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(2 * delay, 0.2)
 
 
 def _sqlite_begin(conn) -> None:

@@ -69,11 +69,16 @@ def _no_database() -> type[Exception]:
 
 
 def record_run(result: dict, written: dict[str, Path], *, db: str) -> int:
-    """Record a run whose files are written; a failure is one line saying the files are there."""
+    """Record a run whose files are written (with the sha256 of its audit.json and report.html); a failure
+    is one line saying the files are there."""
+    from audit.hashing import sha256_file
+
     audit_json = written["audit.json"]
     try:
         text = audit_json.read_text(encoding="utf-8")
-        return _store(db, create=True).record_run(result, audit_json_text=text)
+        report = written.get("report.html")
+        return _store(db, create=True).record_run(result, audit_json_text=text,
+                                                  report_sha256=sha256_file(report) if report else None)
     except (AuditError, OSError) as exc:
         raise AuditError(MSG_NOT_RECORDED.format(reason=exc, out=audit_json.parent)) from None
 
@@ -93,3 +98,37 @@ def record_gate(audit_json: Path, verdict: dict, *, db: str, policy: Path, check
     except AuditError as exc:
         raise AuditError(f"{exc} -- the gate verdict was NOT recorded in the history database; junit.xml "
                          f"and gate.json were written") from None
+
+
+def released_review(db: str, model: str) -> dict | None:
+    """The last released run of ``model`` with who signed its report (audit.json's ``released_baseline``);
+    None when there is none or the history cannot be read (the trend's note says why)."""
+    if _absent_sqlite(db):
+        return None
+    try:
+        return _store(db).released_review(model)
+    except AuditError:
+        return None
+
+
+MSG_NO_REPORT = "report file not found"
+
+
+def sign_report(db: str, run_id: int, report: str | Path, *, by: str, role: str,
+                statement: str | None = None) -> dict:
+    """``audit sign``: hash ``report`` and record the sign-off of run ``run_id`` (the file is only read)."""
+    from audit.hashing import sha256_file
+
+    path = Path(report)
+    if not path.is_file():
+        raise AuditError(MSG_NO_REPORT, path=path)
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise AuditError(f"cannot read the report: {exc.strerror or exc}", path=path) from None
+    try:
+        return _store(db).sign(run_id, by=by, role=role, report_sha256=digest, statement=statement)
+    except AuditError as exc:
+        if exc.message.startswith("the file differs"):  # name the file that differs
+            raise AuditError(exc.message, path=path) from None
+        raise

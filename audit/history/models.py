@@ -2,7 +2,8 @@
 
 ``runs``: one row per ``audit run``: the stored result (JSON, numbers only), verdict, hashes and the
 release flag. ``run_metrics``: the key metrics in a narrow (long) table, one row per (run, metric),
-for trends. ``gate_verdicts``: each ``audit gate`` re-evaluation of a stored run.
+for trends. ``gate_verdicts``: each ``audit gate`` re-evaluation of a stored run. ``signoffs``: each
+``audit sign`` of a run's report.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Run(Base):
     tool_version: Mapped[str | None] = mapped_column(String(32))
     #: sha256 of the audit.json text as written: how ``audit gate`` finds the run it re-evaluates
     audit_json_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: sha256 of the report.html the run wrote: what ``audit sign`` checks the signed file against
+    report_sha256: Mapped[str | None] = mapped_column(String(64))
     #: sha256 over the model artifacts' digests (null for a predictions file)
     model_sha256: Mapped[str | None] = mapped_column(String(64))
     #: sha256 over the data files' or predictions files' digests
@@ -51,6 +54,8 @@ class Run(Base):
     metrics: Mapped[list[RunMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")
     gates: Mapped[list[GateVerdict]] = relationship(back_populates="run", cascade="all, delete-orphan",
                                                     order_by="GateVerdict.id")
+    signoffs: Mapped[list[Signoff]] = relationship(back_populates="run", cascade="all, delete-orphan",
+                                                   order_by="Signoff.id")
 
     __table_args__ = (Index("ix_runs_model_name_id", "model_name", "id"),)
 
@@ -81,3 +86,19 @@ class GateVerdict(Base):
     verdict: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
 
     run: Mapped[Run] = relationship(back_populates="gates")
+
+
+class Signoff(Base):
+    """One reviewer's ``audit sign`` of a run's report (the report itself is never edited)."""
+
+    __tablename__ = "signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    signed_by: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(255))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    statement: Mapped[str | None] = mapped_column(Text)
+    report_sha256: Mapped[str] = mapped_column(String(64))
+
+    run: Mapped[Run] = relationship(back_populates="signoffs")

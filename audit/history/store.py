@@ -1,4 +1,4 @@
-"""The history store: record runs and gate verdicts, list and read them, release, pick a baseline.
+"""The history store: record runs, gate verdicts and sign-offs, list and read them, release, pick a baseline.
 
 Every method runs in one transaction (writes under SQLite's ``BEGIN IMMEDIATE``), so a process killed
 half-way leaves either the whole run or nothing. Driver errors become one clear line (AuditError).
@@ -25,6 +25,16 @@ MSG_NO_RELEASED = ("no released run of model {model!r} in the history database "
 MSG_REFUSED = ("run #{id} failed its {what}{rules}: release refused "
                "(to release it anyway, give the reason: `audit release {id} --force REASON`)")
 MSG_NO_FILE = "no history database here"
+MSG_SIGN_DIFFERS = ("the file differs from the report of run #{id} (sha256 {got}, the run's report {want}): "
+                    "sign the report.html that run wrote, unedited")
+MSG_SIGN_NO_HASH = ("run #{id} was recorded without its report's sha256 (by an older version, or without a "
+                    "report): audit it again to sign a report")
+MSG_SIGN_EMPTY = "{option} needs {what}; got an empty value"
+MSG_SIGN_REPEAT = ("{by!r} has already signed the report of run #{id} (at {at}): each reviewer signs once, and "
+                   "[release] min_signoffs counts different reviewers")
+MSG_MISSING_SIGNOFFS = ("run #{id} has {have} of the {need} sign-offs the release policy requires ({missing} "
+                        "missing): release refused (sign its report with `audit sign {id} --by NAME --role ROLE "
+                        "--report PATH`, or give the reason: `audit release {id} --force REASON`)")
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class RunRecord:
     data_sha256: str | None
     tool_version: str | None
     metrics: dict[str, float] = field(default_factory=dict)
+    audit_json_sha256: str | None = None
+    report_sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -142,7 +154,8 @@ class HistoryStore:
             s.flush()
             return [row.id for row in rows]
 
-    def record_run(self, result: dict, *, audit_json_text: str | None = None) -> int:
+    def record_run(self, result: dict, *, audit_json_text: str | None = None,
+                   report_sha256: str | None = None) -> int:
         """Store one audit result (numbers only) with its key metrics; return the new run id.
 
         Parameters
@@ -151,8 +164,11 @@ class HistoryStore:
             The audit result as written to audit.json (its ``gate`` section included).
         audit_json_text : str, optional
             The audit.json text as written, whose sha256 lets ``audit gate`` find the run later.
+        report_sha256 : str, optional
+            sha256 of the report.html written with it: ``audit sign`` accepts only that file.
         """
         row = self._row(result, audit_json_text)
+        row.report_sha256 = report_sha256
         with self._session("could not record the run", write=True) as s:
             s.add(row)
             s.flush()
@@ -200,8 +216,75 @@ class HistoryStore:
                               verdict=rec.stored_result(verdict)))
             return run_id
 
-    def release(self, run_id: int, *, force_reason: str | None = None) -> tuple[RunRecord, bool]:
-        """Mark a run released; refused while its latest gate verdict failed, unless forced with a reason.
+    def sign(self, run_id: int, *, by: str, role: str, report_sha256: str,
+             statement: str | None = None) -> dict[str, Any]:
+        """Record that ``by`` (in ``role``) reviewed the report of run ``run_id`` whose sha256 is ``report_sha256``.
+
+        Refused (AuditError) for an unknown run, an empty name or role, a run recorded without its report's
+        hash, or a hash that is not the run's report's. Each sign-off is one insert: concurrent signers
+        never lose one another's.
+
+        Returns
+        -------
+        dict
+            ``{by, role, at, statement, report_sha256}`` as stored (``at``: UTC, ISO 8601).
+        """
+        from audit.history.models import Run, Signoff
+
+        by, role = (by or "").strip(), (role or "").strip()
+        if not by:
+            raise AuditError(MSG_SIGN_EMPTY.format(option="--by", what="the reviewer's name"))
+        if not role:
+            raise AuditError(MSG_SIGN_EMPTY.format(option="--role", what="the reviewer's role"))
+        statement = (statement or "").strip() or None
+        with self._session("could not record the sign-off", write=True) as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise AuditError(MSG_NO_RUN.format(id=run_id), path=self.shown_url)
+            if run.report_sha256 is None:
+                raise AuditError(MSG_SIGN_NO_HASH.format(id=run_id))
+            if run.report_sha256 != report_sha256:
+                raise AuditError(MSG_SIGN_DIFFERS.format(id=run_id, got=report_sha256[:12] + "…",
+                                                         want=run.report_sha256[:12] + "…"))
+            earlier = [so for so in run.signoffs if _reviewer(so.signed_by) == _reviewer(by)]
+            if earlier:
+                raise AuditError(MSG_SIGN_REPEAT.format(by=by, id=run_id, at=_signoff(earlier[0])["at"]))
+            row = Signoff(run_id=run_id, signed_by=by[:255], role=role[:255], signed_at=_now(),
+                          statement=statement, report_sha256=report_sha256)
+            s.add(row)
+            s.flush()
+            return _signoff(row)
+
+    def signoffs(self, run_id: int) -> list[dict[str, Any]]:
+        """The sign-offs of run ``run_id``, oldest first (``[]`` for an unknown run)."""
+        from sqlalchemy import select
+
+        from audit.history.models import Signoff
+
+        with self._session("could not read the history") as s:
+            return [_signoff(row) for row in s.scalars(select(Signoff).where(Signoff.run_id == run_id)
+                                                       .order_by(Signoff.id))]
+
+    def released_review(self, model: str) -> dict[str, Any] | None:
+        """The last released run of ``model`` with its sign-offs, as audit.json's ``released_baseline``
+        (None when no run of it is released)."""
+        from sqlalchemy import select
+
+        from audit.history.models import Run
+
+        with self._session("could not read the history") as s:
+            run = s.scalar(select(Run).where(Run.model_name == model, Run.released.is_(True))
+                           .order_by(Run.released_at.desc().nulls_last(), Run.id.desc()).limit(1))
+            if run is None:
+                return None
+            return {"run_id": run.id, "released_at": _iso(run.released_at), "report_sha256": run.report_sha256,
+                    "signoffs": [_signoff(row) for row in run.signoffs]}
+
+    def release(self, run_id: int, *, force_reason: str | None = None,
+                min_signoffs: int | None = None) -> tuple[RunRecord, bool]:
+        """Mark a run released; refused while its latest gate verdict failed, or while it has fewer sign-offs of
+        its report than ``min_signoffs`` (default: the ``[release]`` policy its latest verdict was judged
+        with, 0 when none), unless forced with a reason.
 
         Returns
         -------
@@ -227,9 +310,15 @@ class HistoryStore:
                         "informational gate (default policy)" if run.gate_informational else "release gate")
                 raise AuditError(MSG_REFUSED.format(
                     id=run_id, what=what, rules=f" ({', '.join(map(str, failed))})" if failed else ""))
+            verdict = latest.verdict if latest is not None else run.result.get("gate") or {}
+            need = (min_signoffs if min_signoffs is not None
+                    else int((verdict.get("release_policy") or {}).get("min_signoffs") or 0))
+            have = len({_reviewer(so.signed_by) for so in run.signoffs if so.report_sha256 == run.report_sha256})
+            if have < need and force_reason is None:
+                raise AuditError(MSG_MISSING_SIGNOFFS.format(id=run_id, have=have, need=need, missing=need - have))
             run.released = True
             run.released_at = _now()
-            run.release_forced = not passed
+            run.release_forced = not passed or have < need
             run.release_reason = force_reason.strip() if force_reason is not None else None
             s.flush()
             return self._records(s, [run])[0], True
@@ -320,8 +409,19 @@ class HistoryStore:
                 verdict=_verdict(passed, informational), gate_passed=passed, gate_informational=informational,
                 gate_rechecked=rechecked, released=r.released, released_at=_iso(r.released_at),
                 release_forced=r.release_forced, release_reason=r.release_reason, model_sha256=r.model_sha256,
-                data_sha256=r.data_sha256, tool_version=r.tool_version, metrics=ordered))
+                data_sha256=r.data_sha256, tool_version=r.tool_version, metrics=ordered,
+                audit_json_sha256=r.audit_json_sha256, report_sha256=r.report_sha256))
         return out
+
+
+def _reviewer(name: str) -> str:
+    """A reviewer's name as sign-offs are counted: one person, whatever the case and surrounding blanks."""
+    return " ".join(name.split()).casefold()
+
+
+def _signoff(row) -> dict[str, Any]:
+    return {"by": row.signed_by, "role": row.role, "at": _iso(row.signed_at), "statement": row.statement,
+            "report_sha256": row.report_sha256}
 
 
 def _listed():
@@ -329,4 +429,4 @@ def _listed():
 
     return (Run.id, Run.recorded_at, Run.name, Run.model_name, Run.source, Run.gate_passed,
             Run.gate_informational, Run.released, Run.released_at, Run.release_forced, Run.release_reason,
-            Run.model_sha256, Run.data_sha256, Run.tool_version)
+            Run.model_sha256, Run.data_sha256, Run.tool_version, Run.audit_json_sha256, Run.report_sha256)

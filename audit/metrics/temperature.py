@@ -63,6 +63,8 @@ def apply_temperature(probs, temperature: float, *, rows: np.ndarray | None = No
         raise ValueError(MSG_T.format(temperature))
     probs = np.asarray(probs)
     if out is None:
+        if rows is not None:
+            raise ValueError("apply_temperature(rows=...) writes into the rows of out; give out")
         out = np.empty(probs.shape, dtype=np.float64)
     n = probs.shape[0] if rows is None else len(rows)
     for block in _row_blocks(n, probs.shape[1]):

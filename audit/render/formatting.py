@@ -8,7 +8,10 @@ never printed as such: they read "undefined".
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+
+from markupsafe import Markup, escape
 
 UNDEFINED = "undefined"
 
@@ -75,3 +78,33 @@ def value(x: Any) -> str:
     if isinstance(x, dict):
         return ", ".join(f"{k}: {value(v)}" for k, v in x.items()) if x else "none"
     return str(x)
+
+
+#: A token a browser may break at its hyphen or parenthesis: an option (``--report``), an article number
+#: (``10(2)(f)``), a pointer (``/robustness/mean_accuracy``), a number (``1e-15``).
+_BREAKABLE = re.compile(r"\S*[-(/]\S*")
+#: Longer tokens may still break where they must: kept whole, they could not fit a narrow column.
+KEEP_MAX = 28
+
+
+def keep_tokens(text) -> Markup:
+    """``text`` escaped, each token of up to ``KEEP_MAX`` characters that holds a hyphen, parenthesis or slash
+    in a ``<span class="nw">`` so that it does not break across lines (the spaces between tokens still wrap)."""
+    def keep(m):
+        token = m.group(0)
+        return f'<span class="nw">{token}</span>' if len(token) <= KEEP_MAX else token
+
+    return Markup(_BREAKABLE.sub(keep, str(escape(str(text)))))
+
+
+def wrapping_reason(fn):
+    """``fn`` (a number format) for HTML: the reason of an undefined number in a ``<span class="why">``, so that a
+    numeric cell, which never wraps a number, may wrap the words of ``undefined (no samples)``."""
+
+    def html_format(*args, **kwargs):
+        text = fn(*args, **kwargs)
+        if text.startswith(UNDEFINED + " ("):
+            return Markup(f'{UNDEFINED}<span class="why"> {escape(text[len(UNDEFINED) + 1:])}</span>')
+        return text
+
+    return html_format

@@ -32,9 +32,18 @@ OPTIONAL = {
     "run": {}, "tool": {}, "provenance": {}, "conventions": {}, "confusion_matrix": None,
     "confusion_matrix_normalized": None, "confusion_cells": None, "top_confusions": [], "calibration": None,
     "disparity": [], "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
-    "schema_version": None, "model_card": None, "selective": None, "ranking": None,
+    "schema_version": None, "model_card": None, "selective": None, "ranking": None, "crosswalk": None,
+    "released_baseline": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
+#: The report's sections in page order: (id, navigation label). Trends is there only with a history.
+SECTIONS = (("verdict", "Verdict"), ("model-card", "Model card"), ("per-class", "Per class"),
+            ("confusion", "Confusions"), ("calibration", "Calibration"), ("selective", "Human review"),
+            ("disparity", "Disparity"), ("robustness", "Robustness"), ("mistakes", "Mistakes"),
+            ("checklist", "Ethics checklist"), ("baseline", "Baseline"), ("trends", "Trends"),
+            ("signoffs", "Sign-off"), ("crosswalk", "Crosswalk"), ("provenance", "Provenance"))
+MSG_UNKNOWN_SECTION = "unknown report section {name!r}; sections: {known}"
+_SECTION = re.compile(r'<section id="([\w-]+)".*?</section>\n*', re.S)
 STATUS_LABELS = {status: status.capitalize() for status in (*STATUSES, OPEN)}
 
 
@@ -74,7 +83,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         bytecode_cache=_bytecode_cache(),
     )
-    env.filters.update(pct=f.pct, pp=f.pp, gap=f.gap, dec=f.dec, count=f.count, ci=f.ci, value=f.value)
+    env.filters.update(pct=f.wrapping_reason(f.pct), pp=f.wrapping_reason(f.pp), gap=f.wrapping_reason(f.gap),
+                       dec=f.wrapping_reason(f.dec), count=f.count, ci=f.ci, value=f.value, keep_tokens=f.keep_tokens)
     env.globals.update(status_label=lambda s: STATUS_LABELS.get(s, str(s)), is_number=f.is_number)
     from audit.render.robustness import robustness_view
     env.globals.update(robustness_view=robustness_view)
@@ -209,13 +219,13 @@ def _shown_title(view: dict) -> str:
 
 
 def _group_views(r: dict[str, Any]) -> list[dict]:
-    from audit.gate.group_judging import min_group_sizes
+    from audit.gate.group_judging import judging_size, min_group_sizes
 
     size, _ = min_group_sizes(r.get("gate"))
-    return [views.grouping_view(d, size if not d.get("proxy") else None) for d in r["disparity"]]
+    return [views.grouping_view(d, judging_size(d, size)) for d in r["disparity"]]
 
 
-def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
+def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=None) -> str:
     """Render report.html from an audit result.
 
     Parameters
@@ -225,6 +235,8 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
     trends : dict, optional
         The last stored runs of this model, from :func:`audit.history.hooks.trend_rows`
         (``{model, rows[], note}``); without it the report has no Trends section.
+    sections : sequence of str, optional
+        Only these sections (ids of :data:`SECTIONS`, in page order whatever the order given); default all.
 
     Returns
     -------
@@ -237,6 +249,8 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
     AuditError
         When a required section (class_names, overall, per_class) is missing.
     """
+    if sections is not None:
+        sections = check_sections(sections)
     r = normalise(result)
     h = headline(r)
     mistakes = [
@@ -248,7 +262,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
     for item in (checklist or {}).get("items") or []:
         categories.setdefault(item.get("category") or "Other", []).append(item)
     env = _environment()
-    return env.get_template("report.html.j2").render(
+    page = env.get_template("report.html.j2").render(
         r=r,
         csp=CSP,
         charts={**_charts(r), "trends": trend_charts(trends)},
@@ -264,4 +278,47 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None) -> str:
         mistakes=mistakes,
         categories=categories,
         confidence=confidence_view(r),
+        crosswalk_groups=_crosswalk_groups(r),
+        nav=[(id_, label) for id_, label in SECTIONS if _present(id_, r, trends) and (sections is None or id_ in sections)],
     )
+    if sections is None:
+        return page
+    return _SECTION.sub(lambda m: m.group(0) if m.group(1) in sections else "", page)
+
+
+def check_sections(sections) -> frozenset[str]:
+    """The section ids asked for, each one checked against :data:`SECTIONS` (ValueError naming the closest)."""
+    import difflib
+
+    if isinstance(sections, str):
+        sections = [sections]
+    known = [id_ for id_, _ in SECTIONS]
+    for name in sections:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            raise ValueError(MSG_UNKNOWN_SECTION.format(name=name, known=", ".join(known))
+                             + (f"; did you mean {close[0]!r}?" if close else ""))
+    return frozenset(sections)
+
+
+def for_frame(page: str) -> str:
+    """``page`` for an ``<iframe srcdoc>``: its section links point at ``about:srcdoc#…``, the frame's own
+    document (a bare ``#id`` resolves against the embedding page's URL and loads that page into the frame)."""
+    return page.replace('href="#', 'href="about:srcdoc#')
+
+
+def _crosswalk_groups(r: dict[str, Any]) -> list[tuple[str, list[dict]]]:
+    """The crosswalk's rows by framework, in the mapping's order."""
+    groups: dict[str, list[dict]] = {}
+    for row in (r["crosswalk"] or {}).get("rows") or []:
+        groups.setdefault(row["framework"], []).append(row)
+    return list(groups.items())
+
+
+def _present(section: str, r: dict[str, Any], trends: dict | None) -> bool:
+    """Whether the report has ``section``: Trends only with a history, the crosswalk only where the result has one."""
+    if section == "trends":
+        return trends is not None
+    if section == "crosswalk":
+        return bool(r.get("crosswalk"))
+    return True

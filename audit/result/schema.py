@@ -56,6 +56,11 @@ class ModelInput(TypedDict):
     resized: int
     converted: dict[str, int] | str  # {"L->RGB": n, ...} or "none"
     trust_model: bool
+    # ONNX models, callables and any model given --model-config:
+    framework: NotRequired[str]  # "onnxruntime", "python callable", "keras"
+    layout: NotRequired[str]  # "NCHW" or "NHWC"
+    input_dtype: NotRequired[str]  # "float32", "float16", "uint8"
+    model_config: NotRequired[dict[str, Any]]  # {file, sha256, and the keys the file set}
 
 
 class Settings(TypedDict):
@@ -268,6 +273,10 @@ class SelectivePolicy(TypedDict):
     use: Literal["point", "ci_lower"]
 
 
+class ReleasePolicy(TypedDict):
+    min_signoffs: int
+
+
 class Gate(TypedDict):
     policy_source: str | None
     informational: bool
@@ -275,6 +284,7 @@ class Gate(TypedDict):
     rules: list[Rule]
     disparity_policy: NotRequired[DisparityPolicy]  # schema 2: how group sizes were judged
     selective_policy: NotRequired[SelectivePolicy]  # schema 3: the same for the review-load rules
+    release_policy: NotRequired[ReleasePolicy]  # [release] min_signoffs, when above 0 (`audit release` reads it)
 
 
 
@@ -571,6 +581,40 @@ class Slices(TypedDict):
     found: list[FoundSlice]
 
 
+class CrosswalkRow(TypedDict):
+    framework: Literal["EU AI Act", "NIST AI RMF 1.0", "ISO/IEC 42001:2023"]
+    item: str
+    paraphrase: str
+    evidence: list[str]  # RFC 6901 pointers into this document
+    fields: list[str]  # "model_card.<field>", "checklist.<item id>", "signoff"
+    section: str | None  # id of the report section holding the evidence
+    status: Literal["evidence", "team", "gap", "out of scope"]
+    reason: str
+
+
+class Crosswalk(TypedDict):
+    version: str
+    disclaimer: str
+    rows: list[CrosswalkRow]
+
+
+class Signoff(TypedDict):
+    by: str
+    role: str
+    at: str
+    statement: str | None
+    report_sha256: str
+
+
+class ReleasedBaseline(TypedDict):
+    """Who signed the last released run of this model (read from the history database at audit time)."""
+
+    run_id: int
+    released_at: str | None
+    report_sha256: str | None
+    signoffs: list[Signoff]
+
+
 class AuditJSON(TypedDict):
     """The whole of ``audit.json`` (docs/audit-json.md)."""
 
@@ -599,6 +643,8 @@ class AuditJSON(TypedDict):
     model_card: NotRequired[ModelCard]  # schema 2
     gate: Gate
     baseline: Baseline | None
+    released_baseline: NotRequired[ReleasedBaseline]  # with a history holding a released run of the model
+    crosswalk: NotRequired[Crosswalk]  # optional section, no schema bump: older files lack it
 
 
 class GateRecord(Gate):

@@ -12,12 +12,16 @@ from typing import Sequence
 import numpy as np
 
 from audit.errors import AuditError
-from audit.predictions import Predictions, make_predictions
+from audit.predictions import (  # noqa: F401  (the label messages are re-exported for the tests)
+    MSG_LABEL_NAMES_UNKNOWN,
+    MSG_LABEL_NOT_A_CLASS,
+    MSG_MISSING_LABELS,
+    Predictions,
+    labels_as_indices,
+    make_predictions,
+)
 
 MSG_NAMES_DIFFER = "class names {found} differ from the expected {expected}"
-MSG_LABEL_NOT_A_CLASS = "label {value!r} in row {row} is not a class name; class names: {names}"
-MSG_LABEL_NAMES_UNKNOWN = "labels are class names but the file gives no class names"
-MSG_MISSING_LABELS = "labels have {count} missing value(s), first in row {row}"
 MSG_MISSING_IDS = "sample ids have {count} missing value(s), first in row {row}"
 
 
@@ -50,7 +54,7 @@ def assemble(
     """
     try:
         names = _reconcile_names(raw.class_names, class_names, source)
-        labels = _labels_as_indices(raw.labels, names, source, first_row)
+        labels = labels_as_indices(raw.labels, names, source, first_row)
         sample_ids = raw.sample_ids
         if sample_ids is not None:
             missing = _missing(sample_ids)
@@ -59,8 +63,8 @@ def assemble(
                     MSG_MISSING_IDS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
                     path=source,
                 )
-        return make_predictions(
-            labels, raw.probs, names, sample_ids=sample_ids, groups=raw.groups, source=source
+        return make_predictions(  # the reader's arrays are handed over: no second copy of the probabilities
+            labels, raw.probs, names, sample_ids=sample_ids, groups=raw.groups, source=source, copy=False
         )
     except AuditError as exc:
         if first_row == 0 or "(in the chunk" in exc.message:
@@ -81,36 +85,6 @@ def _reconcile_names(found, expected, source: str) -> tuple[str, ...] | None:
     if found is not None and expected is not None and found != expected:
         raise AuditError(MSG_NAMES_DIFFER.format(found=list(found), expected=list(expected)), path=source)
     return found if found is not None else expected
-
-
-def _labels_as_indices(labels, names, source: str, first_row: int):
-    """Map labels given as class-name strings to class indices; numbers pass through."""
-    labels = np.asarray(labels)
-    if labels.dtype.kind in "fO" and labels.ndim == 1:
-        missing = _missing(labels)
-        if missing.any():
-            raise AuditError(
-                MSG_MISSING_LABELS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
-                path=source,
-            )
-    if labels.dtype.kind not in "OUS":
-        return labels
-    if names is None:
-        raise AuditError(MSG_LABEL_NAMES_UNKNOWN, path=source, hint="store class_names, or give integer labels")
-    labels = labels.astype(str)
-    index = {name: i for i, name in enumerate(names)}
-    out = np.empty(labels.shape, dtype=np.int64)
-    for row, value in enumerate(labels.ravel()):
-        position = index.get(value)
-        if position is None:
-            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-            raise AuditError(
-                MSG_LABEL_NOT_A_CLASS.format(value=str(value), row=first_row + row, names=shown),
-                path=source,
-                hint="labels are integer class indices or exactly one of the class names",
-            )
-        out.ravel()[row] = position
-    return out
 
 
 def _missing(values: np.ndarray) -> np.ndarray:

@@ -78,8 +78,8 @@ def test_the_result_object(pred):
 
 def test_repr_html_isolates_the_report_in_a_sandboxed_frame(pred):
     html = audit.run_audit(pred, n_bootstrap=0)._repr_html_()
-    frame = BeautifulSoup(html, "html.parser").find_all()
-    assert len(frame) == 1 and frame[0].name == "iframe"
+    frame = BeautifulSoup(html, "html.parser").find_all("iframe")
+    assert len(frame) == 1
     assert frame[0].get("sandbox") in ("", [])  # an empty sandbox: no scripts, no same-origin access: styles cannot cross either way
     inner = BeautifulSoup(frame[0]["srcdoc"], "html.parser")
     assert inner.find("style") is not None and inner.find("h1") is not None

@@ -88,3 +88,14 @@ def test_huge_labels_are_reported_without_wrapping():
         make_predictions(np.array([0, 1, 2**64 - 1], dtype=np.uint64), P)
     with pytest.raises(AuditError, match=r"got 1e\+300"):
         make_predictions(np.array([0, 1, 1e300]), P)
+
+
+def test_probabilities_are_copied_unless_handed_over():
+    probs = np.array([[1.0000001, -0.0000001], [0.25, 0.75]])  # within the tolerance, clipped to [0, 1]
+    kept = probs.copy()
+    pred = make_predictions([0, 1], probs)
+    assert np.array_equal(probs, kept) and pred.probs is not probs and pred.probs.max() == 1.0
+    handed = make_predictions([0, 1], probs, copy=False)  # a reader's own array: clipped in place
+    assert handed.probs is probs and probs.max() == 1.0 and probs.min() == 0.0
+    view = kept[:, :]  # not owning its memory: copied all the same
+    assert make_predictions([0, 1], view, copy=False).probs is not view and view.max() > 1.0

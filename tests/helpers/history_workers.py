@@ -35,3 +35,23 @@ def write_forever(url: str, n_classes: int = 400) -> None:
     r["per_class"] = [dict(r["per_class"][0], **{"class": f"c{k}", "index": k}) for k in range(n_classes)]
     while True:
         store.record_run(r, audit_json_text=str(time.time()))
+
+
+def open_new_databases(folder: str, n_databases: int, barrier, results) -> None:
+    """Open ``n_databases`` new SQLite files in ``folder``, each at the same moment as the other workers (the
+    first connections race to switch the file to WAL); put the failures on ``results``."""
+    from audit.history.engine import make_engine
+
+    errors = []
+    for i in range(n_databases):
+        barrier.wait()
+        engine = make_engine(f"sqlite:///{folder}/h{i}.sqlite")
+        try:
+            with engine.connect() as conn:
+                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                if mode != "wal":
+                    errors.append(f"h{i}.sqlite: journal mode {mode}")
+        except Exception as exc:  # every failure is counted, none hidden
+            errors.append(f"h{i}.sqlite: {exc}")
+        engine.dispose()
+    results.put(errors)

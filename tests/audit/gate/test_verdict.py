@@ -24,7 +24,7 @@ def policy_with(**sections):
 
 def only(section: str, **changes):
     """A policy with every rule off except ``section``."""
-    off = {s: {"enabled": False} for s in SCHEMA}
+    off = {s: {"enabled": False} for s in SCHEMA if "enabled" in SCHEMA[s]}
     off[section] = {"enabled": True, **({"use": "point"} if section == "disparity" else {}), **changes}
     return policy_with(**off)
 

@@ -51,10 +51,10 @@ def test_older_database_names_the_upgrade_command(tmp_path, capsys):
         schema.upgrade(conn, "0001")
     engine.dispose()
     assert run_main("history", "--db", db) == 2
-    line = assert_clear_error(capsys.readouterr().err, "h.sqlite", "schema revision 0001", "needs 0002")
+    line = assert_clear_error(capsys.readouterr().err, "h.sqlite", "schema revision 0001", "needs 0003")
     assert f"`audit db upgrade --db sqlite:///{db}`" in line
     assert run_main("db", "upgrade", "--db", db) == 0
-    assert "migrated from schema revision 0001 to 0002" in capsys.readouterr().out
+    assert "migrated from schema revision 0001 to 0003" in capsys.readouterr().out
     assert run_main("history", "--db", db) == 0
 
 

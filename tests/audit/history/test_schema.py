@@ -34,11 +34,11 @@ def test_migration_from_the_first_schema_to_the_current_one(history_url):
              "res": dump_json(result("m"))})
         conn.execute(text("INSERT INTO run_metrics (run_id, name, value) VALUES (1, 'accuracy', 0.7)"))
     engine.dispose()
-    with pytest.raises(AuditError, match=r"schema revision 0001, this version of the tool needs 0002; "
+    with pytest.raises(AuditError, match=r"schema revision 0001, this version of the tool needs 0003; "
                                          r"migrate it with `audit db upgrade --db"):
         HistoryStore(history_url).list_runs()
-    assert upgrade_database(history_url) == ("0001", "0002")
-    assert upgrade_database(history_url) == ("0002", "0002")
+    assert upgrade_database(history_url) == ("0001", "0003")
+    assert upgrade_database(history_url) == ("0003", "0003")
     store = HistoryStore(history_url, create=True)
     old = store.list_runs()[0]
     assert (old.id, old.name, old.released, old.release_forced, old.metrics) == (1, "old", True, False,
@@ -99,7 +99,7 @@ def test_head_constant_is_the_head_of_the_shipped_migrations():
 
     scripts = ScriptDirectory.from_config(schema.alembic_config())
     assert schema.HEAD == scripts.get_current_head()
-    assert schema.known_revisions() == {"0001", "0002"}
+    assert schema.known_revisions() == {"0001", "0002", "0003"}
 
 
 def test_the_migrations_ship_inside_the_package():
@@ -112,4 +112,28 @@ def test_the_migrations_ship_inside_the_package():
     assert {"audit.history", "audit.history.migrations", "audit.history.migrations.versions"} <= set(packages)
     assert (schema.MIGRATIONS / "env.py").is_file()
     assert sorted(p.name for p in (schema.MIGRATIONS / "versions").glob("0*.py")) == [
-        "0001_runs_and_metrics.py", "0002_release_reason_and_gate_verdicts.py"]
+        "0001_runs_and_metrics.py", "0002_release_reason_and_gate_verdicts.py", "0003_report_hash_and_signoffs.py"]
+
+
+def test_migration_from_the_previous_schema_keeps_runs_and_allows_signing(history_url):
+    # a database at 0002 (before sign-offs): its runs survive `audit db upgrade`, have no report hash (so
+    # cannot be signed), and new runs can be signed
+    _at_revision(history_url, "0002")
+    engine = create_engine(history_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO runs (recorded_at, name, model_name, source, gate_passed, gate_informational, released, "
+            "release_forced, result) VALUES (:t, 'old', 'm', 'predictions', :p, :i, :r, :f, :res)"),
+            {"t": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), "p": True, "i": False, "r": False, "f": False,
+             "res": dump_json(result("m"))})
+    engine.dispose()
+    with pytest.raises(AuditError, match=r"schema revision 0002, this version of the tool needs 0003"):
+        HistoryStore(history_url).list_runs()
+    assert upgrade_database(history_url) == ("0002", "0003")
+    store = HistoryStore(history_url, create=True)
+    assert store.list_runs()[0].report_sha256 is None
+    with pytest.raises(AuditError, match="recorded without its report's sha256"):
+        store.sign(1, by="A", role="owner", report_sha256="0" * 64)
+    new = store.record_run(result("m"), audit_json_text="x", report_sha256="a" * 64)
+    assert store.sign(new, by="A", role="owner", report_sha256="a" * 64)["by"] == "A"
+    assert [s["by"] for s in store.signoffs(new)] == ["A"]

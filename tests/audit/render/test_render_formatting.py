@@ -42,3 +42,9 @@ def test_formats(func, x, expected):
 def test_undefined_with_reason():
     assert f.pct(None, 1, "no samples") == "undefined (no samples)"
     assert f.pct(0.5, 1, "no samples") == "50.0%"
+
+
+def test_keep_tokens_escapes_then_keeps_hyphenated_tokens_whole():
+    out = f.keep_tokens('run `audit sign --report <x>` for Art. 10(2)(f) & co')
+    assert str(out) == ('run `audit sign <span class="nw">--report</span> &lt;x&gt;` for Art. '
+                        '<span class="nw">10(2)(f)</span> &amp; co')

@@ -15,7 +15,7 @@ from audit.render.html import CSP, render_html
 
 SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration",
             "Confidence: ranking and human review", "Disparity between groups", "Robustness under corruption",
-            "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Provenance"]
+            "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Review and sign-off", "Provenance"]
 MODEL_CARD = ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
               "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"]
 
@@ -59,7 +59,7 @@ def test_per_class_cells_equal_result(result):
     rows = soup_of(result).find(id="per-class-table").tbody.find_all("tr")
     assert len(rows) == len(result["per_class"])
     for tr, row in zip(rows, result["per_class"]):
-        cells = [c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
+        cells = [" ".join(c.get_text().split()) for c in tr.find_all(["th", "td"])]  # as the browser shows them
         reason = "no samples" if row["support"] == 0 else None
         assert cells[0] == row["class"]
         assert cells[1] == f.count(row["support"])
@@ -130,8 +130,8 @@ def test_checklist_rows_and_statuses(result):
 
 def test_conventions_all_shown(result):
     table = soup_of(result).find(id="conventions")
-    shown = {tr.th.get_text(strip=True): tr.td.get_text(strip=True) for tr in table.find_all("tr")}
-    assert shown == result["conventions"]
+    shown = {tr.th.get_text(strip=True): " ".join(tr.td.get_text().split()) for tr in table.find_all("tr")}
+    assert shown == {k: " ".join(v.split()) for k, v in result["conventions"].items()}
 
 
 @pytest.mark.parametrize("key", ["gate", "baseline", "checklist", "mistakes", "calibration", "disparity",

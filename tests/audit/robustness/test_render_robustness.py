@@ -59,3 +59,20 @@ def test_hostile_values_are_escaped_and_bad_thumbnails_dropped(result):
     html = section_of(render_html(r))
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "javascript:" not in html and "http://example.com" not in html
+
+
+@pytest.mark.slow
+def test_a_report_with_robustness_and_every_trend_metric_fits_screen_and_print(result, chromium, tmp_path):
+    """The layout check of issue 21 on the widest tables a model audit has: robustness, and the trend with
+    every key metric of a run (a past run's timestamp included)."""
+    from helpers.layout import measure
+
+    from audit.history.record import METRICS
+
+    past = {"label": "#1", "time": "2026-12-05 07:53:08 UTC", "metrics": {m: 0.5 for m in METRICS},
+            "verdict": "fail", "released": True, "current": False}
+    trends = {"model": "seed", "note": None,
+              "rows": [past, {**past, "label": "this run", "time": None, "current": True, "released": False}]}
+    page = tmp_path / "report.html"
+    page.write_text(render_html(result, trends=trends), encoding="utf-8")
+    assert measure(chromium, page) == {"screen 1280 px": [], "print 794 px": []}

@@ -1,0 +1,203 @@
+"""The regulatory crosswalk: the rows of ``templates/crosswalk.toml``, each given a status on a finished result.
+
+A row's status: ``"out of scope"`` or ``"gap"`` where the mapping says so; ``"gap"`` where one of its JSON
+pointers (RFC 6901) does not resolve to a non-null value in this audit (its ``missing`` text says what would);
+``"team"`` while the sign-off it needs is missing, or for a row resting on checklist answers or model-card fields
+alone while one of them is missing (the reason names which); otherwise ``"evidence"``, whose reason still names any
+answer the team owes. It reads the verdict too, so it runs after the gate.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import tomllib
+from typing import Any, Sequence
+
+from audit.errors import AuditError
+from audit.gate.checklist import OPEN
+from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
+
+FRAMEWORKS = ("EU AI Act", "NIST AI RMF 1.0", "ISO/IEC 42001:2023")
+STATUSES = ("evidence", "team", "gap", "out of scope")
+#: The field a row names when it waits for ``audit sign``.
+SIGNOFF = "signoff"
+ROW_KEYS = {"framework", "item", "paraphrase", "evidence", "fields", "section", "missing", "gap", "out_of_scope"}
+MSG_SIGN = ("waits for a sign-off: reviewers sign this exact report with `audit sign {run} --by NAME --role ROLE "
+            "--report report.html` (a report cannot hold its own signature)")
+MSG_SIGNED = "signed by {names}"
+MSG_BASELINE_SIGNED = "; the released baseline run #{id} was signed by {names}"
+MSG_MISSING = "not in this audit: {pointers}"
+MSG_NULL = "undefined (null) in this audit: {pointers}"
+MSG_TEAM = "waits for {what}"
+MSG_EVIDENCE = "every pointer resolves: {pointers}"
+MSG_BAD_MAPPING = "crosswalk mapping {source}: {problem}"
+
+
+def resolve(document: Any, pointer: str) -> Any:
+    """The value at the RFC 6901 ``pointer`` in ``document``.
+
+    Raises
+    ------
+    KeyError
+        When a key or index on the way does not exist.
+    """
+    if pointer == "":
+        return document
+    if not pointer.startswith("/"):
+        raise ValueError(f"a JSON pointer starts with '/'; got {pointer!r}")
+    value = document
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, list):
+            if not token.isdigit() or (token != "0" and token.startswith("0")) or int(token) >= len(value):
+                raise KeyError(pointer)
+            value = value[int(token)]
+        elif isinstance(value, dict):
+            if token not in value:
+                raise KeyError(pointer)
+            value = value[token]
+        else:
+            raise KeyError(pointer)
+    return value
+
+
+def _non_null(document: Any, pointer: str) -> bool:
+    try:
+        return resolve(document, pointer) is not None
+    except KeyError:
+        return False
+
+
+def _present(document: Any, pointer: str) -> bool:
+    try:
+        resolve(document, pointer)
+    except KeyError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def mapping() -> dict[str, Any]:
+    """The packaged mapping, checked: ``{version, disclaimer, rows[]}``."""
+    text = (importlib.resources.files("audit.templates") / "crosswalk.toml").read_text(encoding="utf-8")
+    return check_mapping(tomllib.loads(text), "crosswalk.toml")
+
+
+def check_mapping(raw: dict, source: str) -> dict[str, Any]:
+    """Validate a parsed mapping: known keys, frameworks, pointers, fields; one verdict per row."""
+    def bad(problem: str) -> AuditError:
+        return AuditError(MSG_BAD_MAPPING.format(source=source, problem=problem))
+
+    if not isinstance(raw.get("version"), str) or not isinstance(raw.get("disclaimer"), str):
+        raise bad("needs a version and a disclaimer (strings)")
+    seen = set()
+    for row in raw.get("rows") or []:
+        where = f"row {row.get('framework')!r} {row.get('item')!r}"
+        if set(row) - ROW_KEYS:
+            raise bad(f"{where}: unknown keys {sorted(set(row) - ROW_KEYS)}")
+        if row.get("framework") not in FRAMEWORKS or not row.get("item") or not row.get("paraphrase"):
+            raise bad(f"{where}: needs a framework (one of {FRAMEWORKS}), an item and a paraphrase")
+        if (row["framework"], row["item"]) in seen:
+            raise bad(f"{where}: listed twice")
+        seen.add((row["framework"], row["item"]))
+        if any(not isinstance(p, str) or not p.startswith("/") for p in row.get("evidence", [])):
+            raise bad(f"{where}: evidence must be JSON pointers starting with '/'")
+        for field in row.get("fields", []):
+            kind, _, name = field.partition(".")
+            if not (field == SIGNOFF or (kind == "model_card" and name in MODEL_CARD_FIELDS)
+                    or (kind == "checklist" and name)):
+                raise bad(f"{where}: unknown field {field!r}")
+        if ("gap" in row) + ("out_of_scope" in row) + bool(row.get("evidence") or row.get("fields")) != 1:
+            raise bad(f"{where}: needs exactly one of evidence/fields, gap, out_of_scope")
+    return {"version": raw["version"], "disclaimer": " ".join(raw["disclaimer"].split()), "rows": raw["rows"]}
+
+
+def crosswalk_section(result: dict, *, signoffs: Sequence[dict] = (), run_id: int | None = None) -> dict:
+    """The ``crosswalk`` section of ``result`` (not modified).
+
+    Parameters
+    ----------
+    result : dict
+        A finished audit result (its ``gate``, ``checklist`` and ``model_card`` sections included).
+    signoffs : sequence of dict
+        Sign-offs of this very report (``audit history show`` passes the stored ones; at audit time there
+        are none yet).
+    run_id : int, optional
+        The run's id in the history, named in the sign-off reason.
+
+    Returns
+    -------
+    dict
+        ``{version, disclaimer, rows[]: {framework, item, paraphrase, evidence, fields, section, status,
+        reason}}``.
+    """
+    spec = mapping()
+    return {"version": spec["version"], "disclaimer": spec["disclaimer"],
+            "rows": [_row(row, result, signoffs, run_id) for row in spec["rows"]]}
+
+
+def _row(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | None) -> dict:
+    status, reason = _status(row, result, signoffs, run_id)
+    return {"framework": row["framework"], "item": row["item"], "paraphrase": row["paraphrase"],
+            "evidence": list(row.get("evidence", [])), "fields": list(row.get("fields", [])),
+            "section": row.get("section"), "status": status, "reason": reason}
+
+
+def _status(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | None) -> tuple[str, str]:
+    if "out_of_scope" in row:
+        return "out of scope", row["out_of_scope"]
+    if "gap" in row:
+        return "gap", row["gap"]
+    pointers = row.get("evidence", [])
+    absent = [p for p in pointers if not _non_null(result, p)]
+    if absent:
+        nulls = [p for p in absent if _present(result, p)]
+        text = "; ".join(([MSG_MISSING.format(pointers=", ".join(p for p in absent if p not in nulls))]
+                          if len(nulls) < len(absent) else [])
+                         + ([MSG_NULL.format(pointers=", ".join(nulls))] if nulls else []))
+        return "gap", text + (f" ({row['missing']})" if row.get("missing") and len(nulls) < len(absent) else "")
+    waiting = _waiting(row.get("fields", []), result)
+    signed = [s for s in signoffs if s.get("by")]
+    if SIGNOFF in row.get("fields", []) and not signed:
+        reason = MSG_SIGN.format(run=run_id if run_id is not None else "RUN_ID")
+        baseline = result.get("released_baseline") or {}
+        names = _names(baseline.get("signoffs") or [])
+        if names:
+            reason += MSG_BASELINE_SIGNED.format(id=baseline.get("run_id"), names=names)
+        return "team", "; ".join([reason, *waiting])
+    if waiting and not pointers:
+        return "team", "; ".join(waiting)
+    if signed and SIGNOFF in row.get("fields", []):
+        reason = MSG_SIGNED.format(names=_names(signed))
+    else:
+        reason = MSG_EVIDENCE.format(pointers=", ".join(pointers)) if pointers else "answered by the team"
+    # the audit holds the evidence; what the team still owes is said, not hidden
+    return "evidence", "; ".join([reason, *(w.replace("waits for", "the team still owes") for w in waiting)])
+
+
+def _waiting(fields: Sequence[str], result: dict) -> list[str]:
+    """One phrase per kind of missing answer: the model-card fields still empty, the checklist items open."""
+    card = (result.get("model_card") or {}).get("fields") or {}
+    items = {item["id"]: item for item in (result.get("checklist") or {}).get("items") or []}
+    empty = [f.partition(".")[2] for f in fields if f.startswith("model_card.") and not card.get(f.partition(".")[2])]
+    open_ = [f.partition(".")[2] for f in fields if f.startswith("checklist.")
+             and (items.get(f.partition(".")[2]) or {}).get("status", OPEN) == OPEN]
+    out = []
+    if empty:
+        out.append(MSG_TEAM.format(what="the model-card field" + ("s " if len(empty) > 1 else " ") + ", ".join(empty)))
+    if open_:
+        out.append(MSG_TEAM.format(what="the checklist answer" + ("s " if len(open_) > 1 else " ") + ", ".join(open_)))
+    return out
+
+
+def _names(signoffs: Sequence[dict]) -> str:
+    return ", ".join(f"{s['by']} ({s.get('role') or 'no role'}, {str(s.get('at') or '')[:10]})" for s in signoffs)
+
+
+def counts(section: dict) -> dict[str, int]:
+    """Rows per status, every status listed."""
+    out = dict.fromkeys(STATUSES, 0)
+    for row in section.get("rows") or []:
+        out[row["status"]] += 1
+    return out

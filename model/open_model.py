@@ -1,0 +1,57 @@
+"""Open any model behind the one predictor signature (uint8 NHWC batch in, scores out): a ``.keras`` file or
+``audit train`` folder (Keras), an ``.onnx`` file (onnxruntime) or a Python callable. Each framework's adapter
+is imported only when its kind of model is opened: the ONNX and callable paths never import TensorFlow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from audit.errors import AuditError
+from audit.model.model_config import ModelConfig
+
+MSG_TRUST_ONNX = "--trust-model applies to .keras models; an ONNX model runs no Python code when loaded"
+MSG_RESCALE_ONNX = "--rescale applies to .keras models; for an ONNX model set scale/mean/std in --model-config"
+
+
+def is_onnx(model) -> bool:
+    """Whether ``model`` names an ONNX file (by its ``.onnx`` suffix)."""
+    return isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx"
+
+
+def open_classifier(model, *, n_classes: int, config: ModelConfig | None = None, trust: bool = False,
+                    rescale: str | None = None, input_size: tuple[int, int] | None = None,
+                    size_hint: Callable[[], tuple[int, int] | None] | None = None):
+    """The adapter of ``model``: :class:`~audit.model.keras_model.Classifier`,
+    :class:`~audit.model.onnx_model.OnnxClassifier` or :class:`~audit.model.callable_model.CallableClassifier`.
+
+    Each has ``preprocessing``, ``n_outputs``, ``output``, ``framework``, ``hashes``, ``run_name``, ``path``,
+    ``trusted``, ``activation()`` and ``runner()`` (uint8 NHWC batch -> the model's outputs).
+    """
+    if callable(model) and not isinstance(model, (str, Path)):
+        from audit.model.callable_model import load_callable_classifier
+
+        return load_callable_classifier(model, n_classes=n_classes, config=config, input_size=input_size,
+                                        size_hint=size_hint)
+    if is_onnx(model):
+        if trust:
+            raise AuditError(MSG_TRUST_ONNX, path=model)
+        if rescale is not None:
+            raise AuditError(MSG_RESCALE_ONNX, path=model)
+        from audit.model.onnx_model import load_onnx_classifier
+
+        if input_size is not None:
+            config = _with_size(config, input_size)
+        return load_onnx_classifier(model, config=config, size_hint=size_hint)
+    from audit.model.keras_model import load_classifier
+
+    if input_size is not None:
+        config = _with_size(config, input_size)
+    return load_classifier(model, trust=trust, rescale=rescale, config=config)
+
+
+def _with_size(config: ModelConfig | None, size) -> ModelConfig:
+    import dataclasses
+
+    size = tuple(int(v) for v in size)
+    return dataclasses.replace(config, input_size=size) if config is not None else ModelConfig(input_size=size)

@@ -1,0 +1,125 @@
+"""The regulatory crosswalk: the mapping lists the issue's items, every pointer resolves on the golden audit.json
+files, a null is never "evidence", team rows name the missing answer, 2(g) waits for a sign-off."""
+
+from __future__ import annotations
+
+import copy
+import json
+import typing
+from pathlib import Path
+
+import pytest
+
+from audit.gate.crosswalk import STATUSES, counts, crosswalk_section, mapping, resolve
+from audit.result.schema import AuditJSON
+
+GOLDEN = sorted((Path(__file__).resolve().parents[2] / "golden" / "expected").glob("*/audit.json"))
+ITEMS = {
+    "EU AI Act": [f"Annex IV {p}" for p in ("1", "2(a)", "2(d)", "2(e)", "2(g)", "3", "4", "5", "6", "7", "8", "9")]
+    + ["Art. 10(2)(f)", "Art. 10(2)(g)", "Art. 10(2)(h)", "Art. 10(3)", "Art. 13(3)(b)", "Art. 14(4)", "Art. 15(1)",
+       "Art. 15(3)", "Art. 15(4)"],
+    "NIST AI RMF 1.0": ["MAP 2.3", "MAP 3.5", "MEASURE 2.1", "MEASURE 2.3", "MEASURE 2.5", "MEASURE 2.6",
+                        "MEASURE 2.9", "MEASURE 2.11", "MEASURE 2.13", "MANAGE 1.1", "MANAGE 2.4", "MANAGE 4.1"],
+    "ISO/IEC 42001:2023": ["A.5.4", "A.6.2.4", "A.6.2.6", "A.6.2.7", "A.6.2.8", "A.7.4", "A.7.5", "A.8.2"],
+}
+
+
+def _optional_or_list(pointer: str) -> bool:
+    """The pointer's path is declared by the schema; any part it lacks in a document is an optional section or
+    a list element (an empty list is allowed)."""
+    hints: typing.Any = AuditJSON
+    for token in pointer[1:].split("/"):
+        origin = typing.get_origin(hints)
+        if origin in (typing.Union, __import__("types").UnionType):
+            hints = next(a for a in typing.get_args(hints) if a is not type(None))
+            origin = typing.get_origin(hints)
+        if origin is typing.NotRequired:
+            hints = typing.get_args(hints)[0]
+            continue
+        if origin is list:
+            assert token.isdigit(), pointer
+            hints = typing.get_args(hints)[0]
+        elif origin is dict:
+            hints = typing.get_args(hints)[1]
+        elif typing.is_typeddict(hints):
+            declared = typing.get_type_hints(hints, include_extras=True)
+            assert token in declared, f"{pointer}: {token!r} is not a declared key"
+            hints = declared[token]
+        else:
+            raise AssertionError(f"{pointer}: nothing to descend into at {token!r}")
+    return True
+
+
+def test_the_mapping_lists_every_item_of_the_issue_once():
+    spec = mapping()
+    assert spec["version"] == "1" and "not a legal conformity assessment" in spec["disclaimer"]
+    assert "risk level" in spec["disclaimer"]
+    for framework, items in ITEMS.items():
+        listed = [r["item"] for r in spec["rows"] if r["framework"] == framework]
+        assert set(items) <= set(listed), set(items) - set(listed)
+    for row in spec["rows"]:
+        for pointer in row.get("evidence", []):
+            assert _optional_or_list(pointer)
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.parent.name)
+def test_every_pointer_resolves_on_every_golden_audit_json(path):
+    data = json.loads(path.read_text())
+    section = data["crosswalk"]
+    assert section == crosswalk_section(data)  # what the file holds is what the mapping gives
+    for row in section["rows"]:
+        for pointer in row["evidence"]:
+            try:
+                value = resolve(data, pointer)
+            except KeyError:
+                # absent here (an optional or null section, an empty list), declared by the schema: never evidence
+                assert row["status"] != "evidence" and _optional_or_list(pointer), (row["item"], pointer)
+                continue
+            if row["status"] == "evidence":
+                assert value is not None, (row["item"], pointer)
+        assert row["status"] in STATUSES and row["reason"]
+
+
+def _model_audit_like(data: dict) -> dict:
+    """A golden result with what a model audit of the seed network adds: training record, image hash,
+    robustness and image-property slices."""
+    data = copy.deepcopy(data)
+    data["provenance"]["training"] = {"seed": 42, "limit": None, "hyperparameters": {}, "test": None,
+                                      "mean_seconds_per_epoch": 1.0, "n_train": 40000}
+    data["provenance"]["data_sha256"] = "ab" * 32
+    data["robustness"] = {"mean_accuracy": 0.5, "corruptions": ["gaussian_noise"]}
+    return data
+
+
+def test_a_model_audit_has_at_least_20_evidence_rows_and_a_null_is_never_evidence():
+    data = _model_audit_like(json.loads(next(p for p in GOLDEN if p.parent.name == "npz-groups").read_text()))
+    assert data["disparity"]
+    assert counts(crosswalk_section(data))["evidence"] >= 20
+    data["overall"]["accuracy"] = None
+    data["robustness"]["mean_accuracy"] = None
+    for row in crosswalk_section(data)["rows"]:
+        if "/overall/accuracy" in row["evidence"] or "/robustness/mean_accuracy" in row["evidence"]:
+            assert row["status"] == "gap" and "undefined (null) in this audit" in row["reason"]
+
+
+def test_team_rows_say_which_answer_is_missing_and_2g_waits_for_a_sign_off():
+    data = json.loads(GOLDEN[0].read_text())
+    rows = {r["item"]: r for r in crosswalk_section(data)["rows"]}
+    assert rows["Annex IV 1"]["status"] == "team"
+    assert "model-card fields intended_use, developers, version" in rows["Annex IV 1"]["reason"]
+    assert rows["Annex IV 7"]["status"] == "team" and "checklist answer oversight-1" in rows["Annex IV 7"]["reason"]
+    assert rows["Annex IV 2(g)"]["status"] == "team" and "audit sign" in rows["Annex IV 2(g)"]["reason"]
+    assert rows["Annex IV 8"]["status"] == "out of scope" and rows["Art. 15(5)"]["status"] == "out of scope"
+    data["model_card"]["fields"].update(intended_use="x", developers="y", version="1")
+    signed = crosswalk_section(data, signoffs=[{"by": "A", "role": "owner", "at": "2026-01-01T00:00:00+00:00"}])
+    rows = {r["item"]: r for r in signed["rows"]}
+    assert rows["Annex IV 1"]["status"] == "evidence"
+    assert rows["Annex IV 2(g)"]["status"] == "evidence" and "signed by A (owner" in rows["Annex IV 2(g)"]["reason"]
+
+
+def test_resolve_follows_rfc_6901():
+    doc = {"a/b": {"m~n": [10, 20]}, "": 1}
+    assert resolve(doc, "/a~1b/m~0n/1") == 20 and resolve(doc, "/") == 1 and resolve(doc, "") == doc
+    for bad in ("/a~1b/m~0n/2", "/a~1b/m~0n/01", "/x"):
+        with pytest.raises(KeyError):
+            resolve(doc, bad)

@@ -1,0 +1,229 @@
+"""AuditResult in a notebook (issue 21): pandas views, show(), save_html, regate, and the friendly inputs."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import numpy as np
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+import audit
+from audit.errors import MSG_NUMBER
+from audit.predictions import MSG_GROUPS_TYPE, MSG_PROB_COLUMNS
+
+NAMES = ["cat", "dog", "bird"]
+
+
+def arrays(n=150, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(k), size=n)
+    labels = np.where(rng.random(n) < 0.7, probs.argmax(axis=1), rng.integers(0, k, n))
+    return probs, labels
+
+
+@pytest.fixture(scope="module")
+def result():
+    probs, labels = arrays()
+    region = np.asarray(["north", "south"])[np.arange(150) % 2]
+    pred = audit.make_predictions(probs=probs, labels=labels, class_names=NAMES, groups={"region": region})
+    return audit.run_audit(pred, n_bootstrap=0, name="my-model")
+
+
+# -- pandas views -------------------------------------------------------------------------------------------
+
+
+def test_views_are_the_numbers_of_the_result(result):
+    d = result.data
+    assert result.overall["accuracy"] == d["overall"]["accuracy"]
+    assert result.overall["accuracy_ci_low"] == d["overall"]["accuracy_ci"][0]
+    per_class = result.per_class
+    assert list(per_class.index) == NAMES
+    assert per_class.loc["dog", "error_rate"] == d["per_class"][1]["error_rate"]
+    assert per_class["errors"].sum() == d["overall"]["n"] - d["overall"]["n_correct"]
+    assert result.confusion.to_numpy().tolist() == d["confusion_matrix"]
+    assert result.confusion.loc["cat"].sum() == d["per_class"][0]["support"]
+    disparity = result.disparity
+    assert disparity.loc[("region", "north"), "n"] == 75 and disparity["judged"].all()
+    rules = result.rules
+    assert list(rules.columns) == ["name", "passed", "skipped", "value", "threshold", "reason"]
+    assert len(rules) == len(d["gate"]["rules"])
+    assert result.robustness is None  # no corruptions were run
+
+
+def test_save_html_writes_the_report_alone(result, tmp_path):
+    path = result.save_html(tmp_path / "r.html")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+    assert path.read_text(encoding="utf-8") == result.render()["report.html"]
+
+
+# -- the inline report --------------------------------------------------------------------------------------
+
+
+def test_inline_report_summary_outside_the_frame_and_links_that_stay_inside(result):
+    soup = BeautifulSoup(result._repr_html_(), "html.parser")
+    summary = soup.find("table", class_="audit-summary")
+    text = summary.get_text(" ")
+    for label in ("Verdict", "Accuracy", "Worst class", "ECE", "Largest disparity", "Failed rules"):
+        assert label in text
+    frame = soup.find("iframe")
+    assert "display: block" in frame["style"] and "box-sizing: border-box" in frame["style"]
+    inner = BeautifulSoup(frame["srcdoc"], "html.parser")
+    links = [a["href"] for a in inner.select("nav.toc a")]
+    assert links and all(h.startswith("about:srcdoc#") for h in links)
+    assert not [a for a in inner.find_all("a", href=True) if a["href"].startswith("#")]
+
+
+def test_show_picks_sections_and_height(result):
+    soup = BeautifulSoup(result.show(height=400, sections=["calibration", "verdict"])._repr_html_(), "html.parser")
+    frame = soup.find("iframe")
+    assert "height: 400px" in frame["style"]
+    inner = BeautifulSoup(frame["srcdoc"], "html.parser")
+    assert [s["id"] for s in inner.find_all("section")] == ["verdict", "calibration"]
+    assert [a["href"] for a in inner.select("nav.toc a")] == ["about:srcdoc#verdict", "about:srcdoc#calibration"]
+
+
+@pytest.mark.parametrize("height", [0, -3, True, float("nan"), "", "abc; color:red", "80vh; x"])
+def test_show_refuses_a_bad_height(result, height):
+    with pytest.raises(ValueError, match="height must be a positive number"):
+        result.show(height=height)
+
+
+def test_show_refuses_an_unknown_section_naming_the_closest(result):
+    with pytest.raises(ValueError, match="did you mean 'calibration'"):
+        result.show(sections=["calibraton"])
+
+
+def test_reprs_are_short(result):
+    probs, labels = arrays()
+    images = np.zeros((150, 32, 32, 3), dtype=np.uint8)
+    pred = audit.make_predictions(labels, probs, NAMES, images=images)
+    assert repr(pred) == "<Predictions: N = 150, 3 classes (cat, dog, bird); images 32×32×3>"
+    assert repr(result).startswith("<AuditResult 'my-model': N = 150") and "\n" not in repr(result)
+
+
+# -- the verdict again, in memory ---------------------------------------------------------------------------
+
+
+def test_regate_in_memory(result):
+    strict = {"accuracy": {"min": 0.99}}
+    again = result.regate(strict)
+    assert again.rules.set_index("name").loc["min_accuracy", "passed"] == False  # noqa: E712
+    assert again.data["gate"]["policy_source"] == "policy (in memory)"
+    assert result.data["gate"] is not again.data["gate"]  # the original is left unchanged
+    outcome = audit.regate(result.data, policy=strict)
+    assert outcome.written == {} and outcome.gate == again.gate
+
+
+def test_regate_with_new_answers_reevaluates_the_crosswalk(result):
+    """The crosswalk reads the checklist and the gate: re-judged with new answers, it is re-evaluated too."""
+    from audit.gate.crosswalk import crosswalk_section
+
+    answers = {"answer": [{"id": "bias-1", "status": "yes", "answered_by": "A. Reviewer", "answered_on": "2026-12-05"}]}
+    again = result.regate({}, checklist=answers)
+    assert again.data["crosswalk"] == crosswalk_section(again.data)
+    assert again.data["crosswalk"] != result.data["crosswalk"]
+
+
+def test_policy_mapping_is_validated_as_a_file(result):
+    with pytest.raises(audit.AuditError, match=r"unknown key 'accuracy.mn' \(did you mean 'accuracy.min'\?\)"):
+        result.regate({"accuracy": {"mn": 0.9}})
+    with pytest.raises(audit.AuditError, match=r"key 'accuracy.min' must be in \[0, 1\]; got 2"):
+        audit.load_policy({"accuracy": {"min": 2}})
+
+
+def test_checklist_mapping_is_validated_as_a_file():
+    probs, labels = arrays()
+    pred = audit.make_predictions(labels, probs, NAMES)
+    answers = {"answer": [{"id": "consent-1", "status": "yes", "evidence": "signed forms",
+                           "answered_by": "A. Reviewer", "answered_on": "2024-05-31"}],
+               "model_card": {"intended_use": "sorting pet photos"}}
+    result = audit.run_audit(pred, n_bootstrap=0, checklist=answers)
+    item = next(i for i in result.data["checklist"]["items"] if i["id"] == "consent-1")
+    assert item["status"] == "yes"
+    with pytest.raises(audit.AuditError, match="checklist \\(in memory\\): item 'consent-1': invalid status"):
+        audit.load_checklist({"answer": [{**answers["answer"][0], "status": "maybe"}]})
+
+
+# -- friendly inputs ----------------------------------------------------------------------------------------
+
+
+def test_dataframes_and_class_name_labels():
+    probs, labels = arrays()
+    region = np.asarray(["north", "south"])[np.arange(150) % 2]
+    frame = audit.make_predictions(labels=np.asarray(NAMES)[labels], probs=pd.DataFrame(probs, columns=NAMES),
+                                   groups=pd.DataFrame({"region": region}))
+    plain = audit.make_predictions(labels, probs, NAMES, groups={"region": region})
+    assert frame.class_names == tuple(NAMES)
+    assert (frame.labels == plain.labels).all() and (frame.groups["region"] == plain.groups["region"]).all()
+
+
+def test_dataframe_columns_must_agree_with_class_names():
+    probs, labels = arrays()
+    with pytest.raises(audit.AuditError) as err:
+        audit.make_predictions(labels, pd.DataFrame(probs, columns=NAMES), ["a", "b", "c"])
+    assert err.value.message == MSG_PROB_COLUMNS.format(given=["a", "b", "c"], columns=NAMES)
+
+
+def test_groups_of_the_wrong_kind():
+    probs, labels = arrays()
+    with pytest.raises(audit.AuditError) as err:
+        audit.make_predictions(labels, probs, NAMES, groups=["north"] * 150)
+    assert err.value.message == MSG_GROUPS_TYPE.format(kind="list")
+
+
+def test_misspelt_keyword_names_the_closest():
+    probs, labels = arrays()
+    pred = audit.make_predictions(labels, probs, NAMES)
+    with pytest.raises(TypeError, match=r"run_audit\(\) got an unexpected keyword argument 'group_col'; "
+                                        r"did you mean 'group_cols'\?"):
+        audit.run_audit(pred, group_col=["region"])
+    with pytest.raises(TypeError, match="did you mean 'class_names'"):
+        audit.make_predictions(labels, probs, class_name=NAMES)
+
+
+@pytest.mark.parametrize(("keyword", "value", "expected"), [
+    ("n_bootstrap", -5, "an integer ≥ 0"), ("n_bootstrap", 2.5, "an integer ≥ 0"), ("seed", -1, "an integer ≥ 0"),
+    ("seed", True, "an integer ≥ 0"), ("chunk_rows", 0, "an integer ≥ 1"),
+])
+def test_numeric_arguments_are_validated(keyword, value, expected):
+    probs, labels = arrays()
+    pred = audit.make_predictions(labels, probs, NAMES)
+    with pytest.raises(audit.AuditError) as err:
+        audit.run_audit(pred, **{keyword: value})
+    assert err.value.message == MSG_NUMBER.format(name=keyword, expected=expected, value=value)
+
+
+def test_name_names_the_model_for_the_history():
+    probs, labels = arrays()
+    result = audit.run_audit(audit.make_predictions(labels, probs, NAMES), n_bootstrap=0, name="resnet-v2")
+    assert result.data["run"]["name"] == result.data["run"]["model_name"] == "resnet-v2"
+    with pytest.raises(audit.AuditError, match="name must be a non-empty string"):
+        audit.run_audit(audit.make_predictions(labels, probs, NAMES), name=" ")
+
+
+def test_py_typed_is_shipped():
+    assert importlib.resources.files("audit").joinpath("py.typed").is_file()
+
+
+def test_nullable_and_arrow_float_columns_and_a_one_column_label_frame_are_accepted():
+    import pandas as pd
+
+    probs, labels = arrays()
+    frame = pd.DataFrame(probs, columns=NAMES)
+    plain = audit.make_predictions(probs=frame, labels=labels)
+    for dtype in ("Float64", "float64[pyarrow]"):
+        typed = audit.make_predictions(probs=frame.astype(dtype), labels=pd.DataFrame({"y": labels}))
+        assert np.array_equal(typed.probs, plain.probs) and np.array_equal(typed.labels, plain.labels)
+    holed = frame.astype("Float64")
+    holed.iloc[3, 1] = pd.NA
+    with pytest.raises(audit.AuditError, match=r"NaN or infinity \(1 value\(s\), first in row 3\)"):
+        audit.make_predictions(probs=holed, labels=labels)
+    with pytest.raises(audit.AuditError, match=r"labels must be one column"):
+        audit.make_predictions(probs=frame, labels=pd.DataFrame({"y": labels, "z": labels}))
+
+
+def test_per_class_view_of_a_result_without_classes_is_empty_not_an_error(result):
+    bare = audit.AuditResult({**result.data, "per_class": []})
+    assert bare.per_class.empty and list(bare.per_class.columns)[:3] == ["support", "errors", "error_rate"]
