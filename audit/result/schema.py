@@ -574,6 +574,7 @@ class Slices(TypedDict):
     features: list[str]
     n: NotRequired[int]
     n_discovery: NotRequired[int]
+    discovery_cap: NotRequired[int]
     n_confirmation: NotRequired[int]
     n_tested: int
     alpha: NotRequired[float]

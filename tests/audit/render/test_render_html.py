@@ -14,7 +14,8 @@ from audit.render import formatting as f
 from audit.render.html import CSP, render_html
 
 SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration",
-            "Confidence: ranking and human review", "Disparity between groups", "Robustness under corruption",
+            "Confidence: ranking and human review", "Disparity between groups", "Label quality: suspected label errors",
+            "Discovered weak slices", "Robustness under corruption",
             "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Review and sign-off", "Provenance"]
 MODEL_CARD = ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
               "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"]
