@@ -22,7 +22,8 @@ def label_quality_view(r: dict[str, Any]) -> dict | None:
     s = r.get("label_quality")
     if not isinstance(s, dict):
         return None
-    top = [{**flag, "thumbnail": _thumb(flag)} for flag in (s.get("flagged") or [])[:GALLERY]]
+    top = [{**flag, "thumbnail": _thumb(flag), "score_text": significant(flag.get("score"))}
+           for flag in (s.get("flagged") or [])[:GALLERY]]
     return {"s": s, "top": top, "gallery": any(flag["thumbnail"] for flag in top),
             "groups": list((s.get("by_group") or {}).items())}
 
@@ -41,10 +42,13 @@ def slices_view(r: dict[str, Any]) -> dict | None:
     return {"s": s, "rows": rows, "images": any(ex["thumbnail"] for row in rows for ex in row["examples"])}
 
 
-def p_value_text(p: Any) -> str:
-    """A p-value in two significant digits ('0.0031', '2.4e-12'); '–' when absent."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or p != p:
+def significant(x: Any) -> str:
+    """A number in two significant digits ('0.0031', '2.4e-12'); '–' when absent."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or x != x:
         return "–"
-    if p == 0:
-        return "< 1e-300"
-    return f"{p:.2g}"
+    return f"{x:.2g}"
+
+
+def p_value_text(p: Any) -> str:
+    """A p-value in two significant digits; one that underflowed to 0 reads '< 1e-300'."""
+    return "< 1e-300" if p == 0 and not isinstance(p, bool) else significant(p)

@@ -89,7 +89,7 @@ def test_headline_and_verdict(result):
     assert f.ci(result["overall"]["accuracy_ci"]) in headline
     assert "airplane" in headline  # the worst class of the sample
     assert f.pct(result["calibration"]["ece"]) in headline
-    assert f"{result['checklist']['n_open']} of 20" in headline
+    assert f"{result['checklist']['n_open']} of 22" in headline
 
 
 def test_calibration_table_and_temperature(result):
@@ -123,7 +123,7 @@ def test_disparity_proxy_label_and_bias_links(result):
 def test_checklist_rows_and_statuses(result):
     soup = soup_of(result)
     rows = soup.find(id="checklist").find_all("tr", id=True)
-    assert len(rows) == 20
+    assert len(rows) == 22
     status = {r["id"][5:]: r.find(class_="status").get_text(strip=True) for r in rows}
     assert status["consent-1"] == "Yes" and status["bias-1"] == "No"
     assert status["surveillance-4"] == "Not applicable" and status["data-1"] == "Open"
