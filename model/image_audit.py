@@ -206,7 +206,7 @@ class ImageInputs:
                 stats: DecodeStats | None = None, properties: dict | None = None) -> np.ndarray:
         """Probabilities for every image of ``image_set`` (default: ``images``), shape (n, n_classes).
 
-        With ``properties`` (a dict), its ``brightness`` and ``contrast`` are filled with each image's
+        With ``properties`` (a dict), it is filled with each image's
         :func:`audit.metrics.slices.image_properties` (of the uint8 model input) as batches pass.
         """
         from audit.metrics.slices import image_properties
@@ -214,14 +214,14 @@ class ImageInputs:
         image_set = image_set or self.images
         n = len(image_set)
         probs = np.empty((n, self.classifier.n_outputs), dtype=np.float64)
-        if properties is not None:
-            properties.update(brightness=np.empty(n), contrast=np.empty(n))
         draw = progress and n > 0 and sys.stderr.isatty()
         for batch in self.batches(batch_size=batch_size, stats=stats, image_set=image_set):
             rows = slice(batch.start, batch.start + len(batch.labels))
             probs[rows] = self.predictor(batch.images, batch.paths)
             if properties is not None:
                 for name, values in image_properties(batch.images).items():
+                    if name not in properties:
+                        properties[name] = np.empty(n, dtype=values.dtype)
                     properties[name][rows] = values
             if draw:
                 done = batch.start + len(batch.labels)
@@ -416,7 +416,11 @@ def predict_provenance(run: ImageAudit) -> dict:
 def attach_thumbnails(result: dict, root: str | Path, *, size: int = 64) -> None:
     """Fill ``thumbnail`` of each confident mistake from its image file (sample id = path under ``root``)."""
     root = Path(root)
-    for m in result.get("mistakes") or []:
+    from audit.engine.data_quality import GALLERY
+
+    found = (result.get("slices") or {}).get("found") or []
+    for m in [*(result.get("mistakes") or []), *((result.get("label_quality") or {}).get("flagged") or [])[:GALLERY],
+              *(example for entry in found for example in entry.get("examples") or [])]:
         if m.get("sample_id"):
             m["thumbnail"] = thumbnail_uri(root / m["sample_id"], size=size)
 

@@ -473,9 +473,11 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         adaptive, adaptive_scaled = (adaptive_ece(*pair, n_bins) for pair in pairs)
     found, slices = [], []
     if pred.images is not None or image_properties is not None:
-        from audit.metrics.slices import TERCILE_LABELS, image_slices, property_slices
+        from audit.metrics.slices import TERCILE_LABELS, image_properties as properties_of, property_slices
 
-        found = image_slices(pred.images) if image_properties is None else property_slices(image_properties)
+        if image_properties is None:
+            image_properties = properties_of(pred.images)
+        found = property_slices(image_properties)
         slices = [{"name": sl["name"], "values": sl["labels"], "kind": "image property", "proxy": True,
                    "order": TERCILE_LABELS} for sl in found]
     from audit.engine.confidence import attach_confidence, exact_confidence
@@ -501,6 +503,9 @@ def build_result(pred, *, calibration=None, calibration_source: str | None = Non
         for m in body["mistakes"]:
             m["thumbnail"] = png_data_uri(pred.images[m["index"]], scale=2)
     attach_confidence(body, *confidence_sections)
+    from audit.engine.data_quality import add_data_quality
+
+    add_data_quality(body, pred, predicted, properties=image_properties, seed=seed, images=images)
     if settings is None:
         settings = make_settings(seed=seed, n_bootstrap=n_bootstrap, images=images and pred.images is not None,
                                  group_cols=list(pred.groups), n_bins=n_bins, max_mistakes=max_mistakes,
@@ -644,6 +649,9 @@ def stream_finish(acc: "AuditAccumulator", *, class_names, temperature, fit, n_b
     from audit.engine.confidence import streamed_sections
 
     streamed_sections(body, acc, target=target_accuracy)
+    from audit.engine.data_quality import add_not_computed
+
+    add_not_computed(body, acc.groups)
     if settings is None:
         settings = make_settings(seed=seed, n_bootstrap=n_bootstrap, group_cols=list(acc.groups), n_bins=n_bins,
                                  max_mistakes=max_mistakes, target_accuracy=target_accuracy, streaming=True)

@@ -113,6 +113,12 @@ ITEMS: tuple[ChecklistItem, ...] = (
                   "Sandvig et al. 2016", "disparity"),
     ChecklistItem("bias-4", _B, "Can an affected person contest a wrong prediction, and does a human review "
                   "it before any decision with consequences for that person?", None, "selective"),
+    ChecklistItem("bias-5", _B, "Have people reviewed the suspected label errors of the label-quality section, "
+                  "corrected the test labels found wrong (or recorded why not), and checked that the flags do not "
+                  "fall mostly on one group?", None, "label-quality"),
+    ChecklistItem("bias-6", _B, "Has each confirmed weak slice of the discovered-weak-slices section been "
+                  "looked into (is it a group of people, a capture condition, a data gap?), and is it explained, "
+                  "mitigated or accepted in writing?", None, "weak-slices"),
     ChecklistItem("data-1", _D, "Where are the training data, evaluation images, predictions and this "
                   "report stored, who can access them, and is access logged?", "Allam & Jones 2020"),
     ChecklistItem("data-2", _D, "Are images and predictions encrypted at rest and in transit, and has the "

@@ -133,6 +133,26 @@ class ModelCardRule:
 
 
 @dataclass(frozen=True)
+class LabelQualityRule:
+    """Suspected label errors (cleanlab): at most ``max_flagged_share`` of the samples flagged; with
+    ``require_trusted``, the rule also fails while the section warns that the model is too weak to trust."""
+
+    enabled: bool
+    max_flagged_share: float
+    require_trusted: bool
+
+
+@dataclass(frozen=True)
+class SlicesRule:
+    """Discovered weak slices: at most ``max_confirmed`` confirmed slices, each no more than
+    ``max_excess`` above the error it exceeds (the excess is judged only for confirmed slices)."""
+
+    enabled: bool
+    max_confirmed: int
+    max_excess: float
+
+
+@dataclass(frozen=True)
 class ReleaseRule:
     """What ``audit release`` asks beyond a passed gate: ``min_signoffs`` sign-offs of the run's report."""
 
@@ -152,6 +172,8 @@ class Policy:
     selective: SelectiveRule
     robustness: RobustnessRule
     model_card: ModelCardRule = ModelCardRule(enabled=False, required_fields=())
+    label_quality: LabelQualityRule = LabelQualityRule(enabled=False, max_flagged_share=0.05, require_trusted=True)
+    slices: SlicesRule = SlicesRule(enabled=False, max_confirmed=0, max_excess=1.0)
     release: ReleaseRule = ReleaseRule()
     source: str | None = None
 
@@ -290,6 +312,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "ece_scaling": _choice("before", "after"),
         "overrides": None,  # set below: needs _Invalid
     },
+    "label_quality": {"enabled": _bool, "max_flagged_share": _fraction, "require_trusted": _bool},
+    "slices": {"enabled": _bool, "max_confirmed": _at_least_zero, "max_excess": _fraction},
     "release": {"min_signoffs": _at_least_zero},
 }
 
@@ -306,6 +330,8 @@ _RULE_TYPES = {
     "selective": SelectiveRule,
     "model_card": ModelCardRule,
     "robustness": RobustnessRule,
+    "label_quality": LabelQualityRule,
+    "slices": SlicesRule,
     "release": ReleaseRule,
 }
 

@@ -28,6 +28,7 @@ from audit.gate.rules import (
     skip_rule,
     suggest,
 )
+from audit.gate import data_quality_rules
 from audit.gate.selective_rules import selective_rules
 
 
@@ -331,4 +332,6 @@ RULE_FAMILIES = (
     ("selective", lambda result, policy: selective_rules(result, policy.selective)),
     ("robustness", lambda result, policy: robustness_rules(result, policy.robustness)),
     ("model_card", lambda result, policy: [_model_card(result, policy)]),
+    ("label_quality", lambda result, policy: data_quality_rules.label_quality_rules(result, policy.label_quality)),
+    ("slices", lambda result, policy: data_quality_rules.slices_rules(result, policy.slices)),
 )

@@ -12,14 +12,21 @@ PROXY_NOTE = (
 )
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
 TERCILE_LABELS = ("low", "mid", "high")
+COLOURS = ("red", "green", "blue")
+#: A pixel is on an edge when its gradient exceeds this share of the intensity range.
+EDGE_THRESHOLD = 0.125
 _BATCH = 1024
 
 
 def image_properties(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Brightness and contrast of each image, in the images' own intensity units (0–255 for uint8).
+    """Cheap properties of each image, in the images' own intensity units (0–255 for uint8).
 
     brightness = mean of every pixel and channel; contrast = standard deviation of the grayscale
-    image (BT.601 luma 0.299 R + 0.587 G + 0.114 B; a single-channel image is its own grayscale).
+    image (BT.601 luma 0.299 R + 0.587 G + 0.114 B; a single-channel image is its own grayscale);
+    saturation = mean over pixels of the HSV saturation (max − min) / max of the channels (0 where max is 0;
+    0 for one channel); edge_density = share of pixels whose grayscale gradient |dx| + |dy| (forward
+    differences) exceeds EDGE_THRESHOLD of the images' range (255 for uint8, else 1); dominant_colour = the
+    channel of largest mean ("red", "green", "blue"; ties to the first; "grey" for one channel).
 
     Parameters
     ----------
@@ -27,17 +34,32 @@ def image_properties(images: np.ndarray) -> dict[str, np.ndarray]:
 
     Returns
     -------
-    {"brightness": ndarray (n_samples,), "contrast": ndarray (n_samples,)}
+    {"brightness", "contrast", "saturation", "edge_density": ndarray (n_samples,) of float,
+     "dominant_colour": ndarray (n_samples,) of str}
     """
     n = images.shape[0]
-    brightness = np.empty(n)
-    contrast = np.empty(n)
+    out = {name: np.empty(n) for name in ("brightness", "contrast", "saturation", "edge_density")}
+    colour = np.empty(n, dtype="<U5")
+    scale = 255.0 if np.asarray(images[:0]).dtype == np.uint8 else 1.0
     for start in range(0, n, _BATCH):
-        batch = np.asarray(images[start:start + _BATCH], dtype=np.float32)
-        brightness[start:start + _BATCH] = batch.mean(axis=(1, 2, 3))
-        gray = batch @ LUMA if batch.shape[-1] == 3 else batch.mean(axis=-1)
-        contrast[start:start + _BATCH] = gray.reshape(gray.shape[0], -1).std(axis=1)
-    return {"brightness": brightness, "contrast": contrast}
+        rows = slice(start, start + _BATCH)
+        batch = np.asarray(images[rows], dtype=np.float32)
+        out["brightness"][rows] = batch.mean(axis=(1, 2, 3))
+        rgb = batch.shape[-1] == 3
+        gray = batch @ LUMA if rgb else batch.mean(axis=-1)
+        out["contrast"][rows] = gray.reshape(gray.shape[0], -1).std(axis=1)
+        if rgb:
+            hi, lo = batch.max(axis=-1), batch.min(axis=-1)
+            sat = np.divide(hi - lo, hi, out=np.zeros_like(hi), where=hi > 0)
+            out["saturation"][rows] = sat.mean(axis=(1, 2))
+            colour[rows] = np.asarray(COLOURS)[batch.mean(axis=(1, 2)).argmax(axis=1)]
+        else:
+            out["saturation"][rows] = 0.0
+            colour[rows] = "grey"
+        grad = np.abs(np.diff(gray, axis=1))[:, :, :-1] + np.abs(np.diff(gray, axis=2))[:, :-1, :]
+        out["edge_density"][rows] = (grad > EDGE_THRESHOLD * scale).mean(axis=(1, 2)) if grad.size else 0.0
+    out["dominant_colour"] = colour
+    return out
 
 
 def tercile_slice(values: np.ndarray, name: str) -> dict:

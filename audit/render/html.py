@@ -39,7 +39,8 @@ MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 #: The report's sections in page order: (id, navigation label). Trends is there only with a history.
 SECTIONS = (("verdict", "Verdict"), ("model-card", "Model card"), ("per-class", "Per class"),
             ("confusion", "Confusions"), ("calibration", "Calibration"), ("selective", "Human review"),
-            ("disparity", "Disparity"), ("robustness", "Robustness"), ("mistakes", "Mistakes"),
+            ("disparity", "Disparity"), ("label-quality", "Label quality"), ("weak-slices", "Weak slices"),
+            ("robustness", "Robustness"), ("mistakes", "Mistakes"),
             ("checklist", "Ethics checklist"), ("baseline", "Baseline"), ("trends", "Trends"),
             ("signoffs", "Sign-off"), ("crosswalk", "Crosswalk"), ("provenance", "Provenance"))
 MSG_UNKNOWN_SECTION = "unknown report section {name!r}; sections: {known}"
@@ -88,6 +89,8 @@ def _environment() -> jinja2.Environment:
     env.globals.update(status_label=lambda s: STATUS_LABELS.get(s, str(s)), is_number=f.is_number)
     from audit.render.robustness import robustness_view
     env.globals.update(robustness_view=robustness_view)
+    from audit.render.data_quality import label_quality_view, slices_view
+    env.globals.update(label_quality_view=label_quality_view, slices_view=slices_view)
     return env
 
 

@@ -96,6 +96,10 @@ def render_markdown(result: dict[str, Any]) -> str:
                             f"{f.pct(robust.worst_corruption_accuracy)}" if robust.worst_corruption else "")
         lines.append(f"- **Robustness** mean accuracy under corruption {f.pct(robust.mean_accuracy)} over "
                      f"{f.count(robust.n_cells)} cells (clean {f.pct(robust.clean_accuracy)}){worst_corruption}")
+    dq = h.data_quality
+    if dq:
+        lines.append(f"- **Label quality** {md(dq.label_line)}")
+        lines.append(f"- **Weak slices** {md(dq.slices_line)}")
     if cl:
         lines.append(f"- **Ethics checklist** {f.count(cl.get('n_open'))} of {len(cl.get('items') or [])} "
                      f"items open" + ("" if cl.get("source") else " (no answers file given)"))

@@ -64,4 +64,8 @@ def review_and_robustness_lines(h: Headline) -> list[str]:
                  if rb.worst_corruption else "")
         lines.append(f"  robustness        mean accuracy under corruption {_pct(rb.mean_accuracy)} "
                      f"(clean {_pct(rb.clean_accuracy)}, {rb.n_cells} cells){worst}")
+    dq = h.data_quality
+    if dq:
+        lines.append(f"  label quality     {dq.label_line}")
+        lines.append(f"  weak slices       {dq.slices_line}")
     return lines

@@ -39,6 +39,38 @@ class Robustness:
 
 
 @dataclass(frozen=True)
+class DataQuality:
+    """Suspected label errors (``label_quality``) and confirmed weak slices (``slices``); a count is None
+    where its section was not computed (``*_reason`` says why)."""
+
+    n_flagged: int | None
+    share_flagged: float | None
+    label_warning: bool
+    label_reason: str | None
+    n_confirmed_slices: int | None
+    worst_slice: dict | None  # the first confirmed slice (largest excess on the discovery half)
+    slices_reason: str | None
+
+    @property
+    def label_line(self) -> str:
+        if self.n_flagged is None:
+            return f"not computed ({self.label_reason})"
+        warn = " — model too weak to trust the flags (see report)" if self.label_warning else ""
+        return f"{self.n_flagged} samples flagged as suspected label errors ({100 * self.share_flagged:.1f}%){warn}"
+
+    @property
+    def slices_line(self) -> str:
+        if self.n_confirmed_slices is None:
+            return f"not computed ({self.slices_reason})"
+        s = self.worst_slice
+        if not s:
+            return "no weak slice confirmed on the held-out half"
+        where = " & ".join(f"{k}={v}" for k, v in s["predicates"].items())
+        return (f"{self.n_confirmed_slices} confirmed; first: {where} error {100 * s['error_rate']:.1f}% vs "
+                f"{100 * s['expected_error']:.1f}% for its classes (n = {s['n']})")
+
+
+@dataclass(frozen=True)
 class Headline:
     """The key numbers of one audit result (undefined ones are None)."""
 
@@ -61,6 +93,7 @@ class Headline:
     has_groupings: bool = False
     review: Review | None = None
     robustness: Robustness | None = None
+    data_quality: DataQuality | None = None
     checklist_open: int | None = None
     checklist_items: int | None = None
     verdict: str | None = None  # "pass" | "fail" | None (no gate)
@@ -81,6 +114,8 @@ class Headline:
             "largest_disparity": _number(self.largest_disparity.get("difference")) if self.largest_disparity else None,
             "review_load": self.review.review_load if self.review else None,
             "robustness_mean": self.robustness.mean_accuracy if self.robustness else None,
+            "n_flagged": _number(self.data_quality.n_flagged) if self.data_quality else None,
+            "confirmed_slices": _number(self.data_quality.n_confirmed_slices) if self.data_quality else None,
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -113,6 +148,7 @@ def headline(result: dict) -> Headline:
         has_groupings=bool(groupings),
         review=_review(result.get("selective")),
         robustness=_robustness(result.get("robustness")),
+        data_quality=_data_quality(result.get("label_quality"), result.get("slices")),
         checklist_open=checklist.get("n_open") if isinstance(checklist, dict) else None,
         checklist_items=len(checklist.get("items") or []) if isinstance(checklist, dict) else None,
         verdict=("pass" if gate.get("passed") else "fail") if isinstance(gate, dict) and gate else None,
@@ -137,3 +173,17 @@ def _robustness(section: Any) -> Robustness | None:
                       worst_corruption=str(worst["corruption"]) if worst else None,
                       worst_corruption_accuracy=_number(worst["accuracy"]) if worst else None,
                       n_cells=len(section.get("cells") or []))
+
+
+def _data_quality(labels: Any, slices: Any) -> DataQuality | None:
+    if not isinstance(labels, dict) and not isinstance(slices, dict):
+        return None
+    labels, slices = labels if isinstance(labels, dict) else {}, slices if isinstance(slices, dict) else {}
+    confirmed = [s for s in slices.get("found") or [] if isinstance(s, dict) and s.get("confirmed")]
+    lq_on, sl_on = bool(labels.get("computed")), bool(slices.get("computed"))
+    return DataQuality(n_flagged=labels.get("n_flagged") if lq_on else None,
+                       share_flagged=_number(labels.get("share_flagged")) if lq_on else None,
+                       label_warning=bool(labels.get("warning")), label_reason=labels.get("reason") or "absent",
+                       n_confirmed_slices=len(confirmed) if sl_on else None,
+                       worst_slice=confirmed[0] if confirmed else None,
+                       slices_reason=slices.get("reason") or "absent")

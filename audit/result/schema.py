@@ -496,6 +496,92 @@ class ModelCard(TypedDict):
     empty: list[str]
 
 
+class FlaggedLabel(TypedDict):
+    index: int
+    sample_id: Any
+    given: str
+    suggested: str
+    score: float
+    thumbnail: NotRequired[str | None]
+
+
+FlaggedGroup = TypedDict("FlaggedGroup", {"group": str, "n": int, "n_flagged": int, "share_flagged": float})
+FlaggedByClass = TypedDict("FlaggedByClass", {"class": str, "n": int, "n_flagged": int,
+                                               "share_flagged": float | None})
+
+
+class LabelQualityMethod(TypedDict):
+    library: str
+    version: str | None
+    filter: str
+    ranking: str
+    probabilities: str
+    suggested: str
+    warning_rule: str
+
+
+class LabelQuality(TypedDict):
+    """Suspected label errors (cleanlab); ``computed`` false with ``reason`` when not computed (streamed)."""
+
+    computed: bool
+    reason: str | None
+    method: LabelQualityMethod
+    n: NotRequired[int]
+    n_flagged: int | None
+    flagged: list[FlaggedLabel]
+    share_flagged: float | None
+    share_flagged_ci: list[float] | None
+    flagged_model_mistakes: NotRequired[float]
+    accuracy: float | None
+    by_class: list[FlaggedByClass]
+    by_group: dict[str, list[FlaggedGroup]]
+    warning: str | None
+
+
+class SliceExample(TypedDict):
+    index: int
+    sample_id: Any
+    thumbnail: NotRequired[str | None]
+
+
+class SliceDiscovery(TypedDict):
+    n: int
+    error_rate: float | None
+    expected_error: float | None
+    excess: float | None
+
+
+class FoundSlice(TypedDict):
+    predicates: dict[str, str]
+    discovery: SliceDiscovery
+    n: int
+    n_errors: int
+    error_rate: float | None
+    error_rate_ci: list[float | None]
+    expected_error: float | None
+    excess: float | None
+    p_value: float
+    confirmed: bool
+    examples: list[SliceExample]
+
+
+class Slices(TypedDict):
+    """Discovered weak slices (SliceLine), confirmed on a held-out half."""
+
+    computed: bool
+    reason: str | None
+    method: str
+    features: list[str]
+    n: NotRequired[int]
+    n_discovery: NotRequired[int]
+    discovery_cap: NotRequired[int]
+    n_confirmation: NotRequired[int]
+    n_tested: int
+    alpha: NotRequired[float]
+    n_confirmed: NotRequired[int]
+    found: list[FoundSlice]
+
+
 class CrosswalkRow(TypedDict):
     framework: Literal["EU AI Act", "NIST AI RMF 1.0", "ISO/IEC 42001:2023"]
     item: str
@@ -552,6 +638,8 @@ class AuditJSON(TypedDict):
     ranking: NotRequired[Ranking]
     selective: NotRequired[Selective | None]
     robustness: NotRequired[Robustness]  # model audits with corruptions only
+    label_quality: NotRequired[LabelQuality]  # issue 23: suspected label errors
+    slices: NotRequired[Slices]  # issue 23: discovered weak slices
     checklist: Checklist | None
     model_card: NotRequired[ModelCard]  # schema 2
     gate: Gate

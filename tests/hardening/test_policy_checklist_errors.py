@@ -30,6 +30,15 @@ BAD_POLICIES = [
     ("invalid-list-item", '[disparity]\nchecks = ["diff"]\n', ("key 'disparity.checks[]' must be one of", "'diff'")),
     ("not-utf8", b"# caf\xe9\n[accuracy]\nmin = 0.5\n", ("cannot read policy file",)),
     ("missing", None, ("policy file not found", "audit policy init")),
+    ("label-quality-share-above-1", "[label_quality]\nmax_flagged_share = 1.5\n",
+     ("key 'label_quality.max_flagged_share' must be in [0, 1]; got 1.5",)),
+    ("label-quality-trusted-not-bool", "[label_quality]\nrequire_trusted = \"yes\"\n",
+     ("key 'label_quality.require_trusted' must be true or false; got 'yes'",)),
+    ("slices-max-confirmed-negative", "[slices]\nmax_confirmed = -1\n",
+     ("key 'slices.max_confirmed' must be in [0, ∞); got -1",)),
+    ("slices-max-confirmed-fraction", "[slices]\nmax_confirmed = 0.5\n",
+     ("key 'slices.max_confirmed' must be a whole number; got 0.5",)),
+    ("slices-max-excess-above-1", "[slices]\nmax_excess = 2\n", ("key 'slices.max_excess' must be in [0, 1]; got 2.0",)),
 ]
 
 _L = GOOD_CHECKLIST

@@ -111,7 +111,14 @@ def test_run_metadata_groups_reach_the_disparity_section(world, tmp_path, capfd)
     assert set(prov["data_sha256"]) == {"image_set", "meta.csv"}
     assert prov["images"]["metadata"]["columns"] == ["site"]
     assert all(m["thumbnail"].startswith("data:image/png;base64,") for m in result["mistakes"])
+    # issue 23: flagged labels are named by their path under the folder and shown with their image
+    lq = result["label_quality"]
+    assert lq["computed"] and lq["n_flagged"] == len(lq["flagged"]) > 0
+    assert all((world["data"] / f["sample_id"]).is_file() for f in lq["flagged"])
+    assert all(f["thumbnail"].startswith("data:image/png;base64,") for f in lq["flagged"][:24])
+    assert result["slices"]["features"][:2] == ["site", "class"] and "edge_density" in result["slices"]["features"]
     html = (out / "report.html").read_text()
+    assert 'id="label-quality-gallery"' in html
     assert prov["data_sha256"]["image_set"][:12] in html and prov["model_sha256"]["sequential.keras"][:12] in html
 
 
@@ -121,6 +128,10 @@ def test_no_images_leaves_the_thumbnails_out(world, tmp_path):
                     "--bootstrap", "0", "--no-images") == 0
     result = json.loads((out / "audit.json").read_text())
     assert result["mistakes"] and all(m["thumbnail"] is None for m in result["mistakes"])
+    assert all(not f.get("thumbnail") for f in result["label_quality"]["flagged"])
+    assert all(not ex.get("thumbnail") for s in result["slices"]["found"] for ex in s["examples"])
+    html = (out / "report.html").read_text()
+    assert 'id="label-quality"' in html and 'id="label-quality-gallery"' not in html
 
 
 @pytest.mark.parametrize("ext", [".npz", ".parquet"])

@@ -56,6 +56,10 @@ def test_bias_items_link_to_disparity_and_references_are_known():
     for item in ck.ITEMS:
         if item.id == "bias-4":  # the human-review item links to the selective (review load) section
             assert item.links_to == "selective"
+        elif item.id == "bias-5":  # issue 23: suspected label errors
+            assert item.links_to == "label-quality"
+        elif item.id == "bias-6":  # issue 23: discovered weak slices
+            assert item.links_to == "weak-slices"
         else:
             assert (item.links_to == "disparity") == (item.category == "Bias and discrimination")
         assert item.reference is None or item.reference in ck.REFERENCES

@@ -14,7 +14,8 @@ from audit.render import formatting as f
 from audit.render.html import CSP, render_html
 
 SECTIONS = ["Verdict", "Model card", "Per-class errors", "Confusions", "Calibration",
-            "Confidence: ranking and human review", "Disparity between groups", "Robustness under corruption",
+            "Confidence: ranking and human review", "Disparity between groups", "Label quality: suspected label errors",
+            "Discovered weak slices", "Robustness under corruption",
             "Most confident mistakes", "Ethics checklist", "Baseline comparison", "Review and sign-off", "Provenance"]
 MODEL_CARD = ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
               "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"]
@@ -88,7 +89,7 @@ def test_headline_and_verdict(result):
     assert f.ci(result["overall"]["accuracy_ci"]) in headline
     assert "airplane" in headline  # the worst class of the sample
     assert f.pct(result["calibration"]["ece"]) in headline
-    assert f"{result['checklist']['n_open']} of 20" in headline
+    assert f"{result['checklist']['n_open']} of 22" in headline
 
 
 def test_calibration_table_and_temperature(result):
@@ -122,7 +123,7 @@ def test_disparity_proxy_label_and_bias_links(result):
 def test_checklist_rows_and_statuses(result):
     soup = soup_of(result)
     rows = soup.find(id="checklist").find_all("tr", id=True)
-    assert len(rows) == 20
+    assert len(rows) == 22
     status = {r["id"][5:]: r.find(class_="status").get_text(strip=True) for r in rows}
     assert status["consent-1"] == "Yes" and status["bias-1"] == "No"
     assert status["surveillance-4"] == "Not applicable" and status["data-1"] == "Open"

@@ -17,7 +17,7 @@ def test_headline_numbers_and_sections(result):
     assert "| max\\_ece | 0\\.0812 | 0\\.05 |" in text
     assert f"**Accuracy** {f.pct(result['overall']['accuracy'])} (95% CI {f.ci(result['overall']['accuracy_ci'])})" in text
     assert "ECE 8.12% (95% CI [7.44%, 8.81%]); after temperature scaling (T = 1.732) 1.51%" in text
-    assert "**Ethics checklist** 17 of 20 items open" in text
+    assert "**Ethics checklist** 19 of 22 items open" in text
     assert "### Worst classes" in text and "| airplane | 45.0% |" in text
     assert "Error rate undefined (no samples): truck." in text
     assert "| brightness | image property (proxy) |" in text
