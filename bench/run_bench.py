@@ -93,6 +93,7 @@ def check_agreement(audit_json: Path, numbers_json: Path) -> list[str]:
     by_name = {d["name"]: d for d in a["disparity"]}
     for name, frame in s["disparity"].items():
         close(f"difference by {name}", by_name[name]["difference"], frame["difference"], 1e-12)
+    close("suspected label errors", (a.get("label_quality") or {}).get("n_flagged"), s["n_flagged"], 0)
     return problems
 
 

@@ -5,8 +5,12 @@ and fairlearn on the raw rows of a predictions file, computing the same families
 
 Classification report and confusion matrix (scikit-learn), top-label ECE and classwise ECE (numpy loops
 over 15 equal-width bins (lo, hi]), log loss (scikit-learn), Brier (numpy), per-class one-vs-rest ROC AUC
-and average precision (scikit-learn), and fairlearn ``MetricFrame`` accuracy per group column. Run as its
-own process by ``bench/run_bench.py``, imports included, as a user would run it.
+and average precision (scikit-learn), fairlearn ``MetricFrame`` accuracy per group column, suspected label
+errors (cleanlab ``find_label_issues`` with its defaults, ranked by self-confidence, and
+``get_label_quality_scores``) and weak slices (sliceline ``Slicefinder`` on the group columns and the true class,
+on a random 20,000 rows of one half as the audit searches, each slice's errors on the other half tested with
+scipy's ``binomtest``). Run as its own process by ``bench/run_bench.py``, imports included, as a user would
+run it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ import argparse
 import json
 
 import numpy as np
+from cleanlab.filter import find_label_issues
+from cleanlab.rank import get_label_quality_scores
 from fairlearn.metrics import MetricFrame
+from scipy.stats import binomtest
+from sliceline.slicefinder import Slicefinder
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -26,6 +34,8 @@ from sklearn.metrics import (
 )
 
 BINS = 15
+#: Rows SliceLine searches, as the audit (audit.metrics.weak_slices.DISCOVERY_CAP): the same work.
+SLICE_ROWS = 20_000
 
 
 def ece(confidence: np.ndarray, correct: np.ndarray) -> float:
@@ -66,6 +76,21 @@ def numbers(path: str) -> dict:
             frame = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=pred, sensitive_features=data[key])
             out["disparity"][key[len("group_"):]] = {"by_group": frame.by_group.to_dict(),
                                                      "difference": float(frame.difference())}
+    issues = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
+    get_label_quality_scores(labels, probs)
+    out["n_flagged"] = int(len(issues))
+    groups = [data[key] for key in data.files if key.startswith("group_")]
+    features = np.column_stack([np.unique(g.astype(str), return_inverse=True)[1] + 1 for g in groups]
+                               + [labels + 1])
+    errors = (pred != labels).astype(float)
+    order = np.random.default_rng(0).permutation(len(labels))
+    search, check = order[: min(len(labels) // 2, SLICE_ROWS)], order[len(labels) // 2:]
+    finder = Slicefinder(alpha=0.99, k=10, max_l=2, min_sup=max(30, int(0.005 * len(search))))
+    finder.fit(features[search], errors[search])
+    for top in finder.top_slices_:
+        inside = np.all([features[check, j] == v for j, v in enumerate(top) if v is not None], axis=0)
+        if inside.any():
+            binomtest(int(errors[check][inside].sum()), int(inside.sum()), errors[check].mean(), alternative="greater")
     return out
 
 
