@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from audit.audit_result import AuditResult
+from audit.engine.data_quality import MODULES as DATA_QUALITY_MODULES
 from audit.errors import AuditError, OptionConflict, check_int, check_keywords
 from audit.predictions import Predictions
 from audit.prefetch import prefetch
@@ -169,10 +170,11 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
             settings = make_settings(images=images and pred.images is not None, **common)
     if data is None:
         prepared = source if isinstance(source, PreparedSource) else None
-        if pred.groups or pred.images is not None or (prepared is not None and prepared.image_properties):
-            # the disparity section needs fairlearn (with scikit-learn and SciPy, about 0.9 s to import); the
-            # temperature fit and the metrics before it do not, and release the GIL for most of their time
-            prefetch("fairlearn.metrics")
+        # the disparity section needs fairlearn (with scikit-learn and SciPy, about 0.9 s to import), label
+        # quality cleanlab and the slice search sliceline (little more once scikit-learn is in); the temperature
+        # fit and the metrics before them do not, and release the GIL for most of their time
+        disparity = pred.groups or pred.images is not None or (prepared is not None and prepared.image_properties)
+        prefetch(*(("fairlearn.metrics",) if disparity else ()), *DATA_QUALITY_MODULES)
         data = build_result(pred, calibration=cal, calibration_source=cal_source, seed=seed,
                             n_bootstrap=n_bootstrap, images=images,
                             run=_run_info(name, default_name, kind, seed), provenance=provenance,

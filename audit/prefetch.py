@@ -15,20 +15,24 @@ _started: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 
 
-def _load(name: str) -> None:
-    try:
-        importlib.import_module(name)
-    except BaseException:  # noqa: BLE001 - the caller's own import raises it again, where it can be handled
-        pass
+def _load(names: tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 - the caller's own import raises it again, where it can be handled
+            pass
 
 
-def prefetch(name: str) -> None:
-    """Start importing module ``name`` in a daemon thread (once; nothing if it is imported already)."""
+def prefetch(*names: str) -> None:
+    """Start importing the modules ``names``, in order, in one daemon thread (each once; nothing for those
+    imported or started already). One thread for several modules: they share most of what they import."""
     with _lock:
-        if name in sys.modules or name in _started:
+        todo = tuple(n for n in names if n not in sys.modules and n not in _started)
+        if not todo:
             return
-        thread = threading.Thread(target=_load, args=(name,), name=f"prefetch {name}", daemon=True)
-        _started[name] = thread
+        thread = threading.Thread(target=_load, args=(todo,), name=f"prefetch {', '.join(todo)}", daemon=True)
+        for name in todo:
+            _started[name] = thread
         thread.start()
 
 

@@ -9,6 +9,8 @@ import numpy as np
 from audit.metrics.label_quality import label_quality, not_computed as label_quality_not_computed
 from audit.metrics.weak_slices import not_computed as slices_not_computed, quartile_codes, weak_slices
 
+#: The libraries the two sections import (started early by audit.pipeline, see audit.prefetch).
+MODULES = ("cleanlab.filter", "cleanlab.rank", "sliceline.slicefinder")
 #: Flagged samples shown with their image in the report, most suspicious first.
 GALLERY = 24
 #: Image properties binned into quartiles as slice features (dominant_colour is already categorical).
@@ -32,6 +34,10 @@ def slice_features(pred, properties: dict | None) -> dict[str, np.ndarray]:
 def add_data_quality(body: dict, pred, predicted: np.ndarray, *, properties: dict | None, seed: int,
                      images: bool) -> None:
     """Add ``label_quality`` and ``slices`` to ``body`` (in place), with thumbnails when ``pred`` holds images."""
+    from audit.prefetch import wait
+
+    for module in MODULES:
+        wait(module)
     body["label_quality"] = label_quality(pred.labels, pred.probs, pred.class_names, sample_ids=pred.sample_ids,
                                           groups=pred.groups, predicted=predicted)
     body["slices"] = weak_slices(pred.labels, predicted, slice_features(pred, properties),

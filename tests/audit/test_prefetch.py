@@ -27,3 +27,12 @@ def test_a_failed_prefetch_is_raised_by_the_import_that_follows():
 
 def test_wait_without_a_prefetch_returns():
     prefetch.wait("never.prefetched")
+
+
+def test_several_modules_in_one_thread_in_order_and_a_failure_does_not_stop_the_rest():
+    code = ("import sys\nfrom audit import prefetch\n"
+            "prefetch.prefetch('audit_no_such_module_abc', 'colorsys', 'quopri')\n"
+            "assert prefetch._started['colorsys'] is prefetch._started['quopri']\n"
+            "prefetch.wait('quopri')\nassert 'colorsys' in sys.modules and 'quopri' in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
