@@ -104,7 +104,7 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     if explain_layer is not None and (predictions or no_explanations):  # before anything is read
         from audit.pipeline import MSG_LAYER_WITHOUT_EXPLANATIONS, MSG_LAYER_WITHOUT_MODEL
 
-        raise click.UsageError(MSG_LAYER_WITHOUT_MODEL if predictions else MSG_LAYER_WITHOUT_EXPLANATIONS)
+        raise click.UsageError(MSG_LAYER_WITHOUT_EXPLANATIONS if no_explanations else MSG_LAYER_WITHOUT_MODEL)
 
     # on by default for the saved CIFAR-10 model; on image files only when asked (--corruptions): their size
     # and cost are the team's, and the corruption parameters are the 32-px ones scaled (docs/images.md)

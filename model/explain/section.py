@@ -25,6 +25,7 @@ REASON_NOT_KERAS = {
 }
 REASON_NO_SPATIAL = ("Grad-CAM needs a layer with a 4-D (N, height, width, channels) output and this Keras model "
                      "has none (no convolutional layer), so occlusion (which needs only predictions) is used")
+REASON_ASKED = "occlusion was asked for (method='occlusion')"
 NOTE_NO_WEIGHTS = ("not run: the weights of {what} cannot be re-initialised here, so there is no randomised copy "
                    "to compare with")
 TARGET = "the predicted class"
@@ -46,7 +47,8 @@ CONVENTIONS = {
         f"share of images where greying out (uint8 {GREY}) the {S.DELETE_FRACTION:.0%} of pixels with the highest "
         f"map value (map resized bilinearly to the input, ties in a seeded random order) lowers the predicted class's probability more than "
         f"greying out a random {S.DELETE_FRACTION:.0%} (numpy default_rng(seed)); a flat map counts as a loss; "
-        f"{S.WIN_RATE_LIMIT:.0%} (chance) or less is flagged"),
+        f"{S.WIN_RATE_LIMIT:.0%} (chance) or less is flagged; a contiguous region tends to cost more than scattered "
+        "pixels wherever it lies, so a value a little above chance is weak evidence"),
 }
 
 
@@ -81,7 +83,7 @@ class ExplainModel:
 def absent_section(reason: str, *, seed: int = 0) -> dict:
     """The section when no map is made, saying why."""
     return {"method": None, "layer": None, "score": None, "patch": None, "stride": None, "reason": reason,
-            "target": TARGET, "seed": int(seed), "items": [], "sanity": None, "conventions": dict(CONVENTIONS)}
+            "target": TARGET, "seed": int(seed), "items": [], "sanity": None, "conventions": {}}
 
 
 def _probabilities(out) -> np.ndarray:
@@ -113,13 +115,22 @@ def check_layer(model: ExplainModel, layer: str | None) -> None:
 
 
 def explain_mistakes(result: dict, model: ExplainModel, *, seed: int = 0, layer: str | None = None,
-                     notify: Callable[[str], None] | None = None) -> dict:
-    """The ``explanations`` section for the gallery of ``result`` (its ``mistakes``)."""
+                     method: str | None = None, notify: Callable[[str], None] | None = None) -> dict:
+    """The ``explanations`` section for the gallery of ``result`` (its ``mistakes``).
+
+    ``method="occlusion"`` makes occlusion maps of a Keras model too (to compare the methods on one model, as
+    bench/explain_bench.py does); by default Grad-CAM is used wherever it applies.
+    """
+    if method not in (None, "grad-cam", "occlusion"):
+        raise ValueError(f"method must be None, 'grad-cam' or 'occlusion'; got {method!r}")
     start = time.perf_counter()
     check_layer(model, layer)
     section = absent_section("", seed=seed)
+    section["conventions"] = dict(CONVENTIONS)
     graph = None
-    if model.keras_model is not None:
+    if method == "occlusion":
+        section["reason"] = REASON_ASKED
+    elif model.keras_model is not None:
         from audit.model.explain.gradcam import GradCamGraph
 
         graph = GradCamGraph(model.keras_model)
