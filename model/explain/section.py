@@ -26,6 +26,9 @@ REASON_NOT_KERAS = {
 REASON_NO_SPATIAL = ("Grad-CAM needs a layer with a 4-D (N, height, width, channels) output and this Keras model "
                      "has none (no convolutional layer), so occlusion (which needs only predictions) is used")
 REASON_ASKED = "occlusion was asked for (method='occlusion')"
+MSG_NO_GRAPH = "--explain-layer: Grad-CAM cannot read this Keras model's layers as one graph ({why})"
+REASON_NO_GRAPH = ("Grad-CAM cannot read this Keras model's layers as one graph ({why}), so occlusion (which needs "
+                   "only predictions) is used")
 NOTE_NO_WEIGHTS = ("not run: the weights of {what} cannot be re-initialised here, so there is no randomised copy "
                    "to compare with")
 TARGET = "the predicted class"
@@ -109,9 +112,21 @@ def check_layer(model: ExplainModel, layer: str | None) -> None:
         return
     if model.keras_model is None:
         raise AuditError(MSG_LAYER_NOT_KERAS.format(framework=model.framework), path=model.path)
+    graph, why = _graph(model.keras_model)
+    if graph is None:
+        raise AuditError(MSG_NO_GRAPH.format(why=why), path=model.path)
+    graph.check_layer(layer, path=model.path)
+
+
+def _graph(keras_model):
+    """(the model's Grad-CAM graph, None), or (None, why) where its layers cannot be read as one graph (a layer
+    called twice, an unusual subclass)."""
     from audit.model.explain.gradcam import GradCamGraph
 
-    GradCamGraph(model.keras_model).check_layer(layer, path=model.path)
+    try:
+        return GradCamGraph(keras_model), None
+    except (ValueError, AttributeError, TypeError, IndexError) as exc:
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
 
 
 def explain_mistakes(result: dict, model: ExplainModel, *, seed: int = 0, layer: str | None = None,
@@ -131,10 +146,10 @@ def explain_mistakes(result: dict, model: ExplainModel, *, seed: int = 0, layer:
     if method == "occlusion":
         section["reason"] = REASON_ASKED
     elif model.keras_model is not None:
-        from audit.model.explain.gradcam import GradCamGraph
-
-        graph = GradCamGraph(model.keras_model)
-        if graph.spatial:
+        graph, why = _graph(model.keras_model)
+        if graph is None:
+            section["reason"] = REASON_NO_GRAPH.format(why=why)
+        elif graph.spatial:
             section.update(method="grad-cam", layer=graph.check_layer(layer), score=graph.score, reason=None)
         else:
             section["reason"] = REASON_NO_SPATIAL
@@ -174,13 +189,18 @@ def explain_mistakes(result: dict, model: ExplainModel, *, seed: int = 0, layer:
     if model.keras_model is not None:
         from audit.model.explain.gradcam import GradCamGraph, randomized_copy
 
-        copy, sanity["randomized_layers"] = randomized_copy(model.keras_model, seed)
-        copy_graph = GradCamGraph(copy) if section["method"] == "grad-cam" else None
-        random_maps = make_maps(copy_graph, _keras_predict(copy, model.preprocess))
-        rho, n_rho = S.mean_rank_correlation(shown, [M.pooled(m) for m in random_maps])
-        sanity.update(randomization_rank_correlation=None if rho is None else round(rho, 4), n_correlated=n_rho)
-        if rho is None:
-            sanity["randomization_note"] = "undefined: every map of the model or of its randomised copy is flat"
+        try:
+            copy, layers = randomized_copy(model.keras_model, seed)
+            copy_graph = GradCamGraph(copy) if section["method"] == "grad-cam" else None
+        except (ValueError, AttributeError, TypeError, IndexError) as exc:
+            sanity["randomization_note"] = f"not run: the model could not be copied ({type(exc).__name__})"
+        else:
+            random_maps = make_maps(copy_graph, _keras_predict(copy, model.preprocess))
+            rho, n_rho = S.mean_rank_correlation(shown, [M.pooled(m) for m in random_maps])
+            sanity.update(randomization_rank_correlation=None if rho is None else round(rho, 4), n_correlated=n_rho,
+                          randomized_layers=layers)
+            if rho is None:
+                sanity["randomization_note"] = "undefined: every map of the model or of its randomised copy is flat"
     else:
         what = "an ONNX graph" if model.framework == "onnxruntime" else "a Python callable"
         sanity["randomization_note"] = NOTE_NO_WEIGHTS.format(what=what)

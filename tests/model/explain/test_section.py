@@ -167,3 +167,23 @@ def test_a_predictions_audit_says_why_it_has_no_maps():
 
     with pytest.raises(OptionConflict, match="a predictions file has no model"):
         audit.run_audit(pred, n_bootstrap=0, explain_layer="conv")
+
+
+
+def test_a_model_whose_layers_cannot_be_read_as_one_graph_falls_back_to_occlusion(corner):
+    """Where the Keras model's layers cannot be read (an object standing in for an unusual subclass), occlusion
+    is used and says why, and the randomisation check says why it did not run."""
+
+    class Opaque:  # no .layers, no .inputs
+        pass
+
+    x, y = corner
+    model = ExplainModel(predict=corner_callable, load=lambda index: x[index], framework="keras",
+                         keras_model=Opaque(), preprocess=preprocess)
+    section = explain_mistakes(_result(x, y, corner_callable), model, seed=0)
+    assert section["method"] == "occlusion"
+    assert section["reason"].startswith("Grad-CAM cannot read this Keras model's layers as one graph (AttributeError")
+    assert section["sanity"]["randomization_note"].startswith("not run: the model could not be copied")
+    assert section["sanity"]["deletion_win_rate"] == 1.0
+    with pytest.raises(AuditError, match="cannot read this Keras model's layers as one graph"):
+        check_layer(model, "conv")
