@@ -48,6 +48,7 @@ def main(argv=None) -> None:
     from audit.model.source import saved_model_explainer
     from audit.predictions import make_predictions
     from audit.render.html import render_html
+    from audit.result.write import dump_json
     from audit.result.settings import MAX_MISTAKES
 
     data = load_cifar10(args.data)
@@ -84,7 +85,7 @@ def main(argv=None) -> None:
 
     off = dict(result, explanations=absent_section("turned off", seed=args.seed))
     base_html = len(render_html(off).encode())
-    base_json = len(json.dumps(off).encode())
+    base_json = len(dump_json(off).encode())  # as audit.json is written: indented
     figures = {"model": str(model_dir) if args.model else "seed network (audit.model.network.make_model), trained here",
                "trained_here": trained_here, "n_images": len(mistakes), "cpu_count": os.cpu_count(),
                "load_note": "timings taken on 2 shared cores under load from other work", "methods": {}}
@@ -98,7 +99,7 @@ def main(argv=None) -> None:
             "randomized_layers": s["randomized_layers"], "deletion_win_rate": s["deletion_win_rate"],
             "verdicts": s["verdicts"],
             "report_bytes_added": len(render_html(with_maps).encode()) - base_html,
-            "audit_json_bytes_added": len(json.dumps(with_maps).encode()) - base_json,
+            "audit_json_bytes_added": len(dump_json(with_maps).encode()) - base_json,
         }
     for name, f in figures["methods"].items():
         print(f"{name:9s} 24 images: {f['seconds_cold']:.2f} s cold, {f['seconds_warm_best']:.2f} s warm (best of "
