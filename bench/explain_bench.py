@@ -88,6 +88,7 @@ def main(argv=None) -> None:
     base_json = len(dump_json(off).encode())  # as audit.json is written: indented
     figures = {"model": str(model_dir) if args.model else "seed network (audit.model.network.make_model), trained here",
                "trained_here": trained_here, "n_images": len(mistakes), "cpu_count": os.cpu_count(),
+               "accuracy_on_test_images": round(float((probs.argmax(axis=1) == y).mean()), 4), "n_test": len(y),
                "load_note": "timings taken on 2 shared cores under load from other work", "methods": {}}
     for name in methods:
         with_maps = dict(result, explanations=sections[name])
@@ -101,6 +102,7 @@ def main(argv=None) -> None:
             "report_bytes_added": len(render_html(with_maps).encode()) - base_html,
             "audit_json_bytes_added": len(dump_json(with_maps).encode()) - base_json,
         }
+    print(f"model accuracy on the first {len(y)} test images: {figures['accuracy_on_test_images']:.3f}")
     for name, f in figures["methods"].items():
         print(f"{name:9s} 24 images: {f['seconds_cold']:.2f} s cold, {f['seconds_warm_best']:.2f} s warm (best of "
               f"{args.repeat}); rank corr {f['randomization_rank_correlation']}, deletion win rate "
