@@ -45,6 +45,7 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
               seed: int = 0, n_bootstrap: int = 200, images: bool = True, name: str | None = None,
               reproducible: bool = False, stream: bool | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
               dask: str | None = None, history: str | None = None, robustness=None,
+              explanations: bool = True, explain_layer: str | None = None,
               notify: Callable[[str], None] | None = None) -> AuditResult:
     """Audit ``source`` and judge it against a release policy.
 
@@ -92,8 +93,14 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         Corruptions × severities to run the model on (a model source only: a PreparedSource with
         ``model_inputs``); adds the ``robustness`` section before the verdict. ``audit run`` turns it on
         by default for model audits.
+    explanations : bool, default True
+        Saliency maps of the gallery's images for their predicted class (Grad-CAM for a Keras model with a
+        4-D layer, occlusion otherwise) with their sanity checks (the ``explanations`` section). They need
+        the model in the loop and the gallery (``images``); otherwise the section says why it is empty.
+    explain_layer : str, optional
+        The Keras layer Grad-CAM explains (default: the last one with a 4-D output).
     notify : callable, optional
-        Receives progress lines of long steps (the robustness audit); default: standard error.
+        Receives progress lines of long steps (the robustness audit, the explanations); default: standard error.
 
     Returns
     -------
@@ -103,6 +110,10 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     from audit.result.settings import make_settings
 
     _check_arguments(seed=seed, n_bootstrap=n_bootstrap, chunk_rows=chunk_rows, name=name)
+    if explain_layer is not None and explanations and isinstance(source, PreparedSource) and source.explainer:
+        from audit.model.explain.section import check_layer
+
+        check_layer(source.explainer, explain_layer)  # before the metrics: a typo costs nothing
     policy_obj, informational = resolve_policy(policy)
     answers = checklist_answers(checklist)
     target = policy_obj.selective.target_accuracy
@@ -182,6 +193,8 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
                             image_properties=prepared.image_properties if prepared else None)
         if prepared is not None and prepared.fill_thumbnails is not None and images:
             prepared.fill_thumbnails(data)
+    data["explanations"] = _explanations(data, source, images=images, explanations=explanations,
+                                         layer=explain_layer, seed=seed, notify=notify)
     if robustness is not None and robustness.corruptions:
         inputs = source.model_inputs if isinstance(source, PreparedSource) else None
         if inputs is None:
@@ -233,6 +246,44 @@ def judge(data: dict, *, policy, informational: bool, answers: Mapping | None = 
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+
+MSG_LAYER_WITHOUT_EXPLANATIONS = "--explain-layer chooses the layer of the explanations; --no-explanations turns them off"
+MSG_LAYER_WITHOUT_MODEL = ("--explain-layer names a layer of the model in the loop; a predictions file has no model "
+                           "(audit the model with --model)")
+REASON_OFF = "turned off (--no-explanations, or run_audit(explanations=False))"
+REASON_NO_MODEL = ("a saliency map needs the model in the loop; these are predictions already made (a predictions "
+                   "file or predictions in memory), so there is no model to ask")
+REASON_NO_IMAGES = "left out with the gallery (--no-images, or the source has no images to show)"
+
+
+def _explanations(data: dict, source, *, images: bool, explanations: bool, layer: str | None, seed: int,
+                  notify) -> dict:
+    """The ``explanations`` section: the maps of the gallery (a model in the loop), or why there are none."""
+    from audit.model.explain.section import absent_section, check_layer, explain_mistakes
+
+    if layer is not None and (not isinstance(layer, str) or not layer.strip()):
+        raise AuditError(f"explain_layer must be a non-empty string; got {layer!r}")
+    if not explanations:
+        if layer is not None:
+            raise OptionConflict(MSG_LAYER_WITHOUT_EXPLANATIONS)
+        return absent_section(REASON_OFF, seed=seed)
+    model = source.explainer if isinstance(source, PreparedSource) else None
+    if model is None:
+        if layer is not None:
+            raise OptionConflict(MSG_LAYER_WITHOUT_MODEL)
+        return absent_section(REASON_NO_MODEL, seed=seed)
+    if not images:
+        check_layer(model, layer)  # a bad --explain-layer is refused even when no map is drawn
+        return absent_section(REASON_NO_IMAGES, seed=seed)
+    return explain_mistakes(data, model, seed=seed, layer=layer,
+                            notify=notify if notify is not None else _stderr_line)
+
+
+def _stderr_line(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
 
 
 MSG_NAME = "name must be a non-empty string; got {value!r}"

@@ -431,7 +431,7 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
     inputs for the image-property slices, and (``thumbnails``) the gallery filled from the image files."""
     from audit.sources.prepared import PreparedSource
 
-    model_inputs = None
+    model_inputs = explainer = None
     if run.inputs is not None:
         inputs = run.inputs
 
@@ -442,10 +442,17 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
             return np.concatenate([b.images for b in inputs.batches(image_set=subset)])
 
         model_inputs = {"predictor": lambda x: inputs.predictor(x), "subset_loader": load_subset}
+        from audit.model.explain.section import ExplainModel
+
+        clf = inputs.classifier
+        keras_model = getattr(clf, "model", None) if clf.framework == "keras" else None
+        explainer = ExplainModel(predict=lambda x: inputs.predictor(x), load=load_subset, framework=clf.framework,
+                                 keras_model=keras_model, preprocess=clf.preprocessing if keras_model is not None
+                                 else None, path=clf.path)
     return PreparedSource(pred=run.pred, name=run.name, kind="model", calibration=run.calibration,
                           calibration_source=run.calibration_source, provenance=dict(run.provenance),
                           model_input=run.model_input,
-                          image_properties=run.image_properties, model_inputs=model_inputs,
+                          image_properties=run.image_properties, model_inputs=model_inputs, explainer=explainer,
                           fill_thumbnails=(lambda result: attach_thumbnails(result, run.root)) if thumbnails else None)
 
 

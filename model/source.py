@@ -91,4 +91,21 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
     name = model_dir.name if model_dir.name != "" else "model"
     return PreparedSource(pred=pred, name=name, kind="model", calibration=calibration,
                           calibration_source=CALIBRATION_SOURCE, provenance=provenance,
-                          model_inputs={"model": model, "dataset": dataset, "batch_size": batch_size})
+                          model_inputs={"model": model, "dataset": dataset, "batch_size": batch_size},
+                          explainer=saved_model_explainer(model, dataset.x_test, path=model_dir,
+                                                          batch_size=batch_size))
+
+
+def saved_model_explainer(model, x_test, *, path=None, batch_size: int = 512):
+    """The seed-style Keras ``model`` (pixels / 255) on the test images ``x_test``, for the gallery's saliency maps."""
+    import numpy as np
+
+    from audit.model.explain.section import ExplainModel
+    from audit.model.predict import predict
+
+    def preprocess(x):
+        return np.asarray(x, dtype=np.float32) / np.float32(255)
+
+    return ExplainModel(predict=lambda x: predict(model, x, batch_size=batch_size, progress=False),
+                        load=lambda index: x_test[index], framework="keras", keras_model=model,
+                        preprocess=preprocess, path=path)

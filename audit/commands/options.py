@@ -60,3 +60,12 @@ def checklist_option(*, param: str = "checklist", help: str = "Ethics checklist 
     """``--checklist FILE``: the team's checklist answers and model card."""
     return click.option("--checklist", param, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
                         help=help)
+
+
+def explanation_options(func):
+    """``--explain-layer NAME`` and ``--no-explanations``: the saliency maps of the gallery of confident mistakes."""
+    func = click.option("--no-explanations", "no_explanations", is_flag=True,
+                        help="Leave the saliency maps (and their sanity checks) out of the gallery.")(func)
+    return click.option("--explain-layer", "explain_layer", metavar="NAME",
+                        help="The Keras layer Grad-CAM explains (default: the last layer with a 4-D output); "
+                             "models without one, ONNX models and callables get occlusion maps.")(func)

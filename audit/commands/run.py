@@ -12,6 +12,7 @@ from audit.commands.options import (
     checklist_option,
     data_option,
     db_option,
+    explanation_options,
     model_option,
     no_record_option,
     out_option,
@@ -68,11 +69,13 @@ MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; 
               help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
                    "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
 @robustness_options
+@explanation_options
 @db_option
 @no_record_option()
 def run(predictions, group_cols, calibration_set, model_dir, data, checklist, policy, baseline, out_dir,
         run_name, no_images, seed, n_bootstrap, reproducible, batch_size, stream, chunk_rows, dask_scheduler,
-        corruptions, severities, corruption_samples, corruption_data, db, no_record, **image_opts):
+        corruptions, severities, corruption_samples, corruption_data, explain_layer, no_explanations, db, no_record,
+        **image_opts):
     """Audit a model and write audit.json, report.html, summary.md and junit.xml.
 
     \b
@@ -98,6 +101,10 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
 
     if image_run and corruption_data:  # before the model runs on every image
         raise click.UsageError(MSG_RELEASED_IMAGES)
+    if explain_layer is not None and (predictions or no_explanations):  # before anything is read
+        from audit.pipeline import MSG_LAYER_WITHOUT_EXPLANATIONS, MSG_LAYER_WITHOUT_MODEL
+
+        raise click.UsageError(MSG_LAYER_WITHOUT_EXPLANATIONS if no_explanations else MSG_LAYER_WITHOUT_MODEL)
 
     # on by default for the saved CIFAR-10 model; on image files only when asked (--corruptions): their size
     # and cost are the team's, and the corruption parameters are the 32-px ones scaled (docs/images.md)
@@ -122,7 +129,8 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
                            checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
                            images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
                            chunk_rows=chunk_rows, dask=dask_scheduler, history=history,
-                           robustness=robustness, notify=lambda line: click.echo(line, err=True))
+                           robustness=robustness, explanations=not no_explanations, explain_layer=explain_layer,
+                           notify=lambda line: click.echo(line, err=True))
     except OptionConflict as exc:
         raise click.UsageError(exc.message) from None
     written = result.save(out_dir or default_out_dir(result.data["run"]["name"]))

@@ -28,10 +28,12 @@ METRICS = (
 def stored_result(result: dict) -> dict:
     """A copy of ``result`` without images or sample-level predictions.
 
-    ``mistakes`` is dropped; every ``thumbnail``/``image(s)`` key is removed and any string holding a
+    ``mistakes`` is dropped, and ``explanations.items`` emptied; every ``thumbnail``/``image(s)`` key is removed and any string holding a
     ``data:`` URI is replaced by null, wherever it is nested.
     """
     out = {k: copy.deepcopy(v) for k, v in result.items() if k not in SAMPLE_LEVEL}
+    if isinstance(out.get("explanations"), dict):  # the maps are per image: only the method and sanity figures stay
+        out["explanations"]["items"] = []
     return _scrub(out)
 
 

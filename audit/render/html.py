@@ -33,7 +33,7 @@ OPTIONAL = {
     "confusion_matrix_normalized": None, "confusion_cells": None, "top_confusions": [], "calibration": None,
     "disparity": [], "mistakes": [], "checklist": None, "gate": None, "baseline": None, "generated_at": None,
     "schema_version": None, "model_card": None, "selective": None, "ranking": None, "crosswalk": None,
-    "released_baseline": None,
+    "released_baseline": None, "explanations": None,
 }
 MSG_MISSING = "the audit result has no {key!r} section; it cannot be rendered"
 #: The report's sections in page order: (id, navigation label). Trends is there only with a history.
@@ -260,6 +260,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=
         {**m, "thumbnail": m.get("thumbnail") if THUMBNAIL.fullmatch(str(m.get("thumbnail") or "")) else None}
         for m in r["mistakes"]
     ]
+    ex, explained = _explanations(r)
     checklist = r["checklist"]
     categories: dict[str, list] = {}
     for item in (checklist or {}).get("items") or []:
@@ -279,6 +280,8 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=
         groupings=_group_views(r),
         model_card=(r["model_card"] or {}).get("fields") or {},
         mistakes=mistakes,
+        ex=ex,
+        explained=explained,
         categories=categories,
         confidence=confidence_view(r),
         crosswalk_groups=_crosswalk_groups(r),
@@ -287,6 +290,20 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=
     if sections is None:
         return page
     return _SECTION.sub(lambda m: m.group(0) if m.group(1) in sections else "", page)
+
+
+def _explanations(r: dict) -> tuple[dict | None, dict]:
+    """The ``explanations`` section (None when absent) and its items by sample index, their images kept only
+    when they are inline raster images (as the thumbnails)."""
+    ex = r.get("explanations")
+    if not isinstance(ex, dict):
+        return None, {}
+    def safe(uri):
+        return uri if THUMBNAIL.fullmatch(str(uri or "")) else None
+
+    items = {item.get("index"): {**item, "overlay": safe(item.get("overlay")), "heatmap": safe(item.get("heatmap"))}
+             for item in ex.get("items") or [] if isinstance(item, dict)}
+    return ex, items
 
 
 def check_sections(sections) -> frozenset[str]:

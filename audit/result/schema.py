@@ -490,6 +490,37 @@ class Robustness(TypedDict):
     examples: RobustnessExample | None
 
 
+ExplanationItem = TypedDict("ExplanationItem", {"index": int, "sample_id": Union[str, None], "class": str,
+                                                  "map": list[list[float]], "overlay": Union[str, None],
+                                                  "heatmap": Union[str, None]})
+
+
+class ExplanationSanity(TypedDict):
+    randomization_rank_correlation: float | None
+    randomized_layers: list[str]
+    n_correlated: int
+    randomization_note: str | None
+    deletion_win_rate: float | None
+    deletion_fraction: float
+    verdicts: list[str]
+
+
+class Explanations(TypedDict):
+    """Saliency maps of the gallery's images for their predicted class, and their sanity checks."""
+
+    method: Union[Literal["grad-cam", "occlusion"], None]
+    layer: str | None  # grad-cam
+    score: str | None  # grad-cam: the class score differentiated
+    patch: list[int] | None  # occlusion: [height, width]
+    stride: list[int] | None
+    reason: str | None  # why occlusion (not Grad-CAM), or why there are no maps
+    target: str
+    seed: int
+    items: list[ExplanationItem]
+    sanity: ExplanationSanity | None
+    conventions: dict[str, str]
+
+
 class ModelCard(TypedDict):
     fields: dict[str, str | None]
     source: str | None
@@ -640,6 +671,7 @@ class AuditJSON(TypedDict):
     robustness: NotRequired[Robustness]  # model audits with corruptions only
     label_quality: NotRequired[LabelQuality]  # issue 23: suspected label errors
     slices: NotRequired[Slices]  # issue 23: discovered weak slices
+    explanations: NotRequired[Explanations]  # optional section, no schema bump: older files lack it
     checklist: Checklist | None
     model_card: NotRequired[ModelCard]  # schema 2
     gate: Gate

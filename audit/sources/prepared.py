@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from audit.predictions import Predictions
 
@@ -37,6 +37,8 @@ class PreparedSource:
         for the image-property slices.
     fill_thumbnails : callable, optional
         Fills the gallery's thumbnails in the result (images read back from their files).
+    explainer : audit.model.explain.section.ExplainModel, optional
+        The model in the loop as the saliency maps of the gallery need it (``explanations``).
     """
 
     pred: Predictions
@@ -49,6 +51,7 @@ class PreparedSource:
     model_inputs: dict | None = None
     image_properties: dict | None = None
     fill_thumbnails: Callable[[dict], None] | None = None
+    explainer: Any = None
 
     @property
     def has_images(self) -> bool:

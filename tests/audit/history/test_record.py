@@ -47,6 +47,16 @@ def test_stored_result_has_no_images_and_no_sample_level_predictions():
     assert r["mistakes"][0]["thumbnail"] == PNG  # the caller's result is untouched
 
 
+def test_stored_result_keeps_the_explanations_figures_but_not_the_maps():
+    r = result()
+    r["explanations"] = {"method": "grad-cam", "items": [{"index": 0, "sample_id": "a.png", "class": "cat",
+                                                          "map": [[1.0]], "overlay": PNG, "heatmap": PNG}],
+                         "sanity": {"deletion_win_rate": 0.75}}
+    stored = record.stored_result(r)
+    assert stored["explanations"] == {"method": "grad-cam", "items": [], "sanity": {"deletion_win_rate": 0.75}}
+    assert len(r["explanations"]["items"]) == 1  # the caller's result is untouched
+
+
 def test_hashes():
     r = result()
     expected = hashlib.sha256(json.dumps({"p.npz": "ab" * 32}, sort_keys=True).encode()).hexdigest()
