@@ -90,8 +90,15 @@ def label_quality(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[s
     n, k = np.shape(probs)
     if n < 2 or k < 2:
         return not_computed(f"needs at least 2 samples and 2 classes; got {n} and {k}")
+    present = np.unique(labels)
+    if present.size < 2:
+        return not_computed(f"needs labels of at least 2 classes; all {n} samples are labelled "
+                            f"{str(class_names[int(present[0])])!r}")
     predicted = np.asarray(probs).argmax(axis=1) if predicted is None else np.asarray(predicted)
-    ranked, scores = flag_label_issues(labels, probs)
+    try:
+        ranked, scores = flag_label_issues(labels, probs)
+    except ValueError as exc:  # an input cleanlab's own checks refuse: the section says why, the audit goes on
+        return not_computed(f"cleanlab refused the inputs: {exc}")
     correct = predicted == labels
     accuracy = float(correct.mean())
     n_flagged = int(ranked.size)

@@ -57,6 +57,14 @@ def test_any_number_of_classes(k):
         assert {f"id{i}" for i in flipped} <= {f["sample_id"] for f in section["flagged"]}
 
 
+def test_labels_of_one_class_are_not_computed_and_say_why():
+    # found by the property test: a 2-sample file of one class made cleanlab raise and the audit fail
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.7, 0.3]])
+    section = label_quality(np.zeros(3, int), probs, ["cat", "dog"])
+    assert section["computed"] is False and section["n_flagged"] is None
+    assert section["reason"] == "needs labels of at least 2 classes; all 3 samples are labelled 'cat'"
+
+
 def planted(seed, n=10000, noise_only=False, groups=("a", "b", "c", "d", "e", "f")):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 10, n)
