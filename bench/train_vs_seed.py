@@ -214,6 +214,8 @@ def main(argv=None) -> None:
                         help="accuracy comparison: default and fast once per seed (no seed-notebook run)")
     parser.add_argument("--table", metavar="JSON", default=None,
                         help="print the Markdown table of an earlier summary JSON and exit")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results",
+                        help="folder of the logs and the summary JSON (default bench/results, git-ignored)")
     add_options(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -225,7 +227,7 @@ def main(argv=None) -> None:
     from audit.model.data import load_cifar10
 
     args.bench = Bench("train_vs_seed", args, argv)
-    results_dir = REPO / "bench" / "results"
+    results_dir = args.results
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     order = list(reversed(CONFIGS)) if args.reverse else list(CONFIGS)
