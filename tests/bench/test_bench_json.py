@@ -89,7 +89,7 @@ def test_image_bench_throughput(run_bench, bench_model, bench_data, tmp_path):
     for key in ("loop_s", "pipeline_s", "inference_only_s"):
         seconds_list(r[key], 1)
     assert r["n_images"] == 24 and r["batch_size"] == 8
-    assert r["max_abs_difference_loop"] < 1e-5 and r["max_abs_difference_inference_only"] == 0
+    assert r["max_abs_difference_loop"] < 1e-5 and r["max_abs_difference_inference_only"] < 1e-5
     for key in ("pipeline_over_inference_only", "loop_over_pipeline"):
         assert {"median", "best", "pairs"} <= set(r[key]) and len(r[key]["pairs"]) == 1
     assert r["loads"][0]["before"] == "triple 1"
