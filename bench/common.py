@@ -104,7 +104,7 @@ class Bench:
     Parameters
     ----------
     name : str
-        The script (and sub-command), e.g. ``"image_bench throughput"``.
+        The script's stem (and sub-command), e.g. ``"image_bench throughput"``.
     args : argparse.Namespace
         Parsed with :func:`add_options`' options.
     argv : list of str, optional
@@ -116,7 +116,7 @@ class Bench:
         self.max_load = float(args.max_load)
         self.force = bool(args.force)
         argv = sys.argv[1:] if argv is None else list(argv)
-        script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else f"{name.split()[0]}.py"
+        script = f"{name.split()[0]}.py"  # the name starts with the script's
         start = load_averages()
         self.data: dict = {
             "benchmark": name, "command": shlex.join([".venv/bin/python", f"bench/{script}", *argv]),

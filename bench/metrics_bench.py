@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 from common import Bench, add_options  # noqa: E402
 
 GROUPS = np.array(["north", "south", "east", "west"])
@@ -94,16 +94,10 @@ def ours_engine(labels, probs, groups, n_bootstrap):
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return f"{model}, {os.cpu_count()} cores, numpy {np.__version__}, load average {load}"
+    """One line: CPU model, cores, numpy version, load averages (bench/common.py's description)."""
+    m = common.machine()
+    load = " ".join(f"{x:.1f}" for x in common.load_averages())
+    return f"{m['cpu']}, {m['cores']} cores, numpy {m['numpy']}, load average {load}"
 
 
 def measure_interleaved(paths, repeat, bench=None, label="round"):

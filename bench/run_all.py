@@ -263,8 +263,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.list:
         for e in REGISTRY:
-            print(f"{e.name:18s} {'long  ' if e.long else ''}{e.duration:>10s}  bench/{e.script} {' '.join(e.args)}"
-                  f"\n{'':18s} backs: {e.backs}")
+            print(f"{e.name:18s} bench/{e.script} {' '.join(e.args)}\n{'':18s} {'long (--include-long), ' if e.long else ''}"
+                  f"{e.duration}{'; needs --model' if e.model else ''}\n{'':18s} backs: {e.backs}")
         return
     chosen = select(args)
     if any(e.model for e in chosen):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from common import Bench, add_options  # noqa: E402
+from common import Bench, add_options, machine as common_machine  # noqa: E402
 
 CONFIGS = ("seed", "default", "fast")
 #: Untimed: the trained model's probabilities on the (first ``limit``) test images, saved for scoring.
@@ -58,18 +57,18 @@ def default_data() -> str:
 
 
 def machine() -> dict:
-    """CPU model, core count, the bfloat16 flags, load average: what the figures depend on."""
-    model, flags = platform.processor(), set()
+    """CPU model, core count, platform (bench/common.py) and the bfloat16 flags: what the figures depend on."""
+    flags = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
+            if key.strip() == "flags":
                 flags = set(value.split())
+                break
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "platform": platform.platform(),
+    m = common_machine()
+    return {"cpu": m["cpu"], "cores": m["cores"], "platform": m["platform"],
             "bf16_flags": sorted(f for f in flags if "bf16" in f or f.startswith("amx"))}
 
 
