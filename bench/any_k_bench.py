@@ -13,6 +13,9 @@ values and one of N/10 ids mostly below the minimum group size):
 
     .venv/bin/python bench/any_k_bench.py                      # K = 10, 100, 1000; N = 50,000
     .venv/bin/python bench/any_k_bench.py --ks 10 1000 --repeat 3
+
+``--json PATH`` writes, per K, every round's wall seconds of both paths (``audit_s``, ``straightforward_s``, a
+load-average reading before each round), the render times and report size.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Bench, add_options  # noqa: E402
 from metrics_bench import machine  # noqa: E402
 
 REGIONS = np.array(["north", "south", "east", "west"])
@@ -75,13 +79,17 @@ def audit_run(path: Path, out: Path) -> None:
         raise SystemExit(f"audit run failed: {done.output} {done.exception!r}")
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    add_options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    bench = Bench("any_k_bench", args, argv)
+    rows = []
 
     import json
 
@@ -100,14 +108,16 @@ def main() -> None:
             path = Path(tmp) / f"k{k}.npz"
             make_file(path, args.n, k, args.seed)
             out = Path(tmp) / f"out{k}"
-            best = {"audit": float("inf"), "naive": float("inf")}
-            for _ in range(args.repeat):
+            runs = {"audit": [], "naive": []}
+            for r in range(args.repeat):
+                bench.load(f"K = {k}, round {r + 1}", echo=False)
                 t = time.perf_counter()
                 audit_run(path, out)
-                best["audit"] = min(best["audit"], time.perf_counter() - t)
+                runs["audit"].append(time.perf_counter() - t)
                 t = time.perf_counter()
                 ref = straightforward(path)
-                best["naive"] = min(best["naive"], time.perf_counter() - t)
+                runs["naive"].append(time.perf_counter() - t)
+            best = {key: min(v) for key, v in runs.items()}
             result = json.loads((out / "audit.json").read_text(encoding="utf-8"))
             cells = np.zeros((k, k), dtype=np.int64)
             for t_, p_, c in result["confusion_cells"]:
@@ -118,16 +128,26 @@ def main() -> None:
             for c, value in ref["auc"].items():
                 row = result["per_class"][c]
                 assert abs(row["roc_auc"] - value) < 1e-12 and abs(row["average_precision"] - ref["ap"][c]) < 1e-12
-            render = float("inf")
+            renders = []
             for _ in range(args.repeat):
                 t = time.perf_counter()
                 html = render_html(result)
-                render = min(render, time.perf_counter() - t)
+                renders.append(time.perf_counter() - t)
+            render = min(renders)
             size = len(html.encode("utf-8"))
+            rows.append({"k": k, "audit_s": runs["audit"], "straightforward_s": runs["naive"], "render_s": renders,
+                         "report_html_bytes": size, "ratio_best": best["audit"] / best["naive"]})
             print(f"{k:4d}  {size / 2**20:8.2f} MB  {render:6.2f} s  {best['audit']:8.2f} s  "
                   f"{best['naive']:13.2f} s   {best['audit'] / best['naive']:10.2f}×")
     print("results agree with the straightforward path (confusion matrix, ECE, region difference, per-class "
-          "ROC AUC and average precision)")
+          "ROC AUC and average precision)" + bench.marked())
+    bench.data.update(n=args.n, repeat=args.repeat, by_k=rows)
+    bench.table([{"K": r["k"], "report.html MB": round(r["report_html_bytes"] / 2**20, 2),
+                  "render s": round(min(r["render_s"]), 3), "audit run s": round(min(r["audit_s"]), 3),
+                  "straightforward s": round(min(r["straightforward_s"]), 3),
+                  "audit run / straightforward": round(r["ratio_best"], 3)} for r in rows])
+    bench.headline(f"audit run / straightforward at K = {rows[-1]['k']}, best wall", rows[-1]["ratio_best"])
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ ImageMagick's motion blur as per-image shifts), on the same images, in the same 
 
 Prints wall and CPU seconds of both per corruption and the ratios; the baseline uses the same parameters
 and draws from the same kind of generators, so the work is the same, only the loop structure differs.
+Each corruption's pair (batched, then per-image) starts after a load-average reading. ``--json PATH``
+writes ``ratio`` (wall, all selected corruptions: sum of per-image seconds / sum of batched seconds),
+``cpu_ratio`` and ``corruptions`` (one row per corruption: name, batched_s, per_image_s, ratio,
+batched_cpu_s, per_image_cpu_s).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +32,8 @@ from audit.robustness.frost import frost_texture
 from audit.robustness.params import CORRUPTIONS, PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from common import Bench, add_options  # noqa: E402
 
 
 # --- the per-image baseline (reference loop structure) ----------------------------------------------
@@ -195,13 +202,16 @@ def b_jpeg_compression(x, c, rng):
 BASELINE = {name: globals()[f"b_{name}"] for name in CORRUPTIONS}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.environ.get("AUDIT_DATA", str(REPO.parent / "shared/datasets/cifar-10-binary.tar.gz")))
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--severity", type=int, default=3)
     ap.add_argument("--only", nargs="*", default=list(CORRUPTIONS))
-    args = ap.parse_args()
+    add_options(ap)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = ap.parse_args(argv)
+    bench = Bench("corruption_speed", args, argv)
     from audit.model.data import load_cifar10
 
     x = load_cifar10(args.data).x_test[: args.n]
@@ -210,8 +220,10 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'corruption':18s} {'batched s':>10s} {'per-image s':>12s} {'ratio':>7s}   (CPU s: batched, per-image)")
     tot = np.zeros(4)
+    rows = []
     for name in args.only:
         c = PARAMS[name][args.severity - 1]
+        bench.load(name, echo=False)
         w, p = time.perf_counter(), time.process_time()
         corrupt(x, name, args.severity, seed=0)
         bw, bp = time.perf_counter() - w, time.process_time() - p
@@ -221,9 +233,25 @@ def main() -> None:
             BASELINE[name](img, c, rng)
         rw, rp = time.perf_counter() - w, time.process_time() - p
         tot += (bw, rw, bp, rp)
+        rows.append({"name": name, "batched_s": bw, "per_image_s": rw, "ratio": rw / bw, "batched_cpu_s": bp,
+                     "per_image_cpu_s": rp})
         print(f"{name:18s} {bw:10.2f} {rw:12.2f} {rw / bw:6.1f}x   ({bp:.2f}, {rp:.2f})", flush=True)
     print(f"{'all':18s} {tot[0]:10.2f} {tot[1]:12.2f} {tot[1] / tot[0]:6.1f}x   ({tot[2]:.2f}, {tot[3]:.2f}; "
-          f"CPU ratio {tot[3] / tot[2]:.1f}x)")
+          f"CPU ratio {tot[3] / tot[2]:.1f}x){bench.marked()}")
+    loads = [r["load"] for r in bench["loads"]]
+    print(f"load average before each corruption: {min(loads):.2f}–{max(loads):.2f}")
+    bench.data.update(n_images=len(x), severity=args.severity, corruptions=rows, batched_s=float(tot[0]),
+                      per_image_s=float(tot[1]), ratio=float(tot[1] / tot[0]), batched_cpu_s=float(tot[2]),
+                      per_image_cpu_s=float(tot[3]), cpu_ratio=float(tot[3] / tot[2]))
+    bench.table([{"corruption": r["name"], "batched s": round(r["batched_s"], 3),
+                  "per-image s": round(r["per_image_s"], 3), "ratio (wall)": round(r["ratio"], 2),
+                  "CPU s batched / per-image": f"{r['batched_cpu_s']:.2f} / {r['per_image_cpu_s']:.2f}"}
+                 for r in rows]
+                + [{"corruption": f"all {len(rows)}", "batched s": round(float(tot[0]), 3),
+                    "per-image s": round(float(tot[1]), 3), "ratio (wall)": round(float(tot[1] / tot[0]), 2),
+                    "CPU s batched / per-image": f"{tot[2]:.2f} / {tot[3]:.2f} ({tot[3] / tot[2]:.1f}x)"}])
+    bench.headline(f"corruption generation, all {len(rows)}, per-image / batched wall", float(tot[1] / tot[0]))
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -8,14 +8,14 @@ MetricFrame on raw rows), same data, same process; plus a chunked run over a mem
 
 Each path is timed as the best of ``--repeat`` (default 3) wall-clock runs, the paths interleaved
 (round r runs every path once), so load on a shared machine hits them alike; peak memory is the
-tracemalloc peak of one further, untimed run of each.
+tracemalloc peak of one further, untimed run of each. ``--json PATH`` writes every round's wall seconds per path
+(``runs_s``, with a load-average reading before each round), the bests, peaks and ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -27,6 +27,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import Bench, add_options  # noqa: E402
+
 GROUPS = np.array(["north", "south", "east", "west"])
 
 
@@ -90,27 +94,27 @@ def ours_engine(labels, probs, groups, n_bootstrap):
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return f"{model}, {os.cpu_count()} cores, numpy {np.__version__}, load average {load}"
+    """One line: CPU model, cores, numpy version, load averages (bench/common.py's description)."""
+    m = common.machine()
+    load = " ".join(f"{x:.1f}" for x in common.load_averages())
+    return f"{m['cpu']}, {m['cores']} cores, numpy {m['numpy']}, load average {load}"
 
 
-def measure_interleaved(paths, repeat):
-    """Best wall time of ``repeat`` interleaved rounds and tracemalloc peak of each path."""
+def measure_interleaved(paths, repeat, bench=None, label="round"):
+    """Best wall time of ``repeat`` interleaved rounds and tracemalloc peak of each path (every round's wall
+    seconds and the load before it recorded in ``bench`` where given)."""
     best = {name: float("inf") for name, _ in paths}
     out = {}
-    for _ in range(repeat):
+    for r in range(repeat):
+        if bench is not None:
+            bench.load(f"{label} {r + 1}", echo=False)
         for name, fn in paths:
             t = time.perf_counter()
             out[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - t)
+            seconds = time.perf_counter() - t
+            best[name] = min(best[name], seconds)
+            if bench is not None:
+                bench.setdefault("runs_s", {}).setdefault(name, []).append(seconds)
     peak = {}
     for name, fn in paths:
         tracemalloc.start()
@@ -120,7 +124,7 @@ def measure_interleaved(paths, repeat):
     return out, best, peak
 
 
-def run_main(n, k, seed, repeat):
+def run_main(n, k, seed, repeat, bench=None):
     import fairlearn.metrics  # noqa: F401  (import cost is not part of either timing)
     import sklearn.metrics  # noqa: F401
 
@@ -137,7 +141,7 @@ def run_main(n, k, seed, repeat):
          lambda: ours_engine(labels, probs, groups, 0)),
         ("ours: build_result, bootstrap B=200", lambda: ours_engine(labels, probs, groups, 200)),
     ]
-    out, best, peak = measure_interleaved(paths, repeat)
+    out, best, peak = measure_interleaved(paths, repeat, bench)
     ref, ours, eng = out[paths[0][0]], out[paths[1][0]], out[paths[3][0]]
     assert ours["confusion_matrix"] == ref["cm"].tolist()
     assert abs(ours["calibration"]["ece"] - ref["ece"]) < 1e-9
@@ -149,9 +153,15 @@ def run_main(n, k, seed, repeat):
     for name, _ in paths:
         print(f"{best[name]:8.3f} s  peak {peak[name] / 2**20:8.1f} MiB  {t_ref / best[name]:7.1f}×  {name}")
     print("results agree with the straightforward path (confusion matrix, ECE, NLL, group difference)")
+    if bench is not None:
+        bench.data.update(n=n, k=k, repeat=repeat, best_s=best, peak_bytes=peak,
+                          ratio={name: t_ref / best[name] for name, _ in paths})
+        bench.table([{"path": name, "best s": round(best[name], 4), "peak MiB": round(peak[name] / 2**20, 1),
+                      "straightforward / path": round(t_ref / best[name], 2)} for name, _ in paths])
+        bench.headline("straightforward / accumulators, best wall", t_ref / best[paths[1][0]])
 
 
-def run_blocks(n, k, seed, repeat):
+def run_blocks(n, k, seed, repeat, bench=None):
     """The accumulator path with AuditAccumulator.update's row blocks of several sizes (one pass: none)."""
     import audit.engine.build as engine
 
@@ -169,13 +179,15 @@ def run_blocks(n, k, seed, repeat):
         return run
 
     paths = [(f"blocks of {size:,} rows" if size else "one pass (no blocks)", with_blocks(size)) for size in sizes]
-    _, best, _ = measure_interleaved(paths, repeat)
+    _, best, _ = measure_interleaved(paths, repeat, bench, "blocks round")
+    if bench is not None:
+        bench["blocks_best_s"] = {name: best[name] for name, _ in paths}
     print(f"row blocks of AuditAccumulator.update ({engine.available_cores()} threads), best of {repeat}:")
     for name, _ in paths:
         print(f"{best[name] * 1000:8.1f} ms  {name}")
 
 
-def big_child(folder: str, chunk: int, check_n: int):
+def big_child(folder: str, chunk: int, check_n: int, out_json: str | None = None):
     from audit.engine.build import AuditAccumulator
 
     # Chunks are read with explicit reads (not a memory map), so the page cache of the 400 MB file
@@ -209,6 +221,8 @@ def big_child(folder: str, chunk: int, check_n: int):
     print(f"{labels.shape[0]:,} × {probs.shape[1]} read from .npy files in chunks of {chunk:,}: {elapsed:.2f} s, "
           f"peak RSS {rss:.0f} MiB, {labels.shape[0] / elapsed / 1e6:.2f} M rows/s; "
           f"accuracy {res['overall']['accuracy']:.4f}, ECE {res['calibration']['ece']:.4f}")
+    if out_json:
+        Path(out_json).write_text(json.dumps({"rows": int(labels.shape[0]), "seconds": elapsed, "peak_rss_mib": rss}))
     head = AuditAccumulator(names, group_names=["g"], temperature=1.3).update(Chunk(slice(0, check_n)))
     pieces = AuditAccumulator(names, group_names=["g"], temperature=1.3)
     for start in range(0, check_n, check_n // 7 + 1):
@@ -225,7 +239,7 @@ def big_child(folder: str, chunk: int, check_n: int):
         sys.exit(1)
 
 
-def run_big(n, k, seed, chunk, check_n):
+def run_big(n, k, seed, chunk, check_n, bench=None):
     with tempfile.TemporaryDirectory() as folder:
         t = time.perf_counter()
         lab = np.lib.format.open_memmap(Path(folder) / "labels.npy", "w+", np.int32, (n,))
@@ -242,11 +256,15 @@ def run_big(n, k, seed, chunk, check_n):
         lab.flush(), pr.flush(), gr.flush()
         del lab, pr, gr
         print(f"wrote {n:,} × {k} (float32) in {time.perf_counter() - t:.1f} s")
+        if bench is not None:
+            bench.load("big run", echo=False)
         subprocess.run([sys.executable, __file__, "--big-child", folder, "--chunk", str(chunk),
-                        "--check-n", str(check_n)], check=True)
+                        "--check-n", str(check_n), "--big-json", str(Path(folder) / "big.json")], check=True)
+        if bench is not None:
+            bench["big"] = json.loads((Path(folder) / "big.json").read_text())
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--k", type=int, default=10)
@@ -258,15 +276,22 @@ def main():
     ap.add_argument("--skip-main", action="store_true")
     ap.add_argument("--blocks", action="store_true", help="also time the accumulator's row-block sizes")
     ap.add_argument("--big-child", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    ap.add_argument("--big-json", help=argparse.SUPPRESS)
+    add_options(ap)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = ap.parse_args(argv)
     if args.big_child:
-        return big_child(args.big_child, args.chunk, args.check_n)
+        return big_child(args.big_child, args.chunk, args.check_n, args.big_json)
+    bench = Bench("metrics_bench", args, argv)
     if not args.skip_main:
-        run_main(args.n, args.k, args.seed, args.repeat)
+        run_main(args.n, args.k, args.seed, args.repeat, bench)
     if args.blocks:
-        run_blocks(args.n, args.k, args.seed, args.repeat)
+        run_blocks(args.n, args.k, args.seed, args.repeat, bench)
     if args.big:
-        run_big(args.big, args.k, args.seed, args.chunk, args.check_n)
+        run_big(args.big, args.k, args.seed, args.chunk, args.check_n, bench)
+    if bench.marked():
+        print(bench.marked().strip())
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ synthetic 64x64 PNG images with a small ONNX model.
 
 run: wall time of ``audit run`` (a subprocess, as a user runs it) with the ONNX export and with the Keras
 model on the PNG folder, robustness off, no history record.
+
+``--n N``: the first N test images only (a smoke run). ``--json PATH`` writes every run's wall seconds
+(``runs_s`` under each part), the load average before each round and the figures.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "bench")]
 sys.path.append(str(REPO / "tests"))  # for helpers.onnx_fixtures
 
+from common import DEFAULT_DATA, Bench, add_options, require_model  # noqa: E402
 from image_bench import CACHE, cifar_pngs, synthetic  # noqa: E402
 
 
@@ -88,7 +92,8 @@ def throughput(args, onnx_file: Path, test: Path) -> dict:
     runs = {"onnx pipeline": [], "keras pipeline": [], "straightforward onnx loop": []}
     onnx_in.predict(batch_size=args.batch_size, progress=False)  # warm-up: file cache, sessions, graphs
     keras_in.predict(batch_size=args.batch_size, progress=False)
-    for _ in range(args.repeats):
+    for r in range(args.repeats):
+        args.bench.load(f"throughput round {r + 1}", echo=False)
         t = time.perf_counter()
         p_onnx = onnx_in.predict(batch_size=args.batch_size, progress=False)
         runs["onnx pipeline"].append(time.perf_counter() - t)
@@ -104,7 +109,7 @@ def throughput(args, onnx_file: Path, test: Path) -> dict:
            "argmax_agree": bool((p_onnx.argmax(1) == p_keras.argmax(1)).all()),
            "max_abs_dp_loop_vs_pipeline": float(np.abs(p_loop - p_onnx[order]).max())}
     for name, times in runs.items():
-        out[name] = {"best_s": min(times), "median_s": float(np.median(times)),
+        out[name] = {"runs_s": times, "best_s": min(times), "median_s": float(np.median(times)),
                      "images_per_s_best": n / min(times), "images_per_s_median": n / float(np.median(times))}
         print(f"{name:>27}: best {min(times):.2f} s = {n / min(times):,.0f} images/s, median "
               f"{n / float(np.median(times)):,.0f} images/s  (runs: {', '.join(f'{t:.2f}' for t in times)})")
@@ -151,10 +156,13 @@ def memory_child(args) -> None:
 
 
 def memory(args) -> dict:
-    model = tiny_onnx(CACHE / "tiny64.onnx")
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    model = tiny_onnx(cache / "tiny64.onnx")
     rows = []
     for n in args.sizes:
-        folder = synthetic(CACHE / f"synthetic64-{n}", n)
+        folder = synthetic(cache / f"synthetic64-{n}", n)
+        args.bench.load(f"memory N = {n}", echo=False)
         done = subprocess.run([sys.executable, __file__, "memory-child", "--model", str(model), "--folder",
                                str(folder), "--batch-size", "256"], capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -168,7 +176,8 @@ def run_times(args, onnx_file: Path, test: Path) -> dict:
     common = ("--reproducible", "--bootstrap", "200", "--corruptions", "none", "--no-record")
     times = {"onnx": [], "keras": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.repeats):
+        for r in range(args.repeats):
+            args.bench.load(f"audit run round {r + 1}", echo=False)
             for kind, model in (("onnx", onnx_file), ("keras", args.model)):
                 t = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "audit", "run", "--model", str(model), "--data", str(test),
@@ -183,26 +192,35 @@ def run_times(args, onnx_file: Path, test: Path) -> dict:
     return {k: {"best_s": min(v), "runs_s": v} for k, v in times.items()} | {"same_verdict": verdicts[0] == verdicts[1]}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", nargs="?", default="all", choices=["all", "throughput", "memory", "run", "memory-child"])
-    ap.add_argument("--model", default=str(REPO / "models" / "cifar10-seed"), help="a float32 seed model folder")
+    ap.add_argument("--data", default=os.environ.get("AUDIT_DATA", str(DEFAULT_DATA)), help="CIFAR-10 binary archive")
+    ap.add_argument("--n", type=int, default=None, help="the first N test images only (default: all 10,000)")
+    ap.add_argument("--cache", default=str(CACHE), help="where the PNG folders and ONNX files are written")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--sizes", type=int, nargs="+", default=[5_000, 50_000])
     ap.add_argument("--folder")
-    ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--keras-export", action="store_true",
                     help='export with model.export(format="onnx") (needs tf2onnx) instead of onnx.helper')
-    args = ap.parse_args()
+    add_options(ap)
+    ap.add_argument("--model", default=str(REPO / "models" / "cifar10-seed"), help="a float32 seed model folder")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = ap.parse_args(argv)
     if args.what == "memory-child":
         return memory_child(args)
+    args.bench = bench = Bench(f"onnx_bench {args.what}", args, argv)
     load = os.getloadavg()
     print(f"cores: {os.cpu_count()}; load average (1, 5, 15 min) before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    results = {"cores": os.cpu_count(), "load_before": load}
-    test, _ = cifar_pngs(Path(args.model))
-    onnx_file = export(Path(args.model), CACHE / f"{Path(args.model).name}{'-keras' * args.keras_export}.onnx",
-                       keras_export=args.keras_export)
+    results = bench.data
+    results.update({"cores": os.cpu_count(), "load_before": load})
+    if args.what in ("all", "throughput", "run"):
+        require_model(args.model, "onnx_bench.py")
+        test, _ = cifar_pngs(None, args.data, args.n, Path(args.cache))
+        Path(args.cache).mkdir(parents=True, exist_ok=True)
+        onnx_file = export(Path(args.model), Path(args.cache) / f"{Path(args.model).name}{'-keras' * args.keras_export}.onnx",
+                           keras_export=args.keras_export)
     results["export"] = "keras model.export (tf2onnx)" if args.keras_export else "onnx.helper, trained weights"
     if args.what in ("all", "throughput"):
         results["throughput"] = throughput(args, onnx_file, test)
@@ -211,10 +229,24 @@ def main() -> None:
     if args.what in ("all", "memory"):
         results["memory"] = memory(args)
     results["load_after"] = os.getloadavg()
-    print(f"load average after: {results['load_after'][0]:.2f}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    print(f"load average after: {results['load_after'][0]:.2f}{bench.marked()}")
+    rows = []
+    if "throughput" in results:
+        rows += [{"part": f"throughput: {name}", "best s": round(v["best_s"], 3), "median s": round(v["median_s"], 3),
+                  "images/s (median)": round(v["images_per_s_median"])}
+                 for name, v in results["throughput"].items() if isinstance(v, dict)]
+    if "audit_run" in results:
+        rows += [{"part": f"audit run --model {kind}", "best s": round(v["best_s"], 2)}
+                 for kind, v in results["audit_run"].items() if isinstance(v, dict)]
+    if "memory" in results:
+        rows += [{"part": f"memory: N = {r['n']}", "peak RSS MiB": round(r["peak_rss_mib"], 1)}
+                 for r in results["memory"]["rows"]]
+    bench.table(rows)
+    if "throughput" in results:
+        t = results["throughput"]
+        bench.headline("ONNX pipeline / Keras pipeline images per second (median)",
+                       t["onnx pipeline"]["images_per_s_median"] / t["keras pipeline"]["images_per_s_median"])
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ written as ``.npz``. `audit run` runs with its defaults (200 bootstrap resamples
 every section, the verdict, the four files written) and ``--no-record``, with ``--db`` naming a database that
 does not exist (a CI job's fresh clone). The script checks that both processes report the same confusion
 matrix, ECE, classwise ECE, log loss, Brier, per-class ROC AUC and average precision and group difference.
-Before each pair it prints the 1-minute load average and refuses to start above ``--max-load`` unless
-``--force`` (then the figures are marked as taken under load); ``--pause S`` rests S seconds before each large run
+Before each pair it prints the 1-minute load average; it refuses to start above ``--max-load`` unless
+``--force`` (then the figures are marked as taken under load; bench/common.py); ``--pause S`` rests S seconds before each large run
 (none by default, see PAUSE).
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 AUDIT = str(Path(PYTHON).with_name("audit"))
 sys.path.insert(0, str(REPO / "bench"))
+from common import Bench, add_options  # noqa: E402
 from metrics_bench import make_data  # noqa: E402  (the data of the in-process metrics benchmark)
 
 
@@ -57,10 +57,6 @@ def timed(cmd: list[str], pause: float = PAUSE) -> float:
     if done.returncode not in (0, 1):  # 1: the informational gate may fail; the run itself is complete
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
     return wall
-
-
-def load() -> float:
-    return os.getloadavg()[0]
 
 
 def check_agreement(audit_json: Path, numbers_json: Path) -> list[str]:
@@ -97,7 +93,7 @@ def check_agreement(audit_json: Path, numbers_json: Path) -> list[str]:
     return problems
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--k", type=int, default=10)
@@ -105,17 +101,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved pairs of the large run")
     parser.add_argument("--small-repeat", type=int, default=7)
     parser.add_argument("--pause", type=float, default=PAUSE, help="seconds of rest before each large run")
-    parser.add_argument("--max-load", type=float, default=1.0)
-    parser.add_argument("--force", action="store_true", help="run even above --max-load (figures marked)")
-    parser.add_argument("--json", type=Path, help="write every measurement here")
-    args = parser.parse_args()
-
-    if load() > args.max_load and not args.force:
-        raise SystemExit(f"load average {load():.2f} is above --max-load {args.max_load}: figures taken now would "
-                         "flatter the vectorised side; wait for an idle machine or pass --force")
-    out: dict = {"n": args.n, "k": args.k, "small": args.small, "forced": args.force, "loads": [],
-                 "audit_s": [], "straightforward_s": [], "small_audit_s": [], "import_audit_s": [],
-                 "bare_python_s": []}
+    add_options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    bench = Bench("run_bench", args, argv)
+    out = bench.data
+    out.update({"n": args.n, "k": args.k, "small": args.small, "audit_s": [], "straightforward_s": [],
+                "small_audit_s": [], "import_audit_s": [], "bare_python_s": []})
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         big, small = tmp / "big.npz", tmp / "small.npz"
@@ -123,8 +115,7 @@ def main() -> None:
         make_file(small, args.small, args.k, seed=1)
         audit_cmd = [AUDIT, "run", "--no-record", "--db", str(tmp / "absent.sqlite"), "--reproducible"]
         for i in range(args.repeat):
-            out["loads"].append(load())
-            print(f"pair {i + 1}: load average {out['loads'][-1]:.2f}", flush=True)
+            bench.load(f"pair {i + 1}")
             out["straightforward_s"].append(timed([PYTHON, str(REPO / "bench" / "straightforward.py"), str(big),
                                                    "--out", str(tmp / "numbers.json")], args.pause))
             out["audit_s"].append(timed(audit_cmd + ["--predictions", str(big), "--out", str(tmp / "big-out")],
@@ -132,20 +123,20 @@ def main() -> None:
             print(f"  straightforward {out['straightforward_s'][-1]:.2f} s, audit run {out['audit_s'][-1]:.2f} s "
                   f"({out['straightforward_s'][-1] / out['audit_s'][-1]:.2f}×)", flush=True)
         problems = check_agreement(tmp / "big-out" / "audit.json", tmp / "numbers.json")
-        for _ in range(args.small_repeat):
+        for i in range(args.small_repeat):
+            bench.load(f"small run {i + 1}", echo=False)
             out["bare_python_s"].append(timed([PYTHON, "-c", "pass"], 0))
             out["import_audit_s"].append(timed([PYTHON, "-c", "import audit"], 0))
             out["small_audit_s"].append(timed(audit_cmd + ["--predictions", str(small), "--out", str(tmp / "s")], 0))
-    out["loads"].append(load())
     med = {key: statistics.median(out[key]) for key in ("audit_s", "straightforward_s", "small_audit_s",
                                                          "import_audit_s", "bare_python_s")}
     pairs = [s / a for s, a in zip(out["straightforward_s"], out["audit_s"])]
     out.update(ratio_median=med["straightforward_s"] / med["audit_s"],
                ratio_best=min(out["straightforward_s"]) / min(out["audit_s"]), ratio_pairs=pairs,
                agreement=problems or "the two processes report the same numbers")
-    marked = " [measured under load: not a result]" if args.force and max(out["loads"]) > args.max_load else ""
-    print(f"\n{args.n:,} × {args.k}, {args.repeat} interleaved pairs, load {min(out['loads']):.2f}–"
-          f"{max(out['loads']):.2f}{marked}")
+    loads = [x["load"] for x in out["loads"]]
+    print(f"\n{args.n:,} × {args.k}, {args.repeat} interleaved pairs, load {min(loads):.2f}–"
+          f"{max(loads):.2f}{bench.marked()}")
     print(f"  straightforward script  median {med['straightforward_s']:.2f} s (best {min(out['straightforward_s']):.2f})")
     print(f"  audit run               median {med['audit_s']:.2f} s (best {min(out['audit_s']):.2f})")
     print(f"  ratio                   median {out['ratio_median']:.2f}×, best {out['ratio_best']:.2f}×, pairs "
@@ -154,9 +145,14 @@ def main() -> None:
     print(f"{args.small:,} rows: audit run median {med['small_audit_s']:.2f} s (best {min(out['small_audit_s']):.2f}); "
           f"import audit median {1000 * (med['import_audit_s'] - med['bare_python_s']):.0f} ms above a bare interpreter "
           f"({1000 * med['bare_python_s']:.0f} ms)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    bench.table([{"rows": f"{args.n:,} × {args.k}", "pair count": args.repeat,
+                  "straightforward median s": round(med["straightforward_s"], 3),
+                  "audit run median s": round(med["audit_s"], 3), "ratio (median)": round(out["ratio_median"], 3),
+                  "ratio pair by pair": ", ".join(f"{r:.2f}" for r in pairs),
+                  f"audit run on {args.small:,} rows, median s": round(med["small_audit_s"], 3),
+                  "import audit, ms above bare": round(1000 * (med["import_audit_s"] - med["bare_python_s"]))}])
+    bench.headline("straightforward script / audit run, median wall", out["ratio_median"])
+    bench.finish()
     if problems:
         raise SystemExit(1)
 

@@ -1,7 +1,8 @@
 """The seed notebook's training code ported to Keras 3 as a plain script (the benchmark baseline).
 
 Only the data loading differs from the notebook (``model.data.load_cifar10`` reads the same files as
-``audit train``); the network, compile and fit are the notebook's. Prints seconds per epoch.
+``audit train``); the network, compile and fit are the notebook's. Prints seconds per epoch; ``--json PATH``
+writes them (``seconds_per_epoch``), the test loss and accuracy, the machine and the load average.
 
     .venv/bin/python bench/seed_keras3.py --data ../shared/datasets/cifar-10-binary.tar.gz --epochs 2
 """
@@ -9,12 +10,13 @@ Only the data loading differs from the notebook (``model.data.load_cifar10`` rea
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Bench, add_options  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -22,9 +24,11 @@ def main(argv=None) -> None:
     parser.add_argument("--data", default=None, help="CIFAR-10 binary folder or .tar.gz (default: $AUDIT_DATA)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=None, help="use the first N training and test images")
-    parser.add_argument("--json", default=None, help="also write the timings to this JSON file")
     parser.add_argument("--probs", default=None, help="also save the test probabilities to this .npy file (untimed)")
+    add_options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    bench = Bench("seed_keras3", args, argv)
 
     from audit.model.data import load_cifar10, resolve_data_path
 
@@ -84,6 +88,7 @@ def main(argv=None) -> None:
             self.seconds.append(time.perf_counter() - self.start)
 
     timer = EpochSeconds()
+    bench.load("training", echo=False)
     model.compile(loss="categorical_crossentropy", optimizer=OPTIM, metrics=["accuracy"])
     model.fit(X_train, Y_train, batch_size=BATCH_SIZE, epochs=NB_EPOCH, validation_split=VALIDATION_SPLIT,
               verbose=VERBOSE, callbacks=[timer])
@@ -98,8 +103,10 @@ def main(argv=None) -> None:
         import numpy as np
 
         np.save(args.probs, model.predict(X_test, batch_size=512, verbose=0).astype(np.float32))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    bench.data.update(result, epochs=args.epochs, limit=args.limit)
+    bench.table([{"epochs": len(timer.seconds), "s/epoch": ", ".join(f"{s:.2f}" for s in timer.seconds),
+                  "test accuracy": round(float(score[1]), 4)}])
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ whole step.
 
     .venv/bin/python bench/train_steps.py                 # about 4 minutes on 2 cores
     .venv/bin/python bench/train_steps.py --parts
+
+``--json PATH`` writes every epoch's ms/step per configuration (``configs``; or the parts' ms, ``parts``)
+with the load average before each configuration's process.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from common import Bench, add_options  # noqa: E402
 
 CONFIGS = ("seed", "f32-pipeline", "bf16-autotuned", "bf16-pipeline", "fast")
 BATCH = 128
@@ -160,30 +165,50 @@ def main(argv=None) -> None:
     parser.add_argument("--parts", action="store_true", help="time the pieces of one step instead")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--parts-child", help=argparse.SUPPRESS)
+    add_options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.steps, args.epochs)
     if args.parts_child:
         return parts_child(args.parts_child)
+    bench = Bench("train_steps", args, argv)
+    bench.data.update(steps=args.steps, epochs=args.epochs, batch=BATCH)
 
     print(f"{os.cpu_count()} cores, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.parts:
         print("| precision | forward | forward + backward | update, Keras | update, fused | step, Keras "
               "| step, fused |\n|---|---:|---:|---:|---:|---:|---:|")
+        parts = bench.setdefault("parts", [])
         for policy in ("float32", "mixed_bfloat16"):
+            bench.load(policy, echo=False)
             r = run_child(["--parts-child", policy])
+            parts.append(r)
             print(f"| {policy} | {r['forward']:.1f} | {r['forward_backward']:.1f} | {r['update_keras']:.1f} "
                   f"| {r['update_fused']:.1f} | {r['step_keras']:.1f} | {r['step_fused']:.1f} |")
-        print("(ms per call, best of 5 rounds of 30; batch 128)")
+        print("(ms per call, best of 5 rounds of 30; batch 128)" + bench.marked())
+        bench.table([{"precision": r["policy"], **{k: round(v, 2) for k, v in r.items() if k != "policy"}}
+                     for r in parts])
+        bench.finish()
         return
     print(f"| configuration | ms/step, epochs 2..{args.epochs} | mean | ratio vs seed |\n|---|---|---:|---:|")
     seed_mean = None
+    rows = bench.setdefault("configs", [])
     for config in args.configs:
+        bench.load(config, echo=False)
         ms = run_child(["--child", config, "--steps", str(args.steps), "--epochs", str(args.epochs)])["ms_per_step"][1:]
         mean = statistics.fmean(ms)
         seed_mean = mean if config == "seed" else seed_mean
         ratio = f"{mean / seed_mean:.2f}" if seed_mean else "n/a"
         print(f"| {config} | {' '.join(f'{v:.1f}' for v in ms)} | {mean:.1f} | {ratio} |", flush=True)
+        rows.append({"config": config, "ms_per_step": ms, "mean_ms": mean,
+                     "ratio_vs_seed": mean / seed_mean if seed_mean else None})
+    if bench.marked():
+        print(bench.marked().strip())
+    bench.table([{"configuration": r["config"], "ms/step, epochs 2..N": " ".join(f"{v:.1f}" for v in r["ms_per_step"]),
+                  "mean": round(r["mean_ms"], 2),
+                  "ratio vs seed": round(r["ratio_vs_seed"], 3) if r["ratio_vs_seed"] else "n/a"} for r in rows])
+    bench.finish()
 
 
 if __name__ == "__main__":

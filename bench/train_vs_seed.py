@@ -15,6 +15,9 @@ before and after (other jobs on the machine make ratios noisy). Logs and a JSON 
 With ``--seeds``, ``audit train`` and ``audit train --fast`` run once per seed (alternating, no seed
 notebook run: it is unseeded) and the table gives each run's test accuracy, test ECE and s/epoch, then
 the mean over seeds and the mean paired difference fast − default with a 95% t interval.
+
+``--json PATH`` also writes the summary there, with the keys every bench script writes (bench/common.py:
+machine, date, command line, the load average before each training run).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +35,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from common import Bench, add_options, machine as common_machine  # noqa: E402
 
 CONFIGS = ("seed", "default", "fast")
 #: Untimed: the trained model's probabilities on the (first ``limit``) test images, saved for scoring.
@@ -53,18 +57,18 @@ def default_data() -> str:
 
 
 def machine() -> dict:
-    """CPU model, core count, the bfloat16 flags, load average: what the figures depend on."""
-    model, flags = platform.processor(), set()
+    """CPU model, core count, platform (bench/common.py) and the bfloat16 flags: what the figures depend on."""
+    flags = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
+            if key.strip() == "flags":
                 flags = set(value.split())
+                break
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "platform": platform.platform(),
+    m = common_machine()
+    return {"cpu": m["cpu"], "cores": m["cores"], "platform": m["platform"],
             "bf16_flags": sorted(f for f in flags if "bf16" in f or f.startswith("amx"))}
 
 
@@ -88,8 +92,9 @@ def commands(name: str, args, tmp: Path, seed: int | None = None) -> tuple[list[
     """The training command of configuration ``name`` and the model folder it writes (None: the seed's)."""
     limit = ["--limit", str(args.limit)] if args.limit else []
     if name == "seed":
+        # the load was checked by this script (its own --max-load / --force): the child does not refuse
         return [sys.executable, str(REPO / "bench" / "seed_keras3.py"), "--data", args.data,
-                "--epochs", str(args.epochs), "--json", str(tmp / "seed.json"),
+                "--epochs", str(args.epochs), "--json", str(tmp / "seed.json"), "--force",
                 "--probs", str(tmp / "seed-probs.npy"), *limit], None
     out = tmp / name
     fast = ["--fast"] if name.startswith("fast") else []
@@ -113,6 +118,8 @@ def train_and_score(name: str, args, tmp: Path, log: Path, labels, seed: int | N
     """Run configuration ``name`` (training timed; ``audit train --seed`` when given), then score its
     test probabilities (untimed)."""
     cmd, out = commands(name, args, tmp, seed)
+    if getattr(args, "bench", None) is not None:
+        args.bench.load(name if seed is None else f"{name}, seed {seed}", echo=False)
     wall = run(cmd, log)
     if out is None:
         trained = json.loads((tmp / "seed.json").read_text())
@@ -206,6 +213,10 @@ def main(argv=None) -> None:
                         help="accuracy comparison: default and fast once per seed (no seed-notebook run)")
     parser.add_argument("--table", metavar="JSON", default=None,
                         help="print the Markdown table of an earlier summary JSON and exit")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results",
+                        help="folder of the logs and the summary JSON (default bench/results, git-ignored)")
+    add_options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.table:
         report = json.loads(Path(args.table).read_text())
@@ -214,7 +225,8 @@ def main(argv=None) -> None:
 
     from audit.model.data import load_cifar10
 
-    results_dir = REPO / "bench" / "results"
+    args.bench = Bench("train_vs_seed", args, argv)
+    results_dir = args.results
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     order = list(reversed(CONFIGS)) if args.reverse else list(CONFIGS)
@@ -227,6 +239,9 @@ def main(argv=None) -> None:
                   "machine": machine(), "load_average_before": load_before,
                   **run_seeds(args, labels, results_dir, stamp), "load_average_after": os.getloadavg()}
         write_report(report, results_dir / f"{stamp}-train_seeds.json", seeds_markdown(report))
+        finish(args.bench, report, [{"seed": r["seed"], "configuration": r["config"],
+                                     "test accuracy": round(r["test_accuracy"], 4),
+                                     "s/epoch, epochs 2..N": round(r["mean_after_first"], 2)} for r in report["runs"]])
         return
     results, loads = {}, {}
     with tempfile.TemporaryDirectory(prefix="train-vs-seed-") as tmp:
@@ -247,6 +262,20 @@ def main(argv=None) -> None:
         "load_average_per_run": loads, "results": results,
     }
     write_report(report, results_dir / f"{stamp}-train_vs_seed.json", markdown(report), order=order)
+    finish(args.bench, report, [{"configuration": name, "s/epoch, epochs 2..N": round(results[name]["mean_after_first"], 2),
+                                 "ratio vs seed (2..N)": round(results[name]["ratio_after_first"], 3),
+                                 "test accuracy": round(results[name]["test_accuracy"], 4),
+                                 "wall s": round(results[name]["wall_seconds"], 1)} for name in CONFIGS])
+
+
+def finish(bench, report: dict, rows: list[dict]) -> None:
+    """The summary with the keys every bench script writes, to ``--json`` where given."""
+    bench.data.update({k: v for k, v in report.items() if k not in ("machine", "command")})
+    bench.data["training_machine"] = report["machine"]
+    bench.table(rows)
+    if bench.marked():
+        print(bench.marked().strip())
+    bench.finish()
 
 
 def write_report(report: dict, summary_file: Path, table: str, order=None) -> None:
