@@ -16,7 +16,6 @@ images are explained. Each method is timed cold (its first call, as in one ``aud
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-DEFAULT_DATA = "/work/shared/datasets/cifar-10-binary.tar.gz"
+from common import DEFAULT_DATA, Bench, add_options  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -39,8 +39,10 @@ def main(argv=None) -> None:
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", dest="json_path", metavar="PATH", help="write the figures here as JSON")
+    add_options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    bench = Bench("explain_bench", args, argv)
 
     from audit.model.artifacts import load_model
     from audit.model.data import load_cifar10
@@ -77,7 +79,8 @@ def main(argv=None) -> None:
     methods = {"grad-cam": None, "occlusion": "occlusion"}
     timings = {name: [] for name in methods}
     sections = {}
-    for _ in range(args.repeat + 1):  # the first round is the cold one
+    for r in range(args.repeat + 1):  # the first round is the cold one
+        bench.load("cold round" if r == 0 else f"warm round {r}", echo=False)
         for name, method in methods.items():
             t = time.perf_counter()
             sections[name] = explain_mistakes(result, explainer, seed=args.seed, method=method)
@@ -89,7 +92,7 @@ def main(argv=None) -> None:
     figures = {"model": str(model_dir) if args.model else "seed network (audit.model.network.make_model), trained here",
                "trained_here": trained_here, "n_images": len(mistakes), "cpu_count": os.cpu_count(),
                "accuracy_on_test_images": round(float((probs.argmax(axis=1) == y).mean()), 4), "n_test": len(y),
-               "load_note": "timings taken on 2 shared cores under load from other work", "methods": {}}
+               "methods": {}}
     for name in methods:
         with_maps = dict(result, explanations=sections[name])
         s = sections[name]["sanity"]
@@ -108,10 +111,15 @@ def main(argv=None) -> None:
               f"{args.repeat}); rank corr {f['randomization_rank_correlation']}, deletion win rate "
               f"{f['deletion_win_rate']}; report +{f['report_bytes_added'] / 1024:.1f} KB, audit.json "
               f"+{f['audit_json_bytes_added'] / 1024:.1f} KB")
-    print("targets: grad-cam <= 2 s, occlusion <= 5 s for 24 images on 2 cores; report <= 150 KB added "
-          "(timings here are under load on shared cores)")
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    loads = [r["load"] for r in bench["loads"]]
+    print(f"targets: grad-cam <= 2 s, occlusion <= 5 s for 24 images on 2 cores; report <= 150 KB added "
+          f"(load average before each round {min(loads):.2f}-{max(loads):.2f}){bench.marked()}")
+    for key, value in figures.items():
+        bench[key] = value
+    bench.table([{"method": name, "24 images cold s": f["seconds_cold"], "warm best s": f["seconds_warm_best"],
+                  "rank corr.": f["randomization_rank_correlation"], "deletion win rate": f["deletion_win_rate"],
+                  "report KB added": round(f["report_bytes_added"] / 1024, 1)} for name, f in figures["methods"].items()])
+    bench.finish()
 
 
 if __name__ == "__main__":

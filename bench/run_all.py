@@ -95,6 +95,11 @@ REGISTRY: tuple[Entry, ...] = (
           "BENCHMARKS.md 'Added wall time of the default robustness audit'; README", "1-3 min", model=True, data=True),
     Entry("onnx_bench", "onnx_bench.py", ("all", "--repeats", "3"), ("throughput", "--n", "200", "--repeats", "1"),
           "BENCHMARKS.md 'ONNX models on image files'", "5-8 min", model=True, data=True),
+    Entry("data_quality_bench", "data_quality_bench.py", (), ("--rows", "2000"),
+          "BENCHMARKS.md 'Label quality (cleanlab) and discovered weak slices (SliceLine)'", "1 min"),
+    Entry("explain_bench", "explain_bench.py", (), ("--n-test", "600", "--repeat", "1", "--limit", "300"),
+          "BENCHMARKS.md 'Saliency maps of the gallery': seconds per method for 24 images, sanity figures, report "
+          "size added", "1 min", model=True, data=True),
     Entry("train_vs_seed", "train_vs_seed.py", ("--epochs", "20"), ("--epochs", "2", "--limit", "2000"),
           "BENCHMARKS.md 'Training' (seed notebook, audit train, audit train --fast); README", "about 20-40 min",
           long=True, data=True),

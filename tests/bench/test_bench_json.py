@@ -150,3 +150,21 @@ def test_train_vs_seed(run_bench, bench_data, tmp_path):
     check_common(r, "train_vs_seed")
     assert set(r["results"]) == {"seed", "default", "fast"}
     assert [x["before"] for x in r["loads"]] == ["seed", "default", "fast"]
+
+
+def test_data_quality_bench(run_bench):
+    r = run_bench("data_quality_bench.py", "--rows", 2000)
+    check_common(r, "data_quality_bench")
+    row = r["rows"]["2000"]
+    assert row["label_quality_s"] >= 0 and row["slices_s"] >= 0 and row["features"] == 8
+    assert r["import_s"] >= 0 and [x["before"] for x in r["loads"]] == ["2,000 rows"]
+
+
+@pytest.mark.slow
+def test_explain_bench(run_bench, bench_model, bench_data):
+    r = run_bench("explain_bench.py", "--model", bench_model, "--data", bench_data, "--n-test", 40, "--repeat", 1)
+    check_common(r, "explain_bench")
+    assert set(r["methods"]) == {"grad-cam", "occlusion"} and r["n_images"] == 24
+    for f in r["methods"].values():
+        assert f["seconds_cold"] > 0 and f["seconds_warm_best"] > 0 and f["report_bytes_added"] > 0
+    assert len(r["loads"]) == 2
