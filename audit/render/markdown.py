@@ -100,6 +100,8 @@ def render_markdown(result: dict[str, Any]) -> str:
     if dq:
         lines.append(f"- **Label quality** {md(dq.label_line)}")
         lines.append(f"- **Weak slices** {md(dq.slices_line)}")
+    if h.explanations is not None:
+        lines.append(f"- **Saliency maps** {md(h.explanations.line)}")
     if cl:
         lines.append(f"- **Ethics checklist** {f.count(cl.get('n_open'))} of {len(cl.get('items') or [])} "
                      f"items open" + ("" if cl.get("source") else " (no answers file given)"))

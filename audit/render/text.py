@@ -68,4 +68,6 @@ def review_and_robustness_lines(h: Headline) -> list[str]:
     if dq:
         lines.append(f"  label quality     {dq.label_line}")
         lines.append(f"  weak slices       {dq.slices_line}")
+    if h.explanations is not None:
+        lines.append(f"  saliency maps     {h.explanations.line}")
     return lines

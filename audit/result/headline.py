@@ -71,6 +71,32 @@ class DataQuality:
 
 
 @dataclass(frozen=True)
+class Explanations:
+    """The saliency maps of the gallery (``explanations``): method, images explained, sanity figures and how
+    many of them say the maps should not be trusted; ``reason`` where there are none."""
+
+    method: str | None
+    layer: str | None
+    n_items: int
+    rank_correlation: float | None
+    deletion_win_rate: float | None
+    n_warnings: int
+    reason: str | None
+
+    @property
+    def line(self) -> str:
+        if not self.method or not self.n_items:
+            return f"none ({self.reason or 'absent'})"
+        method = f"{self.method} (layer {self.layer})" if self.layer else self.method
+        figures = ", ".join(f"{name} {value:.2f}" for name, value in
+                            (("randomisation rank correlation", self.rank_correlation),
+                             ("deletion win rate", self.deletion_win_rate)) if value is not None)
+        trust = (f"{self.n_warnings} sanity check(s) say not to trust the maps (see report)" if self.n_warnings
+                 else "the sanity checks do not flag them")
+        return f"{method} on {self.n_items} images; {figures or 'no sanity figures'}: {trust}"
+
+
+@dataclass(frozen=True)
 class Headline:
     """The key numbers of one audit result (undefined ones are None)."""
 
@@ -94,6 +120,7 @@ class Headline:
     review: Review | None = None
     robustness: Robustness | None = None
     data_quality: DataQuality | None = None
+    explanations: Explanations | None = None
     checklist_open: int | None = None
     checklist_items: int | None = None
     verdict: str | None = None  # "pass" | "fail" | None (no gate)
@@ -149,6 +176,7 @@ def headline(result: dict) -> Headline:
         review=_review(result.get("selective")),
         robustness=_robustness(result.get("robustness")),
         data_quality=_data_quality(result.get("label_quality"), result.get("slices")),
+        explanations=_explanations(result.get("explanations")),
         checklist_open=checklist.get("n_open") if isinstance(checklist, dict) else None,
         checklist_items=len(checklist.get("items") or []) if isinstance(checklist, dict) else None,
         verdict=("pass" if gate.get("passed") else "fail") if isinstance(gate, dict) and gate else None,
@@ -173,6 +201,17 @@ def _robustness(section: Any) -> Robustness | None:
                       worst_corruption=str(worst["corruption"]) if worst else None,
                       worst_corruption_accuracy=_number(worst["accuracy"]) if worst else None,
                       n_cells=len(section.get("cells") or []))
+
+
+def _explanations(section: Any) -> Explanations | None:
+    if not isinstance(section, dict):
+        return None
+    sanity = section.get("sanity") if isinstance(section.get("sanity"), dict) else {}
+    return Explanations(method=section.get("method"), layer=section.get("layer"),
+                        n_items=len(section.get("items") or []),
+                        rank_correlation=_number(sanity.get("randomization_rank_correlation")),
+                        deletion_win_rate=_number(sanity.get("deletion_win_rate")),
+                        n_warnings=len(sanity.get("verdicts") or []), reason=section.get("reason"))
 
 
 def _data_quality(labels: Any, slices: Any) -> DataQuality | None:

@@ -58,3 +58,17 @@ def test_no_review_or_robustness_lines_without_the_sections():
     del result["selective"]
     assert "human review" not in summarize(result) and "Human review" not in render_markdown(result)
     assert "robustness" not in summarize(result)
+
+
+def test_explanations_headline_by_hand():
+    section = {"method": "grad-cam", "layer": "dropout", "items": [{}] * 24, "reason": None,
+               "sanity": {"randomization_rank_correlation": 0.031, "deletion_win_rate": 1.0, "verdicts": []}}
+    line = headline({"explanations": section}).explanations.line
+    assert line == ("grad-cam (layer dropout) on 24 images; randomisation rank correlation 0.03, deletion win rate "
+                    "1.00: the sanity checks do not flag them")
+    section["sanity"] = {"randomization_rank_correlation": 0.8, "deletion_win_rate": None, "verdicts": ["x"]}
+    assert headline({"explanations": section}).explanations.line.endswith(
+        "rank correlation 0.80: 1 sanity check(s) say not to trust the maps (see report)")
+    absent = {"method": None, "items": [], "reason": "needs a model in the loop", "sanity": None}
+    assert headline({"explanations": absent}).explanations.line == "none (needs a model in the loop)"
+    assert headline({}).explanations is None
