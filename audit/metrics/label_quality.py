@@ -31,7 +31,9 @@ def flag_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     Exactly ``cleanlab.filter.find_label_issues(labels, probs, filter_by="prune_by_noise_rate",
     return_indices_ranked_by="self_confidence")`` and ``cleanlab.rank.get_label_quality_scores(labels,
     probs)``, single-process (``n_jobs=1``: faster than cleanlab's pool below millions of rows and
-    deterministic).
+    deterministic). The ranking is cleanlab's own ``order_label_issues`` expression
+    (``indices[np.argsort(scores[mask])]``) applied to the scores computed once, rather than cleanlab computing
+    them (and checking the inputs) a second time: the same indices in the same order (tested).
 
     Parameters
     ----------
@@ -47,9 +49,10 @@ def flag_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     probs = np.asarray(probs, dtype=np.float64)
     with warnings.catch_warnings():  # cleanlab warns about classes with few samples; the section reports them
         warnings.simplefilter("ignore")
-        ranked = find_label_issues(labels, probs, filter_by=FILTER, return_indices_ranked_by=RANKING, n_jobs=1)
-        scores = get_label_quality_scores(labels, probs, method=RANKING)
-    return np.asarray(ranked, dtype=np.int64), np.asarray(scores, dtype=np.float64)
+        mask = np.asarray(find_label_issues(labels, probs, filter_by=FILTER, n_jobs=1), dtype=bool)
+        scores = np.asarray(get_label_quality_scores(labels, probs, method=RANKING), dtype=np.float64)
+    ranked = np.arange(len(labels))[mask][np.argsort(scores[mask])]
+    return ranked.astype(np.int64), scores
 
 
 def not_computed(reason: str) -> dict:
