@@ -40,3 +40,19 @@ def test_dump_json_refuses_nan():
     assert json.loads(outputs.dump_json({"b": None, "a": 1})) == {"a": 1, "b": None}
     with pytest.raises(RuntimeError, match="non-finite"):
         outputs.dump_json({"x": float("nan")})
+
+
+def test_dump_json_layout_short_structures_indented_long_lists_one_item_a_line():
+    import json
+
+    from audit.result.write import LONG_LIST, dump_json
+
+    doc = {"b": [1, 2.5, None, "é"], "a": {"x": [{"k": 1}, {"k": [1, 2]}], "y": {}, "z": []},
+           "long": [{"i": i, "s": "x"} for i in range(LONG_LIST + 1)]}
+    text = dump_json(doc)
+    assert json.loads(text) == doc and text == dump_json(json.loads(text))  # same bytes again
+    lines = text.splitlines()
+    assert '  "b": [1, 2.5, null, "é"],' in lines  # scalars on one line, not escaped
+    assert '    {"i": 0, "s": "x"},' in lines and '    {"i": 50, "s": "x"}' in lines  # one item a line
+    assert '        "k": 1' in lines  # a short list of objects indented as json.dumps(indent=2) would
+    assert len(lines) == 1 + 12 + 1 + (LONG_LIST + 3) + 1  # {, "a" (12 lines), "b", "long" [items], }
