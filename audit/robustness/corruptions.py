@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from scipy import sparse
@@ -76,13 +76,29 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
         raise ValueError(MSG_IMAGES.format(dtype=x.dtype, shape=x.shape))
     if x.shape[0] == 0:
         return x.copy()
+    step = block_images(name, x.shape[1], x.shape[2])
+    out = np.empty_like(x)
+    # blocks in order, one generator: a pure function of the batch
+    for start, block in zip(range(0, x.shape[0], step),
+                            corrupt_blocks((x[i:i + step] for i in range(0, x.shape[0], step)), name, severity, seed)):
+        out[start:start + step] = block
+    return out
+
+
+def block_images(name: str, height: int, width: int) -> int:
+    """Images per block of ``corrupt`` for this corruption and image size (``BLOCK`` per 32×32 pixels)."""
+    return max(1, BLOCK.get(name, DEFAULT_BLOCK) * 1024 // (height * width))
+
+
+def corrupt_blocks(blocks: Iterable[np.ndarray], name: str, severity: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """Corrupt a batch given as consecutive blocks of :func:`block_images` images each (the last may be
+    shorter), yielding each corrupted block in turn: the blocks equal the rows of ``corrupt(whole batch)``
+    while only one block is held, so a batch too large for memory (a Dask robustness cell over a million
+    images) is corrupted as if it were one array. Arguments are checked by :func:`corrupt`."""
     rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
     fn, params = _FUNCTIONS[name], PARAMS[name][severity - 1]
-    step = max(1, BLOCK.get(name, DEFAULT_BLOCK) * 1024 // (x.shape[1] * x.shape[2]))  # per 32×32 pixels
-    out = np.empty_like(x)
-    for start in range(0, x.shape[0], step):  # blocks in order, one generator: a pure function of the batch
-        out[start:start + step] = fn(x[start:start + step], params, rng)
-    return out
+    for block in blocks:
+        yield fn(block, params, rng)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
