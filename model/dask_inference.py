@@ -29,8 +29,10 @@ import numpy as np
 
 from audit.errors import AuditError
 
-#: Batches per partition of the image set (one task each); a partition holds this many batches of images.
+#: Batches per partition of the image set (one task each): at most this many, fewer where that gives every
+#: worker at least TASKS_PER_WORKER partitions (so that 8 or 32 workers all get work on 10,000 images).
 PARTITION_BATCHES = 4
+TASKS_PER_WORKER = 4
 #: Robustness subsets of up to this many images are sent inside every cell task; larger ones once.
 EMBED_MAX = 20_000
 #: Models kept open per worker process (the least recently opened is dropped beyond it).
@@ -142,9 +144,10 @@ def worker_model(spec: ModelSpec) -> Opened:
 
 def _open(spec: ModelSpec):
     if spec.kind == "saved":
-        from audit.model.artifacts import load_model
+        from audit.model.artifacts import load_model, read_manifest
         from audit.robustness.evaluate import keras_predictor
 
+        _check_same(json.dumps(read_manifest(spec.path).get("artifacts", {}), sort_keys=True), spec)
         model = load_model(spec.path)
         return Opened(keras_predictor(model, batch_size=spec.batch_size), model)
     from audit.model.open_model import open_classifier
@@ -154,18 +157,22 @@ def _open(spec: ModelSpec):
                           rescale=spec.rescale, input_size=spec.input_size, size_hint=lambda: size)
     if clf.n_outputs is None:
         clf.n_outputs = spec.n_classes
-    hashes = json.dumps(clf.hashes, sort_keys=True)
-    if hashes != spec.hashes:
-        import socket
-
-        raise AuditError(MSG_OTHER_MODEL.format(worker=socket.gethostname(), got=hashes, want=spec.hashes),
-                         path=spec.path)
+    _check_same(json.dumps(clf.hashes, sort_keys=True), spec)
     runner = clf.runner()
 
     def raw(images_uint8: np.ndarray) -> np.ndarray:  # as Predictor.raw: the client's Predictor.finish does the rest
         return np.asarray(runner(np.ascontiguousarray(images_uint8, dtype=np.uint8)), dtype=np.float64)
 
     return Opened(raw)
+
+
+def _check_same(hashes: str, spec: ModelSpec) -> None:
+    """Refuse a model whose files on this worker are not the client's (no shared filesystem, a stale copy)."""
+    if hashes != spec.hashes:
+        import socket
+
+        raise AuditError(MSG_OTHER_MODEL.format(worker=socket.gethostname(), got=hashes, want=spec.hashes),
+                         path=spec.path)
 
 
 def worker_dataset(data: str | None):
@@ -283,10 +290,20 @@ def result(future):
         raise AuditError(MSG_CLUSTER.format(task=str(future.key).split("-")[0], reason=reason)) from None
 
 
-def partitions(n: int, batch_size: int, per_partition: int = PARTITION_BATCHES) -> list[tuple[int, int]]:
-    """``(start, stop)`` of consecutive partitions of ``per_partition`` whole batches (the last may be short)."""
+def partitions(n: int, batch_size: int, per_partition: int = PARTITION_BATCHES,
+               workers: int | None = None) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive partitions of ``per_partition`` whole batches (the last may be short);
+    with ``workers``, fewer batches a partition where needed for ``TASKS_PER_WORKER`` partitions a worker.
+    Partitions never change the numbers: the model sees the same batches whatever their grouping."""
+    if workers:
+        batches = -(-n // batch_size)
+        per_partition = min(per_partition, max(1, batches // (TASKS_PER_WORKER * workers)))
     size = batch_size * max(1, per_partition)
     return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _workers(client) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def classifier_spec(inputs, *, batch_size: int, model, trust_model: bool = False, rescale: str | None = None,
@@ -320,7 +337,7 @@ def cifar_rows(client, spec: ModelSpec, data_path, *, per_partition: int = PARTI
 
     def predict_rows(split: str, rows: np.ndarray) -> np.ndarray:
         images = cifar_images(data_path, split)
-        parts = partitions(len(rows), spec.batch_size, per_partition)
+        parts = partitions(len(rows), spec.batch_size, per_partition, workers=_workers(client))
         futures = [client.submit(predict_rows_task, spec, images, np.asarray(rows[a:b]), pure=False)
                    for a, b in parts]
         try:
@@ -345,7 +362,7 @@ def predict_image_set(client, spec: ModelSpec, inputs, image_set, *, stats, prop
     as :meth:`~audit.model.image_audit.ImageInputs.predict` fills them."""
     images = file_images(inputs, image_set)
     n = len(image_set)
-    parts = partitions(n, spec.batch_size, per_partition)
+    parts = partitions(n, spec.batch_size, per_partition, workers=_workers(client))
     # each task carries its own paths (never scattered: data scattered to a worker dies with it, a task's
     # arguments stay with the scheduler and are sent again when the task is retried elsewhere)
     futures = [client.submit(predict_files, spec, replace(images, paths=images.paths[a:b]),

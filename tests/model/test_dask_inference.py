@@ -105,6 +105,9 @@ def test_predict_on_dask_writes_the_same_file(world, tmp_path, cluster):
 def test_partitions_are_whole_batches():
     assert partitions(37, 4, 2) == [(0, 8), (8, 16), (16, 24), (24, 32), (32, 37)]
     assert partitions(0, 4) == []
+    assert partitions(10_000, 256) == [(a, min(a + 1024, 10_000)) for a in range(0, 10_000, 1024)]
+    assert len(partitions(10_000, 256, workers=2)) == 10  # 40 batches: 4 a partition leaves 5 a worker
+    assert len(partitions(10_000, 256, workers=8)) == 40  # one batch a partition
 
 
 def test_cell_streamed_by_blocks_equals_corrupting_the_whole_subset(world):
