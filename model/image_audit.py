@@ -64,7 +64,12 @@ class Predictor:
 
     def __call__(self, images_uint8: np.ndarray, paths: Sequence[str] | None = None) -> np.ndarray:
         """Probabilities of shape (n, n_classes), float64."""
-        out = self.raw(images_uint8)
+        return self.finish(self.raw(images_uint8), paths)
+
+    def finish(self, out: np.ndarray, paths: Sequence[str] | None = None) -> np.ndarray:
+        """Probabilities from the model's raw outputs of one batch (computed here by :meth:`raw`, or on a
+        Dask worker): checked, the logits/probabilities decision taken on the first batch, softmaxed."""
+        out = np.asarray(out, dtype=np.float64)
         paths = paths if paths is not None else [str(i) for i in range(len(out))]
         where = getattr(self.classifier, "path", None)
         k = getattr(self.classifier, "n_outputs", None)
@@ -301,19 +306,37 @@ class ImageAudit:
     inputs: "ImageInputs | None" = None
     #: how the model was fed (``provenance.settings.model_input``)
     model_input: dict | None = None
+    batch_size: int = 256
+    #: on Dask: ``run_cells`` for the robustness cells (:func:`audit.model.dask_inference.cell_runner`)
+    run_cells: object = None
 
 
 def image_predictions(model, data: str | Path, *, class_names_file=None, metadata=None,
                       group_cols: Sequence[str] = (), allow_metadata_gaps: bool = False,
                       calibration_data=None, trust_model: bool = False, rescale: str | None = None,
                       batch_size: int = 256, progress: bool = True, model_config=None,
-                      input_size: tuple[int, int] | None = None) -> ImageAudit:
+                      input_size: tuple[int, int] | None = None, client=None) -> ImageAudit:
     """Predictions (sample ids = relative paths, groups from ``metadata``) and their provenance
-    (arguments as :func:`open_image_inputs`)."""
+    (arguments as :func:`open_image_inputs`). With ``client`` (a ``distributed.Client``) the images are
+    decoded and predicted on its workers, one task per partition (:mod:`audit.model.dask_inference`)."""
     from audit.hashing import sha256_file
 
     inputs = open_image_inputs(model, data, class_names_file=class_names_file, trust_model=trust_model,
                                rescale=rescale, model_config=model_config, input_size=input_size)
+    on_dask = None
+    if client is not None:
+        from audit.model import dask_inference
+
+        on_dask = dask_inference.classifier_spec(inputs, batch_size=batch_size, model=model, trust_model=trust_model,
+                                                 rescale=rescale, model_config=_config_of(model_config),
+                                                 input_size=input_size)
+
+    def predict(image_set, stats, properties=None):
+        if on_dask is None:
+            return inputs.predict(batch_size=batch_size, image_set=image_set, progress=progress, stats=stats,
+                                  properties=properties)
+        return dask_inference.predict_image_set(client, on_dask, inputs, image_set, stats=stats,
+                                                properties=properties)
     groups, meta_report = {}, None
     if metadata:
         from audit.model.metadata import load_metadata
@@ -327,15 +350,14 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
         calibration_set = load_image_set(calibration_data, class_names=inputs.images.class_names,
                                          class_names_source="the audit data's classes")
     stats, props = DecodeStats(), {}
-    probs = inputs.predict(batch_size=batch_size, progress=progress, stats=stats, properties=props)
+    probs = predict(inputs.images, stats, props)
     images = inputs.images
     pred = make_predictions(images.labels, probs, images.class_names, sample_ids=np.asarray(images.paths),
                             groups=groups, source=images.source)
     calibration, cal_source, cal_stats = None, None, None
     if calibration_set is not None:
         cal_stats = DecodeStats()
-        cal_probs = inputs.predict(batch_size=batch_size, image_set=calibration_set, progress=progress,
-                                   stats=cal_stats)
+        cal_probs = predict(calibration_set, cal_stats)
         calibration = make_predictions(calibration_set.labels, cal_probs, images.class_names,
                                        source=calibration_set.source)
         cal_source = f"calibration images {calibration_data}"
@@ -389,10 +411,15 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
         prov["images"].update(extra)
     if clf.framework == "onnxruntime":
         prov["versions"] = _versions("onnxruntime", "onnx")
+    run_cells = None
+    if on_dask is not None:
+        prov["dask"] = dask_inference.cluster_provenance(client)
+        run_cells = dask_inference.cell_runner(client, on_dask, dask_inference.file_images(inputs, images),
+                                               finish=lambda raw: inputs.predictor.finish(raw))
     name = clf.run_name
     return ImageAudit(pred=pred, calibration=calibration, calibration_source=cal_source, name=name,
                       provenance=prov, root=images.root, image_properties=props, inputs=inputs,
-                      model_input=model_input)
+                      model_input=model_input, batch_size=batch_size, run_cells=run_cells)
 
 
 def predict_provenance(run: ImageAudit) -> dict:
@@ -441,14 +468,24 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
                                          labels=inputs.images.labels[index])
             return np.concatenate([b.images for b in inputs.batches(image_set=subset)])
 
-        model_inputs = {"predictor": lambda x: inputs.predictor(x), "subset_loader": load_subset}
+        bs = run.batch_size
+
+        def predict_batched(x: np.ndarray) -> np.ndarray:
+            """Probabilities of ``x`` fed to the model in batches of the run's batch size from the first image
+            (the batches a Dask robustness cell feeds it too)."""
+            raw = [inputs.predictor.raw(x[i:i + bs]) for i in range(0, len(x), bs)]
+            return inputs.predictor.finish(np.concatenate(raw) if raw else np.zeros((0, inputs.classifier.n_outputs)))
+
+        model_inputs = {"predictor": predict_batched, "subset_loader": load_subset}
         from audit.model.explain.section import ExplainModel
 
         clf = inputs.classifier
         keras_model = getattr(clf, "model", None) if clf.framework == "keras" else None
-        explainer = ExplainModel(predict=lambda x: inputs.predictor(x), load=load_subset, framework=clf.framework,
+        explainer = ExplainModel(predict=predict_batched, load=load_subset, framework=clf.framework,
                                  keras_model=keras_model, preprocess=clf.preprocessing if keras_model is not None
                                  else None, path=clf.path)
+        if run.run_cells is not None:
+            model_inputs.update(run_cells=run.run_cells, properties=run.image_properties)
     return PreparedSource(pred=run.pred, name=run.name, kind="model", calibration=run.calibration,
                           calibration_source=run.calibration_source, provenance=dict(run.provenance),
                           model_input=run.model_input,
@@ -479,7 +516,7 @@ def model_source(model, data: str | Path, *, metadata: str | Path | None = None,
                  calibration_data: str | Path | None = None, model_config=None,
                  input_size: tuple[int, int] | None = None, batch_size: int = 512,
                  group_cols: Sequence[str] = (), trust_model: bool = False, thumbnails: bool = True,
-                 progress: bool = False):
+                 progress: bool = False, client=None):
     """A model run on labelled image files, as a source for :func:`audit.run_audit`.
 
     Parameters
@@ -502,6 +539,8 @@ def model_source(model, data: str | Path, *, metadata: str | Path | None = None,
         (height, width) for a callable, or a model whose input size is dynamic (default: the images'
         own size where they all share one).
     batch_size : int, default 512
+    client : distributed.Client, optional
+        Decode and predict on its workers, and run each robustness cell as a task (docs/scale.md).
 
     Returns
     -------
@@ -511,5 +550,5 @@ def model_source(model, data: str | Path, *, metadata: str | Path | None = None,
     """
     run = image_predictions(model, data, class_names_file=class_names, metadata=metadata, group_cols=group_cols,
                             calibration_data=calibration_data, trust_model=trust_model, batch_size=batch_size,
-                            progress=progress, model_config=model_config, input_size=input_size)
+                            progress=progress, model_config=model_config, input_size=input_size, client=client)
     return image_source(run, thumbnails=thumbnails)

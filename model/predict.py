@@ -76,6 +76,7 @@ def cifar10_predictions(
     batch_size: int = 512,
     progress: bool = True,
     model=None,
+    predict_rows=None,
 ) -> Predictions:
     """Run a saved model on a CIFAR-10 split and return validated :class:`Predictions`.
 
@@ -91,6 +92,10 @@ def cifar10_predictions(
         Attach the uint8 images (for image-property slices and the gallery).
     model : keras.Model, optional
         The model already loaded from ``model_dir`` (saves loading it again for a second split).
+    predict_rows : callable, optional
+        ``predict_rows(split, rows) -> probabilities`` of the images ``rows`` of ``data``'s ``"test"`` or
+        ``"train"`` arrays computed elsewhere (on Dask workers, :mod:`audit.model.dask_inference`), in
+        place of ``predict(model, x)``.
 
     Returns
     -------
@@ -101,6 +106,7 @@ def cifar10_predictions(
         raise AuditError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     if split == "test":
         x, y = data.x_test, data.y_test
+        rows, part = np.arange(len(y)), "test"
         ids = np.array([f"test/{i:05d}" for i in range(len(y))])
     else:
         indices = load_validation_indices(model_dir)
@@ -109,6 +115,7 @@ def cifar10_predictions(
             raise AuditError(f"validation index {int(indices.max())} is outside the {len(data.y_train)} "
                              f"training images", path=model_dir)
         x, y = data.x_train[indices], data.y_train[indices]
+        rows, part = indices, "train"
         ids = np.array([f"train/{i:05d}" for i in indices])
     if model is None:
         model = load_model(model_dir)
@@ -116,7 +123,8 @@ def cifar10_predictions(
     if n_out != len(data.class_names):
         raise AuditError(f"model has {n_out} outputs but the dataset has {len(data.class_names)} classes",
                          path=model_dir)
-    probs = predict(model, x, batch_size=batch_size, progress=progress)
+    probs = (predict(model, x, batch_size=batch_size, progress=progress) if predict_rows is None
+             else predict_rows(part, rows))
     return make_predictions(y, probs, data.class_names, sample_ids=ids, images=x if images else None,
                             source=str(model_dir))
 

@@ -23,7 +23,7 @@ def _stderr(message: str) -> None:
 
 def saved_model_source(model_dir: str | Path | None = None, data: str | Path | None = None, *,
                        images: bool = True, batch_size: int = 512,
-                       notify: Callable[[str], None] = _stderr) -> PreparedSource:
+                       notify: Callable[[str], None] = _stderr, client=None) -> PreparedSource:
     """Predictions of a model folder written by ``audit train`` on the CIFAR-10 test images.
 
     Parameters
@@ -39,6 +39,9 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
         Inference batch size.
     notify : callable
         Receives the one line said before an implicit training run.
+    client : distributed.Client, optional
+        Predict the test and validation images on its workers (each reads CIFAR-10 and the model from
+        the same paths) and run each robustness cell as a task (docs/scale.md).
 
     Returns
     -------
@@ -55,7 +58,8 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
 
     given = model_dir is not None
     model_dir = Path(model_dir) if given else default_model_dir()
-    dataset = load_cifar10(resolve_data_path(data))
+    data_path = resolve_data_path(data)
+    dataset = load_cifar10(data_path)
     if model_dir.exists() and not model_dir.is_dir():
         raise AuditError(MSG_NOT_A_FOLDER, path=model_dir, hint="pass the folder that holds it")
     if given and not model_dir.exists():
@@ -72,6 +76,15 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
     manifest = read_manifest(model_dir)
     model = load_model(model_dir)
     common = {"batch_size": batch_size, "model": model}
+    run_cells = None
+    if client is not None:
+        from audit.model import dask_inference
+
+        spec = dask_inference.saved_spec(model_dir, manifest, batch_size=batch_size,
+                                         n_classes=len(dataset.class_names))
+        common["predict_rows"] = dask_inference.cifar_rows(client, spec, data_path)
+        run_cells = dask_inference.cell_runner(client, spec, dask_inference.cifar_images(data_path, "test"),
+                                               clean_loader=lambda rows: dataset.x_test[rows])
     pred = cifar10_predictions(model_dir, dataset, split="test", images=images, **common)
     calibration = cifar10_predictions(model_dir, dataset, split="validation", images=False, **common)
     provenance = {
@@ -88,10 +101,13 @@ def saved_model_source(model_dir: str | Path | None = None, data: str | Path | N
         },
         "versions": library_versions(with_tf=True),
     }
+    if client is not None:
+        provenance["dask"] = dask_inference.cluster_provenance(client)
     name = model_dir.name if model_dir.name != "" else "model"
     return PreparedSource(pred=pred, name=name, kind="model", calibration=calibration,
                           calibration_source=CALIBRATION_SOURCE, provenance=provenance,
-                          model_inputs={"model": model, "dataset": dataset, "batch_size": batch_size},
+                          model_inputs={"model": model, "dataset": dataset, "batch_size": batch_size,
+                                        "run_cells": run_cells},
                           explainer=saved_model_explainer(model, dataset.x_test, path=model_dir,
                                                           batch_size=batch_size))
 

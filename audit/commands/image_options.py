@@ -78,9 +78,9 @@ def wants_image_run(model, data, opts: dict) -> bool:
     return True
 
 
-def audit_images(model, data, group_cols, batch_size: int, opts: dict):
+def audit_images(model, data, group_cols, batch_size: int, opts: dict, client=None):
     """Run the model (.keras, .onnx, a model folder) on the image data:
-    :func:`audit.model.image_audit.image_predictions`."""
+    :func:`audit.model.image_audit.image_predictions` (on the Dask ``client``'s workers where given)."""
     from audit.model.artifacts import default_model_dir
     from audit.model.image_audit import image_predictions
 
@@ -89,7 +89,7 @@ def audit_images(model, data, group_cols, batch_size: int, opts: dict):
         class_names_file=opts.get("class_names"), metadata=opts.get("metadata"), group_cols=group_cols,
         allow_metadata_gaps=bool(opts.get("allow_metadata_gaps")), calibration_data=opts.get("calibration_data"),
         trust_model=bool(opts.get("trust_model")), rescale=opts.get("rescale"), batch_size=batch_size,
-        model_config=opts.get("model_config"))
+        model_config=opts.get("model_config"), client=client)
     meta = run.provenance["images"].get("metadata") or {}
     gaps = {k: meta.get(k, 0) for k in ("images_without_row", "duplicate_rows", "rows_without_image")}
     if any(gaps.values()):

@@ -22,8 +22,11 @@ OUT_FORMATS = (".npz", ".parquet", ".pq", ".csv")
 @click.option("--group-col", "group_cols", multiple=True, metavar="NAME",
               help="Metadata column to include as a group (repeatable; default: all of them).")
 @batch_size_option()
+@click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
+              help="Decode and predict on Dask: a scheduler address (tcp://host:8786) or local:N for N local "
+                   "worker processes; workers read the model and images under the same paths (docs/scale.md).")
 @image_options(calibration=False)
-def predict(model, data, out, group_cols, batch_size, **image_opts):
+def predict(model, data, out, group_cols, batch_size, dask_scheduler, **image_opts):
     """Write the model's class probabilities on labelled images as a predictions file.
 
     Sample ids are the image paths relative to the data folder; metadata columns become group
@@ -39,7 +42,14 @@ def predict(model, data, out, group_cols, batch_size, **image_opts):
     if not Path(data).exists():
         raise AuditError("image data not found", path=data)
     wants_image_run(model, data, image_opts)
-    run = audit_images(model, data, group_cols, batch_size, image_opts)
+    from audit.commands.run import _model_cluster
+
+    if dask_scheduler:
+        from audit.engine.distributed import parse_dask_spec
+
+        parse_dask_spec(dask_scheduler)
+    with _model_cluster(dask_scheduler) as client:
+        run = audit_images(model, data, group_cols, batch_size, image_opts, client=client)
     from audit.model.image_audit import predict_provenance
     from audit.sources import save_with_provenance, sidecar_path
 

@@ -21,8 +21,8 @@ from audit.commands.options import (
 
 MSG_PREDICTIONS_VS_MODEL = "--predictions audits a file; --model and --data are for the saved model"
 MSG_FILE_ONLY = "--group-col and --calibration-set apply to --predictions files"
-MSG_STREAM_FILE_ONLY = "--stream, --no-stream and --dask apply to --predictions files"
-MSG_IMAGE_FILE_ONLY = ("--calibration-set, --stream and --dask apply to --predictions files; with image data use "
+MSG_STREAM_FILE_ONLY = "--stream and --no-stream apply to --predictions files"
+MSG_IMAGE_FILE_ONLY = ("--calibration-set and --stream apply to --predictions files; with image data use "
                        "--calibration-data")
 MSG_IMAGE_OPTIONS = "{options} apply to --model with image data"
 MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; it applies to the CIFAR-10 test "
@@ -66,8 +66,10 @@ MSG_RELEASED_IMAGES = ("--corruption-data holds the released CIFAR-10-C arrays; 
 @click.option("--chunk-rows", default=1_000_000, show_default=True, type=click.IntRange(min=1),
               help="Rows read at once when streaming (the cross-fit's random split depends on it).")
 @click.option("--dask", "dask_scheduler", metavar="ADDRESS|local[:N]",
-              help="Stream --predictions shards on Dask, one task per shard: a scheduler address "
-                   "(tcp://host:8786) or local:N for N local worker processes. Implies --stream.")
+              help="Run on Dask: a scheduler address (tcp://host:8786) or local:N for N local worker "
+                   "processes. With --predictions: one task per shard (implies --stream). With --model: the "
+                   "images are decoded and predicted on the workers, and each robustness cell is a task; "
+                   "workers read the model and images under the same paths (docs/scale.md).")
 @robustness_options
 @explanation_options
 @db_option
@@ -111,28 +113,31 @@ def run(predictions, group_cols, calibration_set, model_dir, data, checklist, po
     robustness = robust.settings(corruptions=corruptions if corruptions is not None or not image_run else (),
                                  severities=severities, corruption_samples=corruption_samples,
                                  corruption_data=corruption_data, predictions=bool(predictions))
-    if predictions:
-        source = predictions
-    elif image_run:
-        from audit.commands.image_options import audit_images
-        from audit.model.image_audit import image_source
+    model_on_dask = bool(dask_scheduler) and not predictions
+    with _model_cluster(dask_scheduler if model_on_dask else None) as client:  # connected before any work
+        if predictions:
+            source = predictions
+        elif image_run:
+            from audit.commands.image_options import audit_images
+            from audit.model.image_audit import image_source
 
-        source = image_source(audit_images(model_dir, data, group_cols, batch_size, image_opts),
-                              thumbnails=not no_images)
-    else:
-        from audit.model.source import saved_model_source
+            source = image_source(audit_images(model_dir, data, group_cols, batch_size, image_opts, client=client),
+                                  thumbnails=not no_images)
+        else:
+            from audit.model.source import saved_model_source
 
-        source = saved_model_source(model_dir, data, images=not no_images, batch_size=batch_size,
-                                    notify=lambda line: click.echo(line, err=True))
-    try:
-        result = run_audit(source, group_cols=group_cols, calibration=calibration_set, policy=rules,
-                           checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
-                           images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
-                           chunk_rows=chunk_rows, dask=dask_scheduler, history=history,
-                           robustness=robustness, explanations=not no_explanations, explain_layer=explain_layer,
-                           notify=lambda line: click.echo(line, err=True))
-    except OptionConflict as exc:
-        raise click.UsageError(exc.message) from None
+            source = saved_model_source(model_dir, data, images=not no_images, batch_size=batch_size,
+                                        notify=lambda line: click.echo(line, err=True), client=client)
+        try:
+            result = run_audit(source, group_cols=group_cols, calibration=calibration_set, policy=rules,
+                               checklist=answers, baseline=baseline, seed=seed, n_bootstrap=n_bootstrap,
+                               images=not no_images, name=run_name, reproducible=reproducible, stream=stream,
+                               chunk_rows=chunk_rows, dask=None if model_on_dask else dask_scheduler,
+                               history=history, robustness=robustness, explanations=not no_explanations,
+                               explain_layer=explain_layer,
+                               notify=lambda line: click.echo(line, err=True))
+        except OptionConflict as exc:
+            raise click.UsageError(exc.message) from None
     written = result.save(out_dir or default_out_dir(result.data["run"]["name"]))
     click.echo(result.summary())
     click.echo(f"  report: {written['report.html']}")
@@ -154,12 +159,27 @@ def check_conflicts(*, predictions, model_dir, data, group_cols, calibration_set
         if any(image_opts.values()):
             raise click.UsageError(MSG_IMAGE_OPTIONS.format(options=", ".join(used_image_options(image_opts))))
         return False
+    if dask:
+        from audit.engine.distributed import parse_dask_spec
+
+        parse_dask_spec(dask)  # a malformed --dask refused before the model is opened
     if wants_image_run(model_dir, data, image_opts):
-        if calibration_set or stream is not None or dask:
+        if calibration_set or stream is not None:
             raise click.UsageError(MSG_IMAGE_FILE_ONLY)
         return True
     if group_cols or calibration_set:
         raise click.UsageError(MSG_FILE_ONLY)
-    if stream is not None or dask:
+    if stream is not None:
         raise click.UsageError(MSG_STREAM_FILE_ONLY)
     return False
+
+
+def _model_cluster(spec: str | None):
+    """The Dask client of a model audit (:func:`audit.engine.distributed.dask_client`), or None."""
+    import contextlib
+
+    if spec is None:
+        return contextlib.nullcontext(None)
+    from audit.engine.distributed import dask_client
+
+    return dask_client(spec)

@@ -22,6 +22,8 @@ STREAM_AUTO_ROWS = 2_000_000
 SPLIT_EVERY = 8
 #: Bytes of a CSV file read to estimate its number of rows.
 CSV_SAMPLE_BYTES = 1 << 20
+#: Seconds `--dask ADDRESS` waits for the scheduler before giving up (one line, exit 2).
+CONNECT_TIMEOUT = 10.0
 
 MSG_NO_SOURCES = "no predictions files given"
 MSG_CAL_CLASSES = "calibration set classes {found} differ from the audit set's {expected}"
@@ -245,7 +247,7 @@ def parse_dask_spec(spec: str) -> tuple[str, int | None] | tuple[str, str]:
 
 
 @contextlib.contextmanager
-def dask_client(spec: str, *, timeout: float = 10.0):
+def dask_client(spec: str, *, timeout: float | None = None):
     """A ``distributed.Client`` for ``spec`` (see :func:`parse_dask_spec`), closed on exit.
 
     ``local:N`` starts a LocalCluster of N single-threaded worker processes (dashboard on a free port).
@@ -262,7 +264,7 @@ def dask_client(spec: str, *, timeout: float = 10.0):
             yield client
         return
     try:
-        client = Client(value, timeout=timeout)
+        client = Client(value, timeout=CONNECT_TIMEOUT if timeout is None else timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         raise AuditError(MSG_DASK_CONNECT.format(address=value, reason=str(exc) or type(exc).__name__),
                          hint="start one with `dask scheduler` and `dask worker ADDRESS`, or use --dask local:2") from None

@@ -93,6 +93,15 @@ class PredictedBy(TypedDict):
     versions: NotRequired[dict[str, str | None]]
 
 
+class DaskCluster(TypedDict):
+    """Where a model audit ran with ``--dask`` (``provenance.dask``): ``local:N`` or the scheduler address."""
+
+    scheduler: str
+    workers: int
+    threads: int
+    partition_batches: int
+
+
 class Provenance(TypedDict):
     model_sha256: dict[str, str] | str | None
     data_sha256: dict[str, str] | str | None
@@ -104,6 +113,7 @@ class Provenance(TypedDict):
     model_path: NotRequired[str]  # models on image files only
     images: NotRequired[dict[str, Any]]  # models on image files only: the image set (docs/images.md)
     predicted_by: NotRequired[PredictedBy]  # a predictions file written by `audit predict`
+    dask: NotRequired[DaskCluster]  # a model audit run with --dask (docs/scale.md)
 
 
 class Overall(TypedDict):

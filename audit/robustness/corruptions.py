@@ -25,7 +25,7 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from scipy import sparse
@@ -82,17 +82,34 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
         raise ValueError(MSG_IMAGES.format(dtype=x.dtype, shape=x.shape))
     if x.shape[0] == 0:
         return x.copy()
-    rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
-    fn, params = _FUNCTIONS[name], PARAMS[name][severity - 1]
-    step = max(1, BLOCK.get(name, DEFAULT_BLOCK) * 1024 // (x.shape[1] * x.shape[2]))  # per 32×32 pixels
+    step = block_images(name, x.shape[1], x.shape[2])
     out = np.empty_like(x)
     starts = range(0, x.shape[0], step)
     if THREADS > 1 and len(starts) > 1 and (name in DRAWLESS or name in _SPLIT):
-        _threaded(x, out, starts, step, name, params, rng)
+        rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
+        _threaded(x, out, starts, step, name, PARAMS[name][severity - 1], rng)
         return out
-    for start in starts:  # blocks in order, one generator: a pure function of the batch
-        out[start:start + step] = fn(x[start:start + step], params, rng)
+    # blocks in order, one generator: a pure function of the batch
+    for start, block in zip(starts, corrupt_blocks((x[i:i + step] for i in starts), name, severity, seed)):
+        out[start:start + step] = block
     return out
+
+
+def block_images(name: str, height: int, width: int) -> int:
+    """Images per block of ``corrupt`` for this corruption and image size (``BLOCK`` per 32×32 pixels)."""
+    return max(1, BLOCK.get(name, DEFAULT_BLOCK) * 1024 // (height * width))
+
+
+def corrupt_blocks(blocks: Iterable[np.ndarray], name: str, severity: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """Corrupt a batch given as consecutive blocks of :func:`block_images` images each (the last may be
+    shorter), yielding each corrupted block in turn: the blocks equal the rows of ``corrupt(whole batch)``
+    while only one block is held, so a batch too large for memory (a Dask robustness cell over a million
+    images) is corrupted as if it were one array. Arguments are checked by :func:`corrupt`. One thread: a
+    Dask worker runs one task a core."""
+    rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
+    fn, params = _FUNCTIONS[name], PARAMS[name][severity - 1]
+    for block in blocks:
+        yield fn(block, params, rng)
 
 
 def _threaded(x, out, starts, step, name, params, rng) -> None:

@@ -25,6 +25,9 @@ MILD_SEVERITIES = (1, 2, 3)
 DEFAULT_SAMPLES = 1000
 
 Predictor = Callable[[np.ndarray], np.ndarray]
+#: (subset indices, [(corruption, severity), ...], example row or None, seed) -> (probs per cell, example
+#: image per cell, clean example image)
+CellRunner = Callable[[np.ndarray, list, "int | None", int], tuple[list, list, "np.ndarray | None"]]
 
 
 def keras_predictor(model, preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -123,6 +126,7 @@ def evaluate_robustness(
     thumbnails: bool = True,
     n_bins: int = 15,
     progress: Callable[[str], None] | None = None,
+    run_cells: "CellRunner | None" = None,
 ) -> dict:
     """The ``robustness`` section: every (corruption, severity) cell of a seeded stratified subset.
 
@@ -150,6 +154,12 @@ def evaluate_robustness(
     sample_ids : ndarray of str, optional
     thumbnails : bool, default True
         Add one test image across the severities of each corruption (PNG data URIs).
+    run_cells : callable, optional
+        ``run_cells(idx, cells, example, seed) -> (probs per cell, example image per cell or None, clean example
+        image or None)``: the cells computed elsewhere (one Dask task per cell,
+        :mod:`audit.model.dask_inference`) on the subset ``idx`` of the test set, each equal to
+        ``predict(corrupt(images[idx], name, severity, seed))``; ``images`` may then be None (with
+        ``clean_probs`` given).
 
     Returns
     -------
@@ -159,7 +169,7 @@ def evaluate_robustness(
     k = len(class_names)
     idx = stratified_subset(labels, n_samples, seed)
     y = labels[idx]
-    x = np.ascontiguousarray(images[idx])
+    x = None if run_cells is not None else np.ascontiguousarray(images[idx])
     clean_p = np.asarray(clean_probs)[idx] if clean_probs is not None else predict(x)
     clean, clean_correct = _cell(y, clean_p, temperature, n_bins)
     groups = dict(groups or {})
@@ -167,17 +177,24 @@ def evaluate_robustness(
     cells: list[dict] = []
     class_hits: dict[tuple[str, int], np.ndarray] = {}
     strips: dict[str, list] = {}
-    for name in corruptions:
-        for s in severities:
+    pairs = [(name, int(s)) for name in corruptions for s in severities]
+    if run_cells is not None:
+        if released is not None:
+            raise ValueError("run_cells generates the corruptions; it cannot read released ones")
+        cell_probs, cell_examples, clean_example = run_cells(idx, pairs, example, seed)
+    for i, (name, s) in enumerate(pairs):
+        if run_cells is not None:
+            probs, shown = cell_probs[i], cell_examples[i]
+        else:
             if progress:
                 progress(f"{name} severity {s}")
             xc = released.block(name, s, idx) if released is not None else corrupt(x, name, s, seed=seed)
-            probs = predict(xc)
-            entry, correct = _cell(y, probs, temperature, n_bins)
-            cells.append({"corruption": name, "severity": int(s), **entry})
-            class_hits[(name, s)] = correct
-            if example is not None:
-                strips.setdefault(name, []).append(xc[example])
+            probs, shown = predict(xc), (xc[example] if example is not None else None)
+        entry, correct = _cell(y, probs, temperature, n_bins)
+        cells.append({"corruption": name, "severity": int(s), **entry})
+        class_hits[(name, s)] = correct
+        if example is not None:
+            strips.setdefault(name, []).append(shown)
 
     by_severity = [{"severity": 0, "accuracy": clean["accuracy"], "ece": clean["ece"],
                     "ece_after_scaling": clean["ece_after_scaling"], "nll": clean["nll"]}]
@@ -275,7 +292,7 @@ def evaluate_robustness(
             "index": int(idx[example]),
             "sample_id": None if sample_ids is None else str(np.asarray(sample_ids)[idx[example]]),
             "class": str(class_names[y[example]]),
-            "clean": png_data_uri(x[example], scale=2),
+            "clean": png_data_uri(x[example] if run_cells is None else clean_example, scale=2),
             "rows": [{"corruption": name, "images": [png_data_uri(im, scale=2) for im in strips[name]]}
                      for name in corruptions],
         }

@@ -29,16 +29,21 @@ def _stderr(line: str) -> None:
 
 def add_robustness(result: dict, opts: RobustnessSettings, *, pred, images: bool, seed: int,
                    model=None, dataset=None, batch_size: int = 512, subset_loader=None, predictor=None,
-                   notify: Callable[[str], None] = _stderr) -> None:
+                   run_cells=None, properties=None, notify: Callable[[str], None] = _stderr) -> None:
     """Run the robustness audit and store it in ``result``: of a Keras ``model`` on a ``dataset`` held in
     memory (x_test, y_test, class_names: the CIFAR-10 path), or of ``predictor`` (uint8 images ->
     probabilities) on images read from files by ``subset_loader(indices) -> uint8 images``, which
-    loads only the seeded stratified subset of the audited samples (image folders and manifests)."""
+    loads only the seeded stratified subset of the audited samples (image folders and manifests).
+
+    With ``run_cells`` (:func:`audit.model.dask_inference.cell_runner`) each cell is a Dask task that reads
+    its images on a worker; for image files the subset's brightness and contrast terciles then come from
+    ``properties`` (computed on the workers during inference) instead of the decoded subset."""
     if not opts.corruptions:
         return
     if subset_loader is not None:
         _add_robustness_from_files(result, opts, pred=pred, images=images, seed=seed,
-                                   subset_loader=subset_loader, predictor=predictor, notify=notify)
+                                   subset_loader=subset_loader, predictor=predictor, notify=notify,
+                                   run_cells=run_cells, properties=properties)
         return
     from audit.metrics.slices import image_slices
     from audit.robustness.evaluate import evaluate_robustness, keras_predictor
@@ -57,7 +62,7 @@ def add_robustness(result: dict, opts: RobustnessSettings, *, pred, images: bool
         keras_predictor(model, batch_size=batch_size), dataset.x_test, dataset.y_test, dataset.class_names,
         corruptions=opts.corruptions, severities=opts.severities, n_samples=opts.n_samples, seed=seed,
         temperature=(result.get("calibration") or {}).get("temperature"), clean_probs=pred.probs,
-        groups=groups, released=released, sample_ids=pred.sample_ids, thumbnails=images)
+        groups=groups, released=released, sample_ids=pred.sample_ids, thumbnails=images, run_cells=run_cells)
     rb = result["robustness"]
     worst = sorted((r for r in rb["by_corruption"] if r["accuracy"] is not None), key=lambda r: r["accuracy"])[:3]
     notify(f"audit: robustness: done in {time.perf_counter() - start:.1f} s; mean accuracy "
@@ -66,7 +71,7 @@ def add_robustness(result: dict, opts: RobustnessSettings, *, pred, images: bool
 
 
 def _add_robustness_from_files(result: dict, opts: RobustnessSettings, *, pred, images: bool, seed: int,
-                               subset_loader, predictor, notify) -> None:
+                               subset_loader, predictor, notify, run_cells=None, properties=None) -> None:
     """The robustness audit of a model on image files: the stratified subset is read once (at the model's
     input size), then every cell runs on it; image-property terciles are those of the subset."""
     from audit.metrics.slices import image_slices
@@ -78,8 +83,15 @@ def _add_robustness_from_files(result: dict, opts: RobustnessSettings, *, pred, 
         raise AuditError("released CIFAR-10-C arrays (--corruption-data) apply to the CIFAR-10 test set, not "
                          "to image folders", path=opts.data_dir)
     index = stratified_subset(pred.labels, opts.n_samples, seed)
-    x = subset_loader(index)
-    groups = {sl["name"]: (sl["labels"], True) for sl in image_slices(x)}
+    if run_cells is not None:  # the cells read their images on the workers
+        from audit.metrics.slices import property_slices
+
+        x = None
+        slices = property_slices({k: np.asarray(properties[k])[index] for k in ("brightness", "contrast")})
+    else:
+        x = subset_loader(index)
+        slices = image_slices(x)
+    groups = {sl["name"]: (sl["labels"], True) for sl in slices}
     groups.update({name: (np.asarray(values)[index], False) for name, values in (pred.groups or {}).items()})
     start = time.perf_counter()
     notify(f"audit: robustness: {len(opts.corruptions) * len(opts.severities)} cells of {len(index)} images")
@@ -88,7 +100,19 @@ def _add_robustness_from_files(result: dict, opts: RobustnessSettings, *, pred, 
         severities=opts.severities, n_samples=None, seed=seed,
         temperature=(result.get("calibration") or {}).get("temperature"), clean_probs=pred.probs[index],
         groups=groups, released=None,
-        sample_ids=None if pred.sample_ids is None else np.asarray(pred.sample_ids)[index], thumbnails=images)
+        sample_ids=None if pred.sample_ids is None else np.asarray(pred.sample_ids)[index], thumbnails=images,
+        run_cells=None if run_cells is None else _on_subset(run_cells, index, subset_loader))
     result["robustness"]["sample"]["of"] = int(pred.n_samples)
     notify(f"audit: robustness: done in {time.perf_counter() - start:.1f} s; mean accuracy "
            f"{result['robustness']['mean_accuracy']:.3f} over {len(result['robustness']['cells'])} cells")
+
+
+def _on_subset(run_cells, index: np.ndarray, subset_loader):
+    """``run_cells`` of the whole image set, called by :func:`evaluate_robustness` with positions in the
+    subset ``index`` (it was given the subset as the test set): those positions mapped back to image
+    numbers; the clean example image read by ``subset_loader``."""
+    def run(idx, cells, example, seed):
+        probs, shown, _ = run_cells(index[idx], cells, example, seed)
+        clean = subset_loader(index[idx][[example]])[0] if example is not None and subset_loader else None
+        return probs, shown, clean
+    return run

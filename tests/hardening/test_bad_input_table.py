@@ -69,7 +69,7 @@ def missing_references(default: str, cell: str) -> tuple[list[str], list[str]]:
 def test_the_table_has_at_least_30_rows_in_every_section():
     ids = [row_id for row_id, _, _ in rows()]
     assert len(ids) >= 30 and len(ids) == len(set(ids))
-    assert {i[0] for i in ids} == set("PDMICGOHRXY")  # X: ONNX models (issue 22), Y: the library's arguments (21)
+    assert {i[0] for i in ids} == set("PDMICGOHRXYK")  # X: ONNX models (issue 22), Y: the library's arguments (21), K: Dask (25)
 
 
 def test_every_row_names_a_test_that_exists():

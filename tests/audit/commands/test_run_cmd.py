@@ -16,10 +16,10 @@ from audit.pipeline import MSG_DASK_NO_STREAM, MSG_STREAM_BASELINE
     (["--calibration-set", "c.npz"], MSG_FILE_ONLY),
     (["--stream"], MSG_STREAM_FILE_ONLY),
     (["--no-stream"], MSG_STREAM_FILE_ONLY),
-    (["--dask", "local:1"], MSG_STREAM_FILE_ONLY),
+    (["--dask", "local:1", "--stream"], MSG_STREAM_FILE_ONLY),  # --dask alone runs the seed model on Dask
     (["--predictions", "p.npz", "--dask", "local:1", "--no-stream"], MSG_DASK_NO_STREAM),
     (["--predictions", "p.npz", "--stream", "--baseline", "old.npz"], MSG_STREAM_BASELINE),
-], ids=["model", "data", "group-col", "calibration-set", "stream", "no-stream", "dask", "dask-no-stream",
+], ids=["model", "data", "group-col", "calibration-set", "stream", "no-stream", "dask-stream", "dask-no-stream",
         "stream-predictions-baseline"])
 def test_conflicting_options_are_one_usage_line(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
