@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Bench, add_options  # noqa: E402
 MODES = ("single", "local:1", "local:2")
 
 
@@ -154,9 +157,8 @@ def one_mode(args) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(REPO / "models" / "cifar10-seed"))
     ap.add_argument("--data", default=os.environ.get("AUDIT_DATA", str(REPO.parent / "shared/datasets/cifar-10-binary.tar.gz")))
     ap.add_argument("--n", type=int, default=10_000, help="test images written as PNGs and audited")
     ap.add_argument("--workdir", default=str(REPO / "bench-data"))
@@ -167,13 +169,15 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--train-epochs", type=int, default=20, help="when --model does not exist: train it first")
     ap.add_argument("--train-limit", type=int, default=None, help="training images (default: all)")
-    ap.add_argument("--json", dest="json_path", help="write the figures here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--pngs", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    add_options(ap, model=True)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = ap.parse_args(argv)
     if args.one:
         print("RESULT " + json.dumps(one_mode(args)))
         return
+    bench = Bench("dask_bench", args, argv)
 
     model = Path(args.model)
     if not (model / "manifest.json").exists():
@@ -183,11 +187,11 @@ def main() -> None:
         print(f"training {model} ({args.train_epochs} epochs{'' if args.train_limit is None else f', {args.train_limit} images'})")
         train(load_cifar10(args.data), epochs=args.train_epochs, limit=args.train_limit, out_dir=model, verbose=0)
     pngs = write_pngs(args.data, Path(args.workdir) / f"cifar10-test-png-{args.n}", args.n)
-    load = os.getloadavg()[0]
-    print(f"{len(os.sched_getaffinity(0))} cores, load average {load:.1f}; {args.n} PNGs, "
+    print(f"{len(os.sched_getaffinity(0))} cores; {args.n} PNGs, "
           f"robustness {args.corruptions} x severities {args.severities} x {args.corruption_samples} images")
     results = []
     for mode in args.modes.split(","):
+        bench.load(mode)
         cmd = [sys.executable, __file__, "--one", mode, "--pngs", str(pngs), "--model", str(model),
                "--corruptions", args.corruptions, "--severities", args.severities,
                "--corruption-samples", str(args.corruption_samples), "--batch-size", str(args.batch_size)]
@@ -215,10 +219,15 @@ def main() -> None:
             r["speedup_vs_single"] = {k: base[f"{k}_s"] / r[f"{k}_s"] for k in ("inference", "robustness")}
     print("same audit.json outside provenance as one process: "
           + ", ".join(f"{r['mode']} {r['same_numbers']}" for r in results if r["mode"] != "single"))
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps({"load_average": load, "cores": len(os.sched_getaffinity(0)),
-                                                    "n": args.n, "results": results}, indent=2) + "\n")
-        print(f"wrote {args.json_path}")
+    bench["n"] = args.n
+    bench["results"] = results
+    bench.table([{"mode": r["mode"], "inference s": round(r["inference_s"], 2),
+                  "robustness s": round(r["robustness_s"], 2),
+                  "client peak RSS MB": round(r["client_peak_rss_mb"]),
+                  "worker peak RSS MB": ", ".join(f"{v:.0f}" for v in r.get("worker_peak_rss_mb") or []) or "-",
+                  "same numbers": r["same_numbers"]} for r in results])
+    print(f"load average before each mode: {', '.join(str(x['load']) for x in bench['loads'])}{bench.marked()}")
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -100,6 +100,10 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("explain_bench", "explain_bench.py", (), ("--n-test", "600", "--repeat", "1", "--limit", "300"),
           "BENCHMARKS.md 'Saliency maps of the gallery': seconds per method for 24 images, sanity figures, report "
           "size added", "1 min", model=True, data=True),
+    Entry("dask_bench", "dask_bench.py", (), ("--n", "200", "--corruptions", "fog", "--severities", "1",
+                                              "--corruption-samples", "50"),
+          "BENCHMARKS.md 'Model audits on Dask': inference and the robustness section in one process, local:1, "
+          "local:2; projection to 8 and 32 workers; peak RSS", "5-10 min", model=True, data=True),
     Entry("train_vs_seed", "train_vs_seed.py", ("--epochs", "20"), ("--epochs", "2", "--limit", "2000"),
           "BENCHMARKS.md 'Training' (seed notebook, audit train, audit train --fast); README", "about 20-40 min",
           long=True, data=True),

@@ -168,3 +168,14 @@ def test_explain_bench(run_bench, bench_model, bench_data):
     for f in r["methods"].values():
         assert f["seconds_cold"] > 0 and f["seconds_warm_best"] > 0 and f["report_bytes_added"] > 0
     assert len(r["loads"]) == 2
+
+
+@pytest.mark.slow
+def test_dask_bench(run_bench, bench_model, bench_data, tmp_path):
+    r = run_bench("dask_bench.py", "--model", bench_model, "--data", bench_data, "--n", 40, "--workdir", tmp_path,
+                  "--modes", "single,local:1", "--corruptions", "fog", "--severities", "1",
+                  "--corruption-samples", 20, "--batch-size", 16)
+    check_common(r, "dask_bench")
+    assert [x["mode"] for x in r["results"]] == ["single", "local:1"]
+    assert r["results"][1]["same_numbers"] is True and r["results"][0]["inference_s"] > 0
+    assert [x["before"] for x in r["loads"]] == ["single", "local:1"]
