@@ -18,7 +18,11 @@ JSON keys every script writes (besides its own measurements):
 - ``max_load``, ``force`` (``--force`` given), ``forced`` (``--force`` overrode the limit: the load was above
   it at the start or before some pair/run), ``under_load`` (some pair/run started above the limit);
 - ``load_start`` / ``load_end``: the (1, 5, 15)-minute load averages; ``loads``: ``{"before": label,
-  "load": 1-minute load average}`` before each pair or run;
+  "load": 1-minute load average, "others_cores": cores}`` before each pair or run. The load average counts
+  the benchmark's own work too (on 2 cores its own runs lift it towards 2), so a pair is judged by
+  ``others_cores``: the CPU time every other process used since the previous reading (``/proc/stat`` busy time
+  minus this process tree's ``getrusage`` time), in cores; above ``OTHERS_LIMIT`` the pair counts as under
+  load. The start is judged by the 1-minute load average (nothing of the benchmark has run yet).
 - ``table``: the summary rows (a list of dicts) that ``bench/run_all.py --markdown`` renders; ``headline``:
   ``{"figure": text, "value": number}``, the figure the docs quote (absent where a script has none).
 """
@@ -39,6 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "models" / "cifar10-seed"
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "cifar-10-binary.tar.gz"
 MAX_LOAD = 1.0
+#: Cores' worth of CPU that other processes may have used between two readings before a pair counts as
+#: measured under load (a quiet machine's daemons use a few hundredths).
+OTHERS_LIMIT = 0.25
 #: Exit code of a refusal to start above --max-load (run_all tells it from a failure by it).
 EXIT_LOAD = 3
 TRAIN_HINT = ("train it with `.venv/bin/audit train --data ../shared/datasets/cifar-10-binary.tar.gz --out {path}` "
@@ -92,6 +99,26 @@ def require_model(path, script: str) -> Path:
     return path
 
 
+def busy_seconds() -> float | None:
+    """CPU seconds every process of the machine has used since boot (``/proc/stat``: all but idle and
+    iowait), or None where there is no /proc."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU seconds of this process and of its finished children (user + system)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def median(values) -> float:
     import statistics
 
@@ -118,6 +145,7 @@ class Bench:
         argv = sys.argv[1:] if argv is None else list(argv)
         script = f"{name.split()[0]}.py"  # the name starts with the script's
         start = load_averages()
+        self._mark = (busy_seconds(), own_seconds(), time.monotonic())
         self.data: dict = {
             "benchmark": name, "command": shlex.join([".venv/bin/python", f"bench/{script}", *argv]),
             "date": utc_now(), "machine": machine(), "max_load": self.max_load, "force": self.force,
@@ -143,14 +171,21 @@ class Bench:
         return self.data.setdefault(key, value)
 
     def load(self, label: str, *, echo: bool = True) -> float:
-        """Record (and print) the 1-minute load average before the pair or run ``label``."""
+        """Record (and print) the 1-minute load average before the pair or run ``label``, and the cores other
+        processes used since the previous reading (the first: since the bench started)."""
         value = load_averages()[0]
-        self.data["loads"].append({"before": label, "load": value})
-        if value > self.max_load:
+        busy, own, now = busy_seconds(), own_seconds(), time.monotonic()
+        others = None
+        if busy is not None and self._mark[0] is not None and now > self._mark[2]:
+            others = round(max(0.0, (busy - self._mark[0]) - (own - self._mark[1])) / (now - self._mark[2]), 3)
+        self._mark = (busy, own, now)
+        self.data["loads"].append({"before": label, "load": value, "others_cores": others})
+        if others is not None and others > OTHERS_LIMIT:
             self.data["under_load"] = True
             self.data["forced"] = self.data["forced"] or self.force
         if echo:
-            print(f"{label}: load average {value:.2f}", flush=True)
+            shown = "" if others is None else f", other processes {others:.2f} cores since the last reading"
+            print(f"{label}: load average {value:.2f}{shown}", flush=True)
         return value
 
     def interleave(self, paths: dict, repeats: int, *, label: str = "round", echo: bool = True) -> dict[str, list]:

@@ -166,9 +166,25 @@ def shown(cmd: list[str]) -> str:
     return shlex.join(out)
 
 
+def settle(args) -> None:
+    """Wait (up to ``--settle`` seconds) for the 1-minute load average to fall to ``--max-load``: the previous
+    benchmark's own work lifts it for a minute or two after it ends."""
+    if args.force:  # the figures are marked as taken under load anyway
+        return
+    deadline = time.monotonic() + args.settle
+    waited = False
+    while load_averages()[0] > args.max_load and time.monotonic() < deadline:
+        if not waited:
+            print(f"    waiting for the load average ({load_averages()[0]:.2f}) to settle to {args.max_load}",
+                  flush=True)
+            waited = True
+        time.sleep(5)
+
+
 def run_one(entry: Entry, args, tmp: Path) -> dict:
     out_json = tmp / f"{entry.name}.json"
     cmd = command(entry, args, out_json)
+    settle(args)
     before = load_averages()
     under = before[0] > args.max_load
     print(f"\n=== {entry.name}: {shown(cmd)}\n    backs: {entry.backs}\n    load average before: "
@@ -262,6 +278,9 @@ def main(argv=None) -> None:
     ap.add_argument("--max-load", type=float, default=MAX_LOAD,
                     help=f"refuse to start above this 1-minute load average (default {MAX_LOAD})")
     ap.add_argument("--force", action="store_true", help="run even above --max-load (recorded and marked)")
+    ap.add_argument("--settle", type=float, default=180.0,
+                    help="seconds to wait before each benchmark for the load average to fall to --max-load "
+                         "(the previous benchmark lifts it; default 180), then refuse")
     ap.add_argument("--model", default=str(DEFAULT_MODEL), help="trained seed model folder (default models/cifar10-seed)")
     ap.add_argument("--data", default=None, help="CIFAR-10 binary archive (default: each script's own)")
     ap.add_argument("--json", type=Path, default=None,

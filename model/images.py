@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +30,6 @@ PIL_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 MANIFEST_EXTENSIONS = (".csv", ".parquet", ".pq")
 #: Largest image accepted, width x height in pixels, checked from the header before decoding.
 MAX_PIXELS = 64_000_000
-#: How many steps of niceness below the caller's the decoding threads run (Linux, per thread): they then
-#: take the cores the model's own threads leave idle instead of slowing its operations down. 0: the same.
-DECODE_NICE = 0
 #: Modes converted without loss of meaning; others (16-bit, float) are refused.
 CONVERTIBLE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "La", "RGBa")
 RESIZE = ("Pillow bilinear resize (antialiased when shrinking), aspect ratio not kept, applied only to "
@@ -403,8 +399,7 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
             meta.append(rest)
         return start, out, meta
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit-decode",
-                            initializer=_decode_thread_start) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit-decode") as pool:
         pending = []
         try:
             ahead = iter(starts)
@@ -425,16 +420,6 @@ def iter_image_batches(image_set: ImageSet, *, height: int, width: int, channels
         finally:
             for fut in pending:
                 fut.cancel()
-
-
-def _decode_thread_start() -> None:
-    """Lower this decoding thread's scheduling priority by ``DECODE_NICE`` (where the OS allows it)."""
-    if DECODE_NICE and hasattr(os, "setpriority"):
-        tid = threading.get_native_id()
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + DECODE_NICE)
-        except OSError:  # not permitted here: the thread keeps the caller's priority
-            pass
 
 
 def _count(stats: DecodeStats, paths: tuple[str, ...], start: int, meta, channels: int) -> None:
