@@ -80,7 +80,7 @@ REGISTRY: tuple[Entry, ...] = (
           "BENCHMARKS.md 'Confidence metrics' (ranking metrics against scikit-learn); README", "1 min"),
     Entry("metrics_bench", "metrics_bench.py", ("--repeat", "3"), ("--n", "20000", "--repeat", "1"),
           "BENCHMARKS.md 'Metrics: 1M × 10 predictions against the straightforward path'", "1-2 min"),
-    Entry("run_bench", "run_bench.py", ("--repeat", "3"),
+    Entry("run_bench", "run_bench.py", ("--repeat", "7"),
           ("--n", "20000", "--small", "2000", "--repeat", "1", "--small-repeat", "1"),
           "BENCHMARKS.md '`audit run --predictions` as a whole process'; README", "2-3 min"),
     Entry("any_k_bench", "any_k_bench.py", ("--repeat", "3"), ("--ks", "10", "--n", "2000", "--repeat", "1"),
