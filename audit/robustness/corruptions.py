@@ -31,7 +31,7 @@ import numpy as np
 from scipy import sparse
 
 from audit.robustness import ops
-from audit.robustness.frost import frost_crops
+from audit.robustness.frost import crop_positions, crops_at
 
 from audit.robustness.params import CORRUPTIONS, DESCRIPTIONS, FAMILIES, PARAMS, SEVERITIES  # noqa: F401
 
@@ -295,7 +295,15 @@ def _snow(x, c, layer, angles):
 
 def frost(x, c, rng):
     """clip(c[0] · x + c[1] · frost) in 0–255, frost a random crop of the generated texture."""
-    crops = frost_crops(x.shape[0], x.shape[1], x.shape[2], rng)
+    return _frost(x, c, *_frost_draws(x.shape, c, rng))
+
+
+def _frost_draws(shape, c, rng) -> tuple[np.ndarray, np.ndarray]:
+    return crop_positions(shape[0], shape[1], shape[2], rng)
+
+
+def _frost(x, c, rows, cols):
+    crops = crops_at(rows, cols, x.shape[1], x.shape[2])
     out = np.float32(c[0]) * x.astype(np.float32) + np.float32(c[1]) * crops
     return _to_uint8(out / np.float32(255))
 
@@ -388,8 +396,8 @@ def jpeg_compression(x, c, rng):
 
     out = np.empty_like(x)
     for i in range(x.shape[0]):
-        with Image.open(io.BytesIO(jpeg_bytes(x[i], c))) as im:
-            out[i] = np.asarray(im.convert("RGB"))
+        im = Image.open(io.BytesIO(jpeg_bytes(x[i], c)))
+        out[i] = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))  # an RGB JPEG decodes as RGB
     return out
 
 
@@ -398,4 +406,4 @@ _FUNCTIONS: dict[str, Callable] = {name: globals()[name] for name in CORRUPTIONS
 #: ``corrupt`` draws each block's values in order on the calling thread and applies them on the others.
 _SPLIT: dict[str, tuple[Callable, Callable]] = {
     name: (globals()[f"_{name}_draws"], globals()[f"_{name}"])
-    for name in ("glass_blur", "motion_blur", "snow", "elastic_transform")}
+    for name in ("glass_blur", "motion_blur", "snow", "frost", "elastic_transform")}

@@ -91,9 +91,18 @@ def _needle(draw, rng, x, y, angle, *, length, width, level, depth, unit) -> Non
 
 def frost_crops(n: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` random crops (n, height, width, 3) float32 of the tile, one uniform position per image."""
+    return crops_at(*crop_positions(n, height, width, rng), height, width)
+
+
+def crop_positions(n: int, height: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The top-left corners of ``n`` random crops of the tile: rows, then columns, uniform."""
+    side = TILE_FACTOR * min(height, width)
+    return rng.integers(0, side - height, size=n), rng.integers(0, side - width, size=n)
+
+
+def crops_at(rows: np.ndarray, cols: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The crops (n, height, width, 3) float32 of the tile at the corners ``rows``, ``cols``."""
     tile = frost_texture(min(height, width))
-    rows = rng.integers(0, tile.shape[0] - height, size=n)
-    cols = rng.integers(0, tile.shape[1] - width, size=n)
     rr = rows[:, None] + np.arange(height)[None, :]
     cc = cols[:, None] + np.arange(width)[None, :]
     return tile[rr[:, :, None], cc[:, None, :]]

@@ -299,7 +299,7 @@ def test_drawless_corruptions_draw_nothing_and_give_the_same_images_on_threads(n
     np.testing.assert_array_equal(one[:8], module._FUNCTIONS[name](x[:8], PARAMS[name][2], None))
 
 
-@pytest.mark.parametrize("name", ["glass_blur", "motion_blur", "snow", "elastic_transform"])
+@pytest.mark.parametrize("name", ["glass_blur", "motion_blur", "snow", "frost", "elastic_transform"])
 def test_split_corruptions_give_the_same_images_on_threads(name, monkeypatch):
     # Their draws are made block by block on the calling thread, in order: the generator's stream is the
     # serial one, so the images are too.
