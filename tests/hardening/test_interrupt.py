@@ -24,6 +24,16 @@ def _open_files(pid: int) -> list[str]:
         return []
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to see when the run has started")
 def test_sigint_during_a_run_exits_130_and_leaves_no_partial_files(tmp_path):
     rng = np.random.default_rng(0)
@@ -43,8 +53,11 @@ def test_sigint_during_a_run_exits_130_and_leaves_no_partial_files(tmp_path):
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal, even under CI
     try:
+        # inside the audit: the predictions file seen open, or (its reading can be shorter than one poll) the
+        # process past its imports (2 CPU-seconds; the whole streamed audit takes about 20)
         deadline = time.monotonic() + 60
-        while os.path.realpath(big) not in _open_files(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        while (os.path.realpath(big) not in _open_files(proc.pid) and _cpu_seconds(proc.pid) < 2.0
+               and proc.poll() is None and time.monotonic() < deadline):
             time.sleep(0.02)
         time.sleep(0.3)  # well inside the audit now
         assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.stderr.read()}"
