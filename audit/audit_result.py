@@ -206,6 +206,42 @@ class AuditResult:
         return frame.pivot(index="corruption", columns="severity", values="accuracy")
 
     @property
+    def label_issues(self):
+        """The suspected label errors (``label_quality.flagged``), most suspicious first: sample id, given and
+        suggested class, cleanlab's label-quality score, indexed by the sample's row (None when the section
+        was not computed: a streamed or Dask audit, or labels of one class; ``data["label_quality"]["reason"]``
+        says why)."""
+        section = self.data.get("label_quality") or {}
+        if not section.get("computed"):
+            return None
+        import pandas as pd
+
+        columns = ["index", "sample_id", "given", "suggested", "score"]
+        return pd.DataFrame([{c: f.get(c) for c in columns} for f in section.get("flagged") or []],
+                            columns=columns).set_index("index")
+
+    @property
+    def weak_slices(self):
+        """The slices SliceLine found (``slices.found``), in its order: the predicates, n, error rate and its
+        interval, the error of its classes it exceeds, the one-sided binomial p-value and whether it is
+        confirmed on the held-out half (None when the section was not computed)."""
+        section = self.data.get("slices") or {}
+        if not section.get("computed"):
+            return None
+        import pandas as pd
+
+        columns = ["slice", "n", "error_rate", "error_rate_ci_low", "error_rate_ci_high", "expected_error",
+                   "excess", "p_value", "confirmed"]
+        rows = []
+        for f in section.get("found") or []:
+            ci = f.get("error_rate_ci") or [None, None]
+            rows.append({"slice": " & ".join(f"{k}={v}" for k, v in (f.get("predicates") or {}).items()),
+                         "n": f.get("n"), "error_rate": f.get("error_rate"), "error_rate_ci_low": ci[0],
+                         "error_rate_ci_high": ci[1], "expected_error": f.get("expected_error"),
+                         "excess": f.get("excess"), "p_value": f.get("p_value"), "confirmed": f.get("confirmed")})
+        return pd.DataFrame(rows, columns=columns)
+
+    @property
     def name(self) -> str | None:
         """The run's name."""
         return (self.data.get("run") or {}).get("name")

@@ -52,6 +52,18 @@ def test_views_are_the_numbers_of_the_result(result):
     assert result.robustness is None  # no corruptions were run
 
 
+def test_label_issue_and_weak_slice_views(result):
+    lq, sl = result.data["label_quality"], result.data["slices"]
+    issues = result.label_issues
+    assert list(issues.columns) == ["sample_id", "given", "suggested", "score"] and len(issues) == lq["n_flagged"]
+    assert list(issues.index) == [f["index"] for f in lq["flagged"]]
+    assert issues["score"].is_monotonic_increasing  # most suspicious (lowest score) first
+    slices = result.weak_slices
+    assert len(slices) == len(sl["found"]) and list(slices["confirmed"]) == [f["confirmed"] for f in sl["found"]]
+    streamed = audit.AuditResult({"label_quality": {"computed": False, "reason": "streamed"}, "slices": {}})
+    assert streamed.label_issues is None and streamed.weak_slices is None
+
+
 def test_save_html_writes_the_report_alone(result, tmp_path):
     path = result.save_html(tmp_path / "r.html")
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
