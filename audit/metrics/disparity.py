@@ -29,13 +29,19 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and sorted unique values of a 1-D array.
 
     Group columns usually hold a few values: when those seen in the first rows are all there is,
-    :func:`_head_codes` codes the rows in a few passes; only otherwise does it fall back to a full
-    ``np.unique``.
+    :func:`_head_codes` codes the rows in a few passes; only otherwise does it fall back to coding every
+    row: strings by pandas' hash factorisation (``sort=True``: the same codes and sorted values as
+    ``np.unique``, without sorting a million strings), other values by ``np.unique``.
     """
     head = np.unique(values[:4096])
     codes = _head_codes(values, head) if head.size <= 32 else None
     if codes is not None:
         return codes.astype(np.int64, copy=False), head
+    if values.dtype.kind in "US":
+        import pandas as pd
+
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=values.dtype)
     uniques, codes = np.unique(values, return_inverse=True)
     return codes.astype(np.int64), uniques
 

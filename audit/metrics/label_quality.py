@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from audit.metrics.disparity import factorize
 from audit.metrics.intervals import wilson_interval
 
 FILTER = "prune_by_noise_rate"  # cleanlab.filter.find_label_issues' default filter_by
@@ -118,11 +119,7 @@ def label_quality(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[s
                  "share_flagged": float(per_class[c] / support[c]) if support[c] else None} for c in range(k)]
     by_group = {}
     for name, values in (groups or {}).items():
-        import pandas as pd
-
-        # pandas' hash factorisation, groups in sorted order (np.unique would sort every row's string)
-        inverse, uniq = pd.factorize(np.asarray(values).astype(str), sort=True)
-        uniq = np.asarray(uniq, dtype=str)
+        inverse, uniq = factorize(np.asarray(values).astype(str))
         sizes = np.bincount(inverse, minlength=uniq.size)
         hits = np.bincount(inverse[is_flagged], minlength=uniq.size)
         by_group[str(name)] = [{"group": str(g), "n": int(s), "n_flagged": int(h), "share_flagged": float(h / s)}

@@ -191,3 +191,17 @@ def test_head_codes_match_np_unique_and_refuse_unseen_values(values):
     assert_array_equal(uniques[codes], unseen)
     ints = rng.integers(0, 3, 5000)
     assert_array_equal(_head_codes(ints, np.unique(ints[:4096])), ints)
+
+
+@pytest.mark.parametrize("dtype", ["U", "S"])
+def test_factorize_of_many_strings_equals_np_unique(dtype):
+    # more than 32 values in the first rows: the strings are coded by pandas' hash factorisation, sorted
+    from audit.metrics.disparity import factorize
+
+    rng = np.random.default_rng(7)
+    names = np.array([f"site-{i}" for i in range(300)] + ["", "ü"] * (dtype == "U"), dtype=dtype)
+    arr = names[rng.integers(0, names.size, 20_000)]
+    codes, uniques = factorize(arr)
+    ref_uniques, ref_codes = np.unique(arr, return_inverse=True)
+    assert_array_equal(uniques, ref_uniques) and uniques.dtype == arr.dtype
+    assert_array_equal(codes, ref_codes) and codes.dtype == np.int64
