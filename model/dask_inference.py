@@ -361,6 +361,8 @@ def predict_image_set(client, spec: ModelSpec, inputs, image_set, *, stats, prop
     """Probabilities of every image of ``image_set`` computed on the cluster, one task per partition,
     gathered in order; ``stats`` (a :class:`~audit.model.images.DecodeStats`) and ``properties`` filled
     as :meth:`~audit.model.image_audit.ImageInputs.predict` fills them."""
+    from audit.metrics.slices import store_properties
+
     images = file_images(inputs, image_set)
     n = len(image_set)
     parts = partitions(n, spec.batch_size, per_partition, workers=_workers(client))
@@ -384,10 +386,7 @@ def predict_image_set(client, spec: ModelSpec, inputs, image_set, *, stats, prop
             stats.animated += r["animated"]
             stats.converted.update(r["converted"])
             if properties is not None and r["properties"]:
-                for k, values in r["properties"].items():
-                    if k not in properties:
-                        properties[k] = np.empty(n, dtype=values.dtype)
-                    properties[k][a:b] = values
+                store_properties(properties, n, slice(a, b), r["properties"])
     finally:
         client.cancel(futures)
     return probs

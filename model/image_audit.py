@@ -214,7 +214,7 @@ class ImageInputs:
         With ``properties`` (a dict), it is filled with each image's
         :func:`audit.metrics.slices.image_properties` (of the uint8 model input) as batches pass.
         """
-        from audit.metrics.slices import image_properties
+        from audit.metrics.slices import image_properties, store_properties
 
         image_set = image_set or self.images
         n = len(image_set)
@@ -224,10 +224,7 @@ class ImageInputs:
             rows = slice(batch.start, batch.start + len(batch.labels))
             probs[rows] = self.predictor(batch.images, batch.paths)
             if properties is not None:
-                for name, values in image_properties(batch.images).items():
-                    if name not in properties:
-                        properties[name] = np.empty(n, dtype=values.dtype)
-                    properties[name][rows] = values
+                store_properties(properties, n, rows, image_properties(batch.images))
             if draw:
                 done = batch.start + len(batch.labels)
                 sys.stderr.write(f"\rpredicting {done:>{len(str(n))}}/{n}")

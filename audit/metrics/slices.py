@@ -18,6 +18,15 @@ EDGE_THRESHOLD = 0.125
 _BATCH = 1024
 
 
+def store_properties(properties: dict, n: int, rows: slice, values: dict[str, np.ndarray]) -> None:
+    """Write one batch's :func:`image_properties` ``values`` into ``rows`` of the per-image arrays of
+    ``properties`` (each created on first use, ``n`` long, of the values' dtype)."""
+    for name, column in values.items():
+        if name not in properties:
+            properties[name] = np.empty(n, dtype=column.dtype)
+        properties[name][rows] = column
+
+
 def image_properties(images: np.ndarray) -> dict[str, np.ndarray]:
     """Cheap properties of each image, in the images' own intensity units (0–255 for uint8).
 
