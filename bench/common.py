@@ -170,6 +170,10 @@ class Bench:
     def setdefault(self, key, value):
         return self.data.setdefault(key, value)
 
+    def update(self, values: dict) -> None:
+        """Add the script's own measurements (``values``) to the record."""
+        self.data.update(values)
+
     def load(self, label: str, *, echo: bool = True) -> float:
         """Record (and print) the 1-minute load average before the pair or run ``label``, and the cores other
         processes used since the previous reading (the first: since the bench started)."""

@@ -57,8 +57,7 @@ def main(argv=None) -> None:
                           "features": len(f), "n_tested": sl["n_tested"]}
         print(n, out["rows"][n], flush=True)
     print(f"imports (cleanlab, sliceline, scipy.stats): {out['import_s']:.2f} s{bench.marked()}")
-    for key, value in out.items():
-        bench[key] = value
+    bench.update(out)
     bench.table([{"rows": n, "label_quality s": round(r["label_quality_s"], 3), "slices s": round(r["slices_s"], 3),
                   "n_flagged": r["n_flagged"]} for n, r in out["rows"].items()])
     bench.finish()

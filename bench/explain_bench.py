@@ -114,8 +114,7 @@ def main(argv=None) -> None:
     loads = [r["load"] for r in bench["loads"]]
     print(f"targets: grad-cam <= 2 s, occlusion <= 5 s for 24 images on 2 cores; report <= 150 KB added "
           f"(load average before each round {min(loads):.2f}-{max(loads):.2f}){bench.marked()}")
-    for key, value in figures.items():
-        bench[key] = value
+    bench.update(figures)
     bench.table([{"method": name, "24 images cold s": f["seconds_cold"], "warm best s": f["seconds_warm_best"],
                   "rank corr.": f["randomization_rank_correlation"], "deletion win rate": f["deletion_win_rate"],
                   "report KB added": round(f["report_bytes_added"] / 1024, 1)} for name, f in figures["methods"].items()])
