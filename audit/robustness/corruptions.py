@@ -88,8 +88,7 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     out = np.empty_like(x)
     starts = range(0, x.shape[0], step)
     if THREADS > 1 and len(starts) > 1 and (name in DRAWLESS or name in _SPLIT):
-        rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
-        _threaded(x, out, starts, step, name, PARAMS[name][severity - 1], rng)
+        _threaded(x, out, starts, step, name, PARAMS[name][severity - 1], _generator(name, severity, seed))
         return out
     # blocks in order, one generator: a pure function of the batch
     for start, block in zip(starts, corrupt_blocks((x[i:i + step] for i in starts), name, severity, seed)):
@@ -108,10 +107,15 @@ def corrupt_blocks(blocks: Iterable[np.ndarray], name: str, severity: int, seed:
     while only one block is held, so a batch too large for memory (a Dask robustness cell over a million
     images) is corrupted as if it were one array. Arguments are checked by :func:`corrupt`. One thread: a
     Dask worker runs one task a core."""
-    rng = np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
+    rng = _generator(name, severity, seed)
     fn, params = _FUNCTIONS[name], PARAMS[name][severity - 1]
     for block in blocks:
         yield fn(block, params, rng)
+
+
+def _generator(name: str, severity: int, seed: int) -> np.random.Generator:
+    """The one generator of a corruption's draws, seeded by (seed, corruption, severity)."""
+    return np.random.default_rng([int(seed), CORRUPTIONS.index(name), int(severity)])
 
 
 def _threaded(x, out, starts, step, name, params, rng) -> None:
