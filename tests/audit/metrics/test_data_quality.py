@@ -38,6 +38,25 @@ def test_flipped_labels_are_found_with_high_recall_and_precision_and_equal_clean
     assert scores == sorted(scores)
 
 
+def test_scores_equal_cleanlabs_get_label_quality_scores_and_flags_are_plain_values():
+    import json
+
+    from cleanlab.rank import get_label_quality_scores
+
+    from audit.metrics.label_quality import flag_label_issues
+
+    given, probs, _ = separated(n=3000, seed=3)
+    ranked, scores = flag_label_issues(given, probs)
+    assert np.array_equal(scores, get_label_quality_scores(given, probs, method="self_confidence"))
+    ids = np.array([np.int64(7 * i) for i in range(3000)], dtype=object)  # numpy scalars in an object column
+    section = label_quality(given, probs, [f"c{i}" for i in range(10)], sample_ids=ids)
+    first = section["flagged"][0]
+    assert first == {"index": int(ranked[0]), "sample_id": 7 * int(ranked[0]), "given": f"c{given[ranked[0]]}",
+                     "suggested": f"c{probs[ranked[0]].argmax()}", "score": float(scores[ranked[0]])}
+    assert all(type(v) in (int, str, float) for f in section["flagged"] for v in f.values())
+    json.dumps(section["flagged"], allow_nan=False)
+
+
 def test_a_weak_model_gets_the_warning():
     given, probs, _ = separated(margin=0.5, flips=0)
     section = label_quality(given, probs, [str(c) for c in range(10)])
