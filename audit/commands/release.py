@@ -30,11 +30,10 @@ def release(run_id: int, db, force_reason, policy) -> None:
         from audit.gate.policy import load_policy
 
         min_signoffs = load_policy(policy).release.min_signoffs
-    record, changed = HistoryStore(history_url(db)).release(run_id, force_reason=force_reason,
-                                                            min_signoffs=min_signoffs)
+    record, changed, overridden = HistoryStore(history_url(db)).release(run_id, force_reason=force_reason,
+                                                                        min_signoffs=min_signoffs)
     if not changed:
         click.echo(f"run #{record.id} ({record.model_name}) was already released on {record.released_at}")
         return
-    why = "its failed gate" if not record.gate_passed else "missing sign-offs"
-    note = f" despite {why}; reason stored: {record.release_reason}" if record.release_forced else ""
+    note = (f" despite {' and '.join(overridden)}; reason stored: {record.release_reason}" if overridden else "")
     click.echo(f"released run #{record.id} ({record.model_name}){note}")

@@ -281,26 +281,27 @@ class HistoryStore:
                     "signoffs": [_signoff(row) for row in run.signoffs]}
 
     def release(self, run_id: int, *, force_reason: str | None = None,
-                min_signoffs: int | None = None) -> tuple[RunRecord, bool]:
+                min_signoffs: int | None = None) -> tuple[RunRecord, bool, list[str]]:
         """Mark a run released; refused while its latest gate verdict failed, or while it has fewer sign-offs of
         its report than ``min_signoffs`` (default: the ``[release]`` policy its latest verdict was judged
         with, 0 when none), unless forced with a reason.
 
         Returns
         -------
-        (RunRecord, bool)
-            The run after the change, and whether it changed (False: it was already released).
+        (RunRecord, bool, list of str)
+            The run after the change, whether it changed (False: it was already released), and what a forced
+            release overrode (its failed gate, its missing sign-offs; empty when nothing was overridden).
         """
         from audit.history.models import Run
 
         if force_reason is not None and not force_reason.strip():
-            raise AuditError("--force needs a reason: say why the failed gate is overridden")
+            raise AuditError("--force needs a reason: say why the failed gate or the missing sign-offs are overridden")
         with self._session("could not release the run", write=True) as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise AuditError(MSG_NO_RUN.format(id=run_id), path=self.shown_url)
             if run.released:
-                return self._records(s, [run])[0], False
+                return self._records(s, [run])[0], False, []
             latest = run.gates[-1] if run.gates else None
             passed = latest.passed if latest is not None else run.gate_passed
             if not passed and force_reason is None:
@@ -316,12 +317,18 @@ class HistoryStore:
             have = len({_reviewer(so.signed_by) for so in run.signoffs if so.report_sha256 == run.report_sha256})
             if have < need and force_reason is None:
                 raise AuditError(MSG_MISSING_SIGNOFFS.format(id=run_id, have=have, need=need, missing=need - have))
+            overridden = []
+            if not passed:
+                overridden.append("its failed gate" + (" (re-evaluated)" if latest is not None else ""))
+            if have < need:
+                overridden.append(f"{need - have} missing sign-off{'s' if need - have > 1 else ''} "
+                                  f"({have} of {need})")
             run.released = True
             run.released_at = _now()
-            run.release_forced = not passed or have < need
+            run.release_forced = bool(overridden)
             run.release_reason = force_reason.strip() if force_reason is not None else None
             s.flush()
-            return self._records(s, [run])[0], True
+            return self._records(s, [run])[0], True, overridden
 
     # -- reading ----------------------------------------------------------------------------------
     def list_runs(self, *, model: str | None = None, limit: int | None = DEFAULT_LIMIT) -> list[RunRecord]:

@@ -77,8 +77,23 @@ def test_min_signoffs_with_0_1_and_2_signers(tmp_path, capsys, signers, need, re
         assert_clear_error(capsys.readouterr().err, "", f"has {signers} of the {need} sign-offs",
                            f"({need - signers} missing)", "--force REASON")
         assert run_main("release", str(run), "--policy", policy, "--force", "board waived it", "--db", db) == 0
-        assert "despite missing sign-offs; reason stored: board waived it" in capsys.readouterr().out
+        missing = need - signers
+        assert (f"despite {missing} missing sign-off{'s' if missing > 1 else ''} ({signers} of {need}); "
+                "reason stored: board waived it") in capsys.readouterr().out
     assert store.list_runs()[0].release_forced is (not released)
+
+
+def test_a_forced_release_names_everything_it_overrode(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    store = HistoryStore(db, create=True)
+    r = result("m")
+    r["gate"]["passed"] = False
+    run = store.record_run(r, audit_json_text="x", report_sha256="a" * 64)
+    policy = tmp_path / "p.toml"
+    policy.write_text("[release]\nmin_signoffs = 2\n")
+    assert run_main("release", str(run), "--policy", policy, "--force", "ticket 9", "--db", db) == 0
+    assert ("despite its failed gate and 2 missing sign-offs (0 of 2); reason stored: ticket 9"
+            in capsys.readouterr().out)
 
 
 def test_the_run_policy_min_signoffs_is_what_release_asks_by_default(tmp_path, capsys):

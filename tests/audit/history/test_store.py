@@ -51,14 +51,15 @@ def test_list_is_newest_first_with_model_filter_and_limit(history_url):
 def test_release_refused_while_the_gate_failed_unless_forced_with_a_reason(history_url):
     store = HistoryStore(history_url, create=True)
     good, bad = _record(store, result()), _record(store, result(passed=False))
-    rec, changed = store.release(good)
+    rec, changed, _ = store.release(good)
     assert changed and rec.released and not rec.release_forced and rec.released_at
     assert store.release(good)[1] is False  # already released: nothing changes
     with pytest.raises(AuditError, match=rf"run #{bad} failed its release gate \(min_accuracy\).*--force REASON"):
         store.release(bad)
     with pytest.raises(AuditError, match="--force needs a reason"):
         store.release(bad, force_reason="  ")
-    rec, _ = store.release(bad, force_reason="waived by the review board")
+    rec, _, overridden = store.release(bad, force_reason="waived by the review board")
+    assert overridden == ["its failed gate"]
     assert rec.released and rec.release_forced and rec.release_reason == "waived by the review board"
     with pytest.raises(AuditError, match="no run #99"):
         store.release(99)
