@@ -17,7 +17,7 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.model.keras_config import HINT_TRUST, check_code, keras_file_of, load_error, read_keras_config
-from audit.model.model_config import MSG_SIZE_FIXED, ModelConfig, Preprocessing, config_preprocessing
+from audit.model.model_config import ModelConfig, Preprocessing, config_preprocessing
 
 #: Layers that scale pixels themselves: a model starting with one gets raw 0-255 values.
 SCALING_LAYERS = ("Rescaling", "Normalization")
@@ -135,7 +135,7 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
     except Exception as exc:  # keras raises ValueError, TypeError, OSError... for a damaged file
         raise load_error(exc, file, needs=needs, hint=HINT_TRUST) from None
     height, width, channels, n_out = check_classifier(model, source=file)
-    check_keras_config(config, rescale, height, width)
+    check_keras_config(config, rescale, height, width, model_path=file)
     scaling = model_scaling_layer(model)
     if config is not None and config.pixel_keys:
         prep = config_preprocessing(config, height=height, width=width, channels=channels, default_source="")
@@ -155,7 +155,8 @@ MSG_KERAS_LAYOUT = "model config: layout {layout!r} does not apply to a Keras mo
 MSG_RESCALE_AND_CONFIG = "--rescale and the model config's {keys} both set the pixel scaling; give one"
 
 
-def check_keras_config(config: ModelConfig | None, rescale: str | None, height: int, width: int) -> None:
+def check_keras_config(config: ModelConfig | None, rescale: str | None, height: int, width: int, *,
+                       model_path=None) -> None:
     """The keys of a model config that cannot apply to a Keras model with this input size."""
     if config is None:
         return
@@ -163,8 +164,7 @@ def check_keras_config(config: ModelConfig | None, rescale: str | None, height: 
         raise AuditError(MSG_KERAS_LAYOUT.format(layout=config.layout), path=config.path)
     if rescale is not None and config.pixel_keys:
         raise AuditError(MSG_RESCALE_AND_CONFIG.format(keys="/".join(config.pixel_keys)), path=config.path)
-    if config.input_size is not None and tuple(config.input_size) != (height, width):
-        raise AuditError(MSG_SIZE_FIXED.format(size=list(config.input_size), fixed=[height, width]), path=config.path)
+    config.check_size((height, width), model_path)
 
 
 def check_classifier(model, *, source: str | Path | None = None) -> tuple[int, int, int, int]:

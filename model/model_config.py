@@ -20,6 +20,7 @@ LAYOUTS = ("NCHW", "NHWC")
 OUTPUTS = ("logits", "probabilities")
 
 MSG_SIZE_FIXED = "model config: input_size {size} differs from the model's fixed input size {fixed}"
+MSG_SIZE_ARG_FIXED = "input_size={size} differs from the model's fixed input size {fixed}"
 MSG_CONFIG = "model config: {problem}"
 MSG_UNKNOWN_KEYS = "unknown key(s) {keys}; a model config takes {allowed}"
 
@@ -42,6 +43,8 @@ class ModelConfig:
         Height and width, for a model whose input size is dynamic.
     path : str, optional
         The file it was read from; ``sha256`` its hash.
+    input_size_given : bool, default False
+        True when ``input_size`` came from the caller's ``input_size=`` argument rather than the file.
     """
 
     layout: str | None = None
@@ -53,6 +56,16 @@ class ModelConfig:
     input_size: tuple[int, int] | None = None
     path: str | None = None
     sha256: str | None = None
+    input_size_given: bool = False
+
+    def check_size(self, fixed, model_path) -> None:
+        """Refuse an ``input_size`` that differs from the model's fixed (height, width), naming where it came
+        from: the config file, or the ``input_size=`` argument (then the model's file is named)."""
+        if self.input_size is None or tuple(self.input_size) == tuple(fixed):
+            return
+        if self.input_size_given:
+            raise AuditError(MSG_SIZE_ARG_FIXED.format(size=tuple(self.input_size), fixed=list(fixed)), path=model_path)
+        raise AuditError(MSG_SIZE_FIXED.format(size=list(self.input_size), fixed=list(fixed)), path=self.path)
 
     @property
     def pixel_keys(self) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from audit.errors import AuditError
-from audit.model.model_config import MSG_SIZE_FIXED, ModelConfig, Preprocessing, config_preprocessing
+from audit.model.model_config import ModelConfig, Preprocessing, config_preprocessing
 from audit.model.onnx_scan import BUILTIN_DOMAINS, NotOnnx, scan_model
 
 #: Largest model accepted: the .onnx file and its external-data files together, checked before reading.
@@ -223,14 +223,16 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
         raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
     layout = _layout(shape, config, shown, path)
     channels = shape[1] if layout == "NCHW" else shape[3]
+    if not isinstance(channels, int) or channels <= 0:  # a dynamic channel dimension: fed RGB, as images decode
+        channels = 3
     if channels not in (1, 3):
         raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
     hw = shape[2:4] if layout == "NCHW" else shape[1:3]
     fixed = all(isinstance(d, int) and d > 0 for d in hw)
     if fixed:
         height, width = hw
-        if config is not None and config.input_size is not None and tuple(config.input_size) != (height, width):
-            raise AuditError(MSG_SIZE_FIXED.format(size=list(config.input_size), fixed=hw), path=config.path)
+        if config is not None:
+            config.check_size((height, width), path)
     elif config is not None and config.input_size is not None:
         height, width = config.input_size
     else:

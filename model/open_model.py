@@ -54,4 +54,6 @@ def _with_size(config: ModelConfig | None, size) -> ModelConfig:
     import dataclasses
 
     size = tuple(int(v) for v in size)
-    return dataclasses.replace(config, input_size=size) if config is not None else ModelConfig(input_size=size)
+    if config is not None:
+        return dataclasses.replace(config, input_size=size, input_size_given=True)
+    return ModelConfig(input_size=size, input_size_given=True)

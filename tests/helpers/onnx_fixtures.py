@@ -26,15 +26,18 @@ def _save(nodes, inputs, outputs, inits, path: Path, *, opset: int = 18, domains
 
 def linear_classifier(path: Path, *, layout: str = "NCHW", size: int = 8, channels: int = 3, n_classes: int = 3,
                       softmax: bool = False, dynamic_size: bool = False, elem=None, seed: int = 0,
-                      extra_input: bool = False, custom_domain: str | None = None, n_outputs: int = 1) -> Path:
+                      extra_input: bool = False, custom_domain: str | None = None, n_outputs: int = 1,
+                      dynamic_channels: bool = False) -> Path:
     """A linear classifier: mean over H and W when ``dynamic_size`` else Flatten, then Gemm, then Softmax if
-    ``softmax``. Input (N, C, H, W) or (N, H, W, C); batch always dynamic."""
+    ``softmax``. Input (N, C, H, W) or (N, H, W, C); batch always dynamic, the channel dimension too with
+    ``dynamic_channels`` (the weights still take ``channels``)."""
     from onnx import TensorProto, helper, numpy_helper
 
     elem = TensorProto.FLOAT if elem is None else elem
     rng = np.random.default_rng(seed)
     hw = ["H", "W"] if dynamic_size else [size, size]
-    shape = ["N", channels, *hw] if layout == "NCHW" else ["N", *hw, channels]
+    c_dim = "C" if dynamic_channels else channels
+    shape = ["N", c_dim, *hw] if layout == "NCHW" else ["N", *hw, c_dim]
     features = channels if dynamic_size else channels * size * size
     weight = rng.normal(size=(features, n_classes)).astype(np.float32)
     bias = rng.normal(size=n_classes).astype(np.float32)

@@ -87,6 +87,31 @@ def test_dynamic_batch_and_size_take_the_images_own_size_or_input_size(world, tm
     assert sized.model_input["input"] == "6x5x3" and sized.model_input["resized"] == len(sized.pred.sample_ids)
 
 
+def test_a_dynamic_channel_dimension_with_a_layout_is_fed_rgb(world, tmp_path):
+    model = linear_classifier(world["root"] / "dynchan.onnx", dynamic_channels=True)
+    with pytest.raises(AuditError, match='set layout = "NCHW" or "NHWC"'):  # (N, C, 8, 8): the layout is unclear
+        image_predictions(model, world["data"], progress=False)
+    config = tmp_path / "nchw.toml"
+    config.write_text('layout = "NCHW"\n')  # what that message advises; then the model is fed RGB
+    run = image_predictions(model, world["data"], model_config=config, progress=False)
+    assert run.model_input["input"] == "8x8x3"
+    x = _pixels(world["data"], run.pred.sample_ids).astype(np.float32) / np.float32(255)
+    np.testing.assert_allclose(run.pred.probs, softmax(run_directly(model, x.transpose(0, 3, 1, 2).copy())),
+                               rtol=0, atol=1e-12)
+
+
+def test_an_input_size_that_differs_from_a_fixed_one_names_where_it_came_from(world, tmp_path):
+    model = linear_classifier(world["root"] / "fixed8.onnx")
+    with pytest.raises(AuditError, match=r"input_size=\(6, 5\) differs from the model's fixed input size \[8, 8\]") as err:
+        image_predictions(model, world["data"], progress=False, input_size=(6, 5))
+    assert Path(err.value.path) == model  # the argument has no file: the model's is named
+    config = tmp_path / "sized.toml"
+    config.write_text("input_size = [6, 5]\n")
+    with pytest.raises(AuditError, match=r"model config: input_size \[6, 5\] differs") as err:
+        image_predictions(model, world["data"], model_config=config, progress=False)
+    assert Path(err.value.path) == config
+
+
 def test_grey_scale_model(world):
     model = linear_classifier(world["root"] / "grey.onnx", channels=1)
     run = image_predictions(model, world["data"], progress=False)
