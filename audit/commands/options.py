@@ -67,5 +67,5 @@ def explanation_options(func):
     func = click.option("--no-explanations", "no_explanations", is_flag=True,
                         help="Leave the saliency maps (and their sanity checks) out of the gallery.")(func)
     return click.option("--explain-layer", "explain_layer", metavar="NAME",
-                        help="The Keras layer Grad-CAM explains (default: the last layer with a 4-D output); "
+                        help="The Keras layer Grad-CAM explains (default: the last layer with a 4-D output, Dropout-like layers skipped); "
                              "models without one, ONNX models and callables get occlusion maps.")(func)

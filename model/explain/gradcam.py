@@ -2,8 +2,8 @@
 model from the input to the chosen layer's output and the class scores; gradients with ``tf.GradientTape``.
 
 A Sequential model is rebuilt as a functional graph over its own layers (same weights; nothing is deserialised, so
-safe mode stays as it was at loading). The layer is the last top-level layer with a 4-D (N, H, W, C) output unless
-one is named. The class score is the logit: the input of a final softmax layer, or a final softmax Dense layer's
+safe mode stays as it was at loading). The layer is the last top-level layer with a 4-D (N, H, W, C) output that is not an
+identity at inference (Dropout and the like), unless one is named. The class score is the logit: the input of a final softmax layer, or a final softmax Dense layer's
 ``x @ kernel + bias``; a model whose last layer has no softmax is taken to output scores already.
 Map = ReLU(sum over channels of activation x channel weight), the weight being the gradient of the score averaged
 over the layer's height and width.
@@ -21,6 +21,10 @@ from audit.errors import AuditError
 MSG_NO_LAYER = "--explain-layer {name!r}: the model has no such layer; layers with a 4-D output: {spatial}"
 MSG_NOT_SPATIAL = ("--explain-layer {name!r}: the layer's output has shape {shape}; Grad-CAM needs a 4-D "
                    "(N, height, width, channels) output; layers with one: {spatial}")
+#: Layers that pass their input through unchanged at inference: the default layer is never one of them (the
+#: layer before gives the same map under a name that says where it comes from).
+INFERENCE_IDENTITY = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                      "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity")
 SCORE_LOGITS_LAYER = "the input of the final softmax layer (logits)"
 SCORE_LOGITS_DENSE = "the final Dense layer's x @ kernel + bias, before its softmax (logits)"
 SCORE_OUTPUT = "the model's output as it is (its last layer has no softmax)"
@@ -55,6 +59,7 @@ class GradCamGraph:
         self.outputs = outputs
         self.shapes = {name: tuple(t.shape) for name, t in outputs.items()}
         self.spatial = [name for name, shape in self.shapes.items() if len(shape) == 4]
+        self.kinds = {layer.name: type(layer).__name__ for layer in layers}
         self.final = layers[-1] if layers else None
         self._before, self._final_out = before, final_out
         kind = type(self.final).__name__ if self.final is not None else ""
@@ -67,10 +72,12 @@ class GradCamGraph:
         self._graphs = {}
 
     def check_layer(self, name: str | None, *, path=None) -> str:
-        """The layer to explain: ``name`` checked to exist and have a 4-D output, else the last spatial one."""
+        """The layer to explain: ``name`` checked to exist and have a 4-D output, else the last spatial one that
+        is not an identity at inference (a Dropout after the last pooling gives the pooling layer)."""
         spatial = ", ".join(self.spatial) or "none"
         if name is None:
-            return self.spatial[-1]
+            working = [n for n in self.spatial if self.kinds.get(n) not in INFERENCE_IDENTITY]
+            return (working or self.spatial)[-1]
         if name not in self.shapes:
             raise AuditError(MSG_NO_LAYER.format(name=name, spatial=spatial), path=path)
         if name not in self.spatial:

@@ -72,6 +72,24 @@ def test_the_layer_is_the_last_4d_one_unless_named():
     assert MSG_NO_LAYER.startswith("--explain-layer")
 
 
+def test_the_default_layer_skips_a_dropout_after_the_last_pooling_and_gives_the_same_maps():
+    from audit.model.quiet import import_keras
+
+    keras = import_keras()
+    L = keras.layers
+    model = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 3, padding="same", name="conv"),
+                              L.MaxPooling2D(name="pool"), L.Dropout(0.25, name="drop"), L.Flatten(),
+                              L.Dense(3, activation="softmax")])  # the seed network's tail
+    graph = GradCamGraph(model)
+    assert graph.spatial == ["conv", "pool", "drop"] and graph.check_layer(None) == "pool"
+    assert graph.check_layer("drop") == "drop"  # still explainable when named
+    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    pooled, layer = gradcam_maps(model, preprocess, x, [0, 1, 2, 0])
+    dropped, _ = gradcam_maps(model, preprocess, x, [0, 1, 2, 0], layer="drop")
+    assert layer == "pool"
+    np.testing.assert_allclose(pooled, dropped, rtol=1e-6, atol=1e-9)  # identity at inference: the same map
+
+
 def test_the_randomised_copy_re_initialises_the_top_half_and_keeps_the_rest():
     model = corner_keras()
     assert [layer.name for layer in top_layers(model)] == ["logits"]
