@@ -31,6 +31,14 @@ def load_run_all():
     return module
 
 
+def bench_common():
+    """bench/common.py as a module."""
+    spec = importlib.util.spec_from_file_location("bench_common", REPO / "bench" / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_all(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(RUN_ALL), *map(str, args)], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -74,8 +82,13 @@ def test_quick_run_below_the_limit_has_no_under_load_marks(tmp_path, bench_env):
                    "--markdown", md, env=bench_env)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))
-    assert report["forced"] is False and report["benchmarks"]["confidence_bench"]["under_load"] is False
-    assert "under load" not in md.read_text(encoding="utf-8")
+    bench = report["benchmarks"]["confidence_bench"]
+    # below the load limit only other processes' CPU can mark it: exactly when a reading shows them above the
+    # limit (none on an idle machine; on a machine shared with other work the mark must then show)
+    others = [x["others_cores"] for x in bench["result"]["loads"] if x.get("others_cores") is not None]
+    busy = any(o > bench_common().OTHERS_LIMIT for o in others)
+    assert report["forced"] is False and bench["under_load"] is busy
+    assert ("under load" in md.read_text(encoding="utf-8")) is busy
 
 
 def test_refuses_above_the_load_limit(tmp_path):
