@@ -1,7 +1,9 @@
 """The regulatory crosswalk: the rows of ``templates/crosswalk.toml``, each given a status on a finished result.
 
 A row's status: ``"out of scope"`` or ``"gap"`` where the mapping says so; ``"gap"`` where one of its JSON
-pointers (RFC 6901) does not resolve to a non-null value in this audit (its ``missing`` text says what would);
+pointers (RFC 6901) does not resolve to a non-null value in this audit, or where a row about persons or groups of
+persons (``people = true``) finds no group column of people audited, image-property proxies only (its ``missing``
+text says what would fill it);
 ``"team"`` while the sign-off it needs is missing, or for a row resting on checklist answers or model-card fields
 alone while one of them is missing (the reason names which); otherwise ``"evidence"``, whose reason still names any
 answer the team owes. It reads the verdict too, so it runs after the gate.
@@ -22,13 +24,20 @@ FRAMEWORKS = ("EU AI Act", "NIST AI RMF 1.0", "ISO/IEC 42001:2023")
 STATUSES = ("evidence", "team", "gap", "out of scope")
 #: The field a row names when it waits for ``audit sign``.
 SIGNOFF = "signoff"
-ROW_KEYS = {"framework", "item", "paraphrase", "evidence", "fields", "section", "missing", "gap", "out_of_scope"}
+ROW_KEYS = {"framework", "item", "paraphrase", "evidence", "fields", "section", "missing", "gap", "out_of_scope",
+            "people"}
+#: The disparity entries that are about people: the group columns the audit was given. Image-property slices
+#: (brightness, contrast) are proxies that say nothing about people, so a row about persons or groups of persons
+#: (``people = true``) is not evidenced by them.
+PEOPLE_KIND = "group column"
 MSG_SIGN = ("waits for a sign-off: reviewers sign this exact report with `audit sign {run} --by NAME --role ROLE "
             "--report report.html` (a report cannot hold its own signature)")
 MSG_SIGNED = "signed by {names}"
 MSG_BASELINE_SIGNED = "; the released baseline run #{id} was signed by {names}"
 MSG_MISSING = "not in this audit: {pointers}"
 MSG_NULL = "undefined (null) in this audit: {pointers}"
+MSG_NO_PEOPLE = "no group column of the people concerned was audited"
+MSG_PROXIES_ONLY = "; the image-property slices measured ({names}) are proxies that say nothing about people"
 MSG_TEAM = "waits for {what}"
 MSG_EVIDENCE = "every pointer resolves: {pointers}"
 MSG_BAD_MAPPING = "crosswalk mapping {source}: {problem}"
@@ -110,6 +119,8 @@ def check_mapping(raw: dict, source: str) -> dict[str, Any]:
                 raise bad(f"{where}: unknown field {field!r}")
         if ("gap" in row) + ("out_of_scope" in row) + bool(row.get("evidence") or row.get("fields")) != 1:
             raise bad(f"{where}: needs exactly one of evidence/fields, gap, out_of_scope")
+        if row.get("people") and not (row.get("evidence") and row.get("missing")):
+            raise bad(f"{where}: a row about people needs evidence pointers and a 'missing' text")
     return {"version": raw["version"], "disclaimer": " ".join(raw["disclaimer"].split()), "rows": raw["rows"]}
 
 
@@ -150,13 +161,19 @@ def _status(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | Non
     if "gap" in row:
         return "gap", row["gap"]
     pointers = row.get("evidence", [])
+    missing = f" ({row['missing']})" if row.get("missing") else ""
+    if row.get("people"):
+        disparity = result.get("disparity") or []
+        if not any(entry.get("kind") == PEOPLE_KIND for entry in disparity):
+            proxies = [str(entry.get("name")) for entry in disparity]
+            return "gap", MSG_NO_PEOPLE + (MSG_PROXIES_ONLY.format(names=", ".join(proxies)) if proxies else "") + missing
     absent = [p for p in pointers if not _non_null(result, p)]
     if absent:
         nulls = [p for p in absent if _present(result, p)]
         text = "; ".join(([MSG_MISSING.format(pointers=", ".join(p for p in absent if p not in nulls))]
                           if len(nulls) < len(absent) else [])
                          + ([MSG_NULL.format(pointers=", ".join(nulls))] if nulls else []))
-        return "gap", text + (f" ({row['missing']})" if row.get("missing") and len(nulls) < len(absent) else "")
+        return "gap", text + missing
     waiting = _waiting(row.get("fields", []), result)
     signed = [s for s in signoffs if s.get("by")]
     if SIGNOFF in row.get("fields", []) and not signed:

@@ -238,7 +238,9 @@ class HistoryStore:
             raise AuditError(MSG_SIGN_EMPTY.format(option="--role", what="the reviewer's role"))
         statement = (statement or "").strip() or None
         with self._session("could not record the sign-off", write=True) as s:
-            run = s.get(Run, run_id)
+            # the run's row locked (PostgreSQL: SELECT ... FOR UPDATE; SQLite's write transaction already holds the
+            # database): two signers of one run take turns, so "each reviewer signs once" holds under concurrency
+            run = s.get(Run, run_id, with_for_update=True)
             if run is None:
                 raise AuditError(MSG_NO_RUN.format(id=run_id), path=self.shown_url)
             if run.report_sha256 is None:
@@ -311,9 +313,11 @@ class HistoryStore:
                         "informational gate (default policy)" if run.gate_informational else "release gate")
                 raise AuditError(MSG_REFUSED.format(
                     id=run_id, what=what, rules=f" ({', '.join(map(str, failed))})" if failed else ""))
-            verdict = latest.verdict if latest is not None else run.result.get("gate") or {}
-            need = (min_signoffs if min_signoffs is not None
-                    else int((verdict.get("release_policy") or {}).get("min_signoffs") or 0))
+            # a policy given now, or a later re-gate, can ask for more sign-offs than the run was judged with,
+            # never fewer: lowering the requirement is an override, which takes --force and its reason
+            judged = [run.result.get("gate") or {}, *(g.verdict or {} for g in run.gates)]
+            recorded = max(int((v.get("release_policy") or {}).get("min_signoffs") or 0) for v in judged)
+            need = max(recorded, min_signoffs or 0)
             have = len({_reviewer(so.signed_by) for so in run.signoffs if so.report_sha256 == run.report_sha256})
             if have < need and force_reason is None:
                 raise AuditError(MSG_MISSING_SIGNOFFS.format(id=run_id, have=have, need=need, missing=need - have))

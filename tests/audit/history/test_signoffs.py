@@ -144,6 +144,46 @@ def test_concurrent_signers_lose_nothing(history_url):
     assert sorted(s["by"] for s in store.signoffs(run)) == sorted(f"S{i}-{j}" for i in range(8) for j in range(5))
 
 
+def test_one_reviewer_signing_concurrently_is_recorded_once(history_url):
+    """8 processes' worth of the same reviewer at once (threads, each its own store): one sign-off, 7 refusals."""
+    store = HistoryStore(history_url, create=True)
+    run = store.record_run(result("m"), audit_json_text="x", report_sha256="c" * 64)
+    errors, barrier = [], threading.Barrier(8)
+
+    def signer():
+        try:
+            barrier.wait()
+            HistoryStore(history_url).sign(run, by="Alice", role="reviewer", report_sha256="c" * 64)
+        except AuditError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=signer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [s["by"] for s in store.signoffs(run)] == ["Alice"]
+    assert len(errors) == 7 and all("already signed" in e for e in errors), errors
+
+
+def test_a_policy_given_at_release_cannot_lower_the_sign_offs_the_run_was_judged_with(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    store = HistoryStore(db, create=True)
+    r = result("m")
+    r["gate"]["release_policy"] = {"min_signoffs": 2}
+    run = store.record_run(r, audit_json_text="x", report_sha256="a" * 64)
+    store.sign(run, by="A", role="owner", report_sha256="a" * 64)
+    lower = tmp_path / "p.toml"
+    lower.write_text("[release]\nmin_signoffs = 0\n")
+    assert run_main("release", str(run), "--policy", lower, "--db", db) == 2
+    assert_clear_error(capsys.readouterr().err, "", "has 1 of the 2 sign-offs", "(1 missing)")
+    higher = tmp_path / "q.toml"
+    higher.write_text("[release]\nmin_signoffs = 3\n")
+    assert run_main("release", str(run), "--policy", higher, "--db", db) == 2
+    assert "has 1 of the 3 sign-offs" in capsys.readouterr().err
+    assert not store.list_runs()[0].released
+
+
 # -- bad input (docs/bad-input.md, H16-H19) ---------------------------------------------------------------------
 
 
