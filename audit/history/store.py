@@ -280,6 +280,7 @@ class HistoryStore:
             if run is None:
                 return None
             return {"run_id": run.id, "released_at": _iso(run.released_at), "report_sha256": run.report_sha256,
+                    "forced": bool(run.release_forced), "reason": run.release_reason,
                     "signoffs": [_signoff(row) for row in run.signoffs]}
 
     def release(self, run_id: int, *, force_reason: str | None = None,

@@ -97,6 +97,15 @@ def keep_tokens(text) -> Markup:
     return Markup(_BREAKABLE.sub(keep, str(escape(str(text)))))
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(markup) -> Markup:
+    """Escaped text (``keep_tokens``' output) with each pair of backticks, as the crosswalk's reasons write
+    commands (`audit sign ...`), turned into a ``<code>`` element instead of showing the backticks."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(markup if isinstance(markup, Markup) else escape(markup))))
+
+
 def wrapping_reason(fn):
     """``fn`` (a number format) for HTML: the reason of an undefined number in a ``<span class="why">``, so that a
     numeric cell, which never wraps a number, may wrap the words of ``undefined (no samples)``."""

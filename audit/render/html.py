@@ -85,7 +85,8 @@ def _environment() -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(pct=f.wrapping_reason(f.pct), pp=f.wrapping_reason(f.pp), gap=f.wrapping_reason(f.gap),
-                       dec=f.wrapping_reason(f.dec), count=f.count, ci=f.ci, value=f.value, keep_tokens=f.keep_tokens)
+                       dec=f.wrapping_reason(f.dec), count=f.count, ci=f.ci, value=f.value, keep_tokens=f.keep_tokens,
+                       code_spans=f.code_spans)
     env.globals.update(status_label=lambda s: STATUS_LABELS.get(s, str(s)), is_number=f.is_number)
     from audit.render.robustness import robustness_view
     env.globals.update(robustness_view=robustness_view)
@@ -285,6 +286,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=
         categories=categories,
         confidence=confidence_view(r),
         crosswalk_groups=_crosswalk_groups(r),
+        section_titles=dict(SECTIONS),
         nav=[(id_, label) for id_, label in SECTIONS if _present(id_, r, trends) and (sections is None or id_ in sections)],
     )
     if sections is None:

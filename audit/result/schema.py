@@ -654,6 +654,8 @@ class ReleasedBaseline(TypedDict):
     run_id: int
     released_at: str | None
     report_sha256: str | None
+    forced: NotRequired[bool]  # released with --force (a failed gate or missing sign-offs overridden)
+    reason: NotRequired[str | None]  # the --force reason stored with it
     signoffs: list[Signoff]
 
 
