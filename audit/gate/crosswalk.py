@@ -40,6 +40,7 @@ MSG_NO_PEOPLE = "no group column of the people concerned was audited"
 MSG_PROXIES_ONLY = "; the image-property slices measured ({names}) are proxies that say nothing about people"
 MSG_TEAM = "waits for {what}"
 MSG_EVIDENCE = "every pointer resolves: {pointers}"
+MSG_DECLINED = "the team answered \"no\" to the checklist item{s} {items} (the justification is in the checklist)"
 MSG_BAD_MAPPING = "crosswalk mapping {source}: {problem}"
 
 
@@ -185,12 +186,26 @@ def _status(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | Non
         return "team", "; ".join([reason, *waiting])
     if waiting and not pointers:
         return "team", "; ".join(waiting)
+    declined = _declined(row.get("fields", []), result)
+    if declined and not pointers:  # the team's own answer says it is not in place
+        return "gap", declined
     if signed and SIGNOFF in row.get("fields", []):
         reason = MSG_SIGNED.format(names=_names(signed))
     else:
         reason = MSG_EVIDENCE.format(pointers=", ".join(pointers)) if pointers else "answered by the team"
-    # the audit holds the evidence; what the team still owes is said, not hidden
-    return "evidence", "; ".join([reason, *(w.replace("waits for", "the team still owes") for w in waiting)])
+    # the audit holds the evidence; what the team still owes, or answered "no", is said, not hidden
+    return "evidence", "; ".join([reason, *(w.replace("waits for", "the team still owes") for w in waiting),
+                                  *([declined] if declined else [])])
+
+
+def _declined(fields: Sequence[str], result: dict) -> str | None:
+    """The checklist items among ``fields`` the team answered "no" (their justification is in the checklist)."""
+    items = {item["id"]: item for item in (result.get("checklist") or {}).get("items") or []}
+    no = [f.partition(".")[2] for f in fields if f.startswith("checklist.")
+          and (items.get(f.partition(".")[2]) or {}).get("status") == "no"]
+    if not no:
+        return None
+    return MSG_DECLINED.format(s="s" if len(no) > 1 else "", items=", ".join(no))
 
 
 def _waiting(fields: Sequence[str], result: dict) -> list[str]:

@@ -169,3 +169,15 @@ def test_resolve_follows_rfc_6901():
     for bad in ("/a~1b/m~0n/2", "/a~1b/m~0n/01", "/x"):
         with pytest.raises(KeyError):
             resolve(doc, bad)
+
+
+def test_a_no_answer_is_named_and_a_row_resting_on_it_alone_is_a_gap():
+    data = json.loads(GOLDEN[0].read_text())
+    items = {item["id"]: item for item in data["checklist"]["items"]}
+    items["oversight-4"]["status"] = "no"  # "is post-release monitoring in place?" -- no
+    items["oversight-2"]["status"] = "yes"
+    rows = {r["item"]: r for r in crosswalk_section(data)["rows"]}
+    assert rows["MANAGE 4.1"]["status"] == "gap"
+    assert rows["MANAGE 4.1"]["reason"] == ('the team answered "no" to the checklist item oversight-4 (the '
+                                            'justification is in the checklist)')
+    assert rows["MANAGE 2.4"]["status"] == "evidence" and rows["MANAGE 2.4"]["reason"] == "answered by the team"
