@@ -100,10 +100,18 @@ def keep_tokens(text) -> Markup:
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
-def code_spans(markup) -> Markup:
-    """Escaped text (``keep_tokens``' output) with each pair of backticks, as the crosswalk's reasons write
-    commands (`audit sign ...`), turned into a ``<code>`` element instead of showing the backticks."""
-    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(markup if isinstance(markup, Markup) else escape(markup))))
+def code_spans(text) -> Markup:
+    """``keep_tokens`` of ``text``, with each pair of backticks (the crosswalk's reasons write commands as
+    `audit sign ...`) made a ``<code>`` element instead of showing the backticks. The text is split at the pairs
+    first, so that no kept token's ``<span>`` straddles a ``<code>`` boundary."""
+    parts, last = [], 0
+    text = str(text)
+    for m in _CODE_SPAN.finditer(text):
+        parts.append(str(keep_tokens(text[last:m.start()])))
+        parts.append(f"<code>{keep_tokens(m.group(1))}</code>")
+        last = m.end()
+    parts.append(str(keep_tokens(text[last:])))
+    return Markup("".join(parts))
 
 
 def wrapping_reason(fn):
