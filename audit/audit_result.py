@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import numbers
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,6 +83,7 @@ class AuditResult:
         return {"audit.json": self.to_json(), "report.html": render_html(self.data, trends=self.trends),
                 "summary.md": render_markdown(self.data), "junit.xml": render_junit(self.gate)}
 
+    @check_keywords
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write audit.json, report.html, summary.md and junit.xml into ``out_dir`` as a set (rendered
         first, written to temporary names, then renamed: never half a report); return their paths."""
@@ -89,6 +91,7 @@ class AuditResult:
 
         return {path.name: path for path in write_outputs(out_dir, self.render())}
 
+    @check_keywords
     def record(self, db: str | None = None, *, saved: dict[str, Path] | None = None) -> int:
         """Record this run in the audit history database (``db``: a SQLAlchemy URL or SQLite path; default
         ``$AUDIT_DB``, else ``audit-history.sqlite`` in the reports folder); return its run id.
@@ -258,6 +261,7 @@ class AuditResult:
 
     # -- displays -------------------------------------------------------------------------------------
 
+    @check_keywords
     def save_html(self, path: str | Path) -> Path:
         """Write report.html alone to ``path`` (atomically); return the path."""
         from audit.atomic import atomic_path
@@ -279,8 +283,8 @@ class AuditResult:
             css_height = NOTEBOOK_FRAME_HEIGHT
         elif isinstance(height, str) and CSS_LENGTH.fullmatch(height.strip()):
             css_height = height.strip()
-        elif isinstance(height, (int, float)) and not isinstance(height, bool) and 0 < height < float("inf"):
-            css_height = f"{height:g}px"
+        elif isinstance(height, numbers.Real) and not isinstance(height, bool) and 0 < height < float("inf"):
+            css_height = f"{float(height):g}px"  # numpy numbers too
         else:
             raise ValueError(MSG_HEIGHT.format(value=height))
         return ReportView(self, css_height, None if sections is None else check_sections(sections))

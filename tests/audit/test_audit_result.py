@@ -102,6 +102,31 @@ def test_show_refuses_a_bad_height(result, height):
         result.show(height=height)
 
 
+@pytest.mark.parametrize("height, css", [(np.int64(300), "300px"), (np.float32(250.5), "250.5px"), (480, "480px")])
+def test_show_takes_numpy_numbers_for_the_height(result, height, css):
+    frame = BeautifulSoup(result.show(height=height)._repr_html_(), "html.parser").find("iframe")
+    assert f"height: {css}" in frame["style"]
+
+
+def test_show_refuses_an_empty_or_non_iterable_sections_argument(result):
+    with pytest.raises(ValueError, match=r"^sections must name at least one section \(None shows them all\); "
+                                         r"known: verdict, "):
+        result.show(sections=[])
+    with pytest.raises(TypeError, match=r"^sections must be a section id or a list of them .*; got int$"):
+        result.show(sections=5)
+    assert result.show(sections="verdict").sections == frozenset({"verdict"})
+
+
+def test_misspelt_keywords_of_the_result_methods_name_the_closest(result, tmp_path):
+    with pytest.raises(TypeError, match=r"^save_html\(\) got an unexpected keyword argument 'pth'; did you mean 'path'"):
+        result.save_html(pth=tmp_path / "r.html")
+    with pytest.raises(TypeError, match=r"did you mean 'out_dir'"):
+        result.save(outdir=tmp_path)
+    with pytest.raises(TypeError, match=r"did you mean 'saved'"):
+        result.record(tmp_path / "h.sqlite", save=None)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_show_refuses_an_unknown_section_naming_the_closest(result):
     with pytest.raises(ValueError, match="did you mean 'calibration'"):
         result.show(sections=["calibraton"])
