@@ -297,6 +297,8 @@ class AuditResult:
         acc = (self.data.get("overall") or {}).get("accuracy")
         gate = self.data.get("gate")
         verdict = "no verdict" if gate is None else ("passed" if gate["passed"] else "failed")
+        if gate is not None and gate.get("informational"):
+            verdict += " (informational)"  # the default policy: the exit code is not affected
         accuracy = "n/a" if acc is None else f"{acc:.4f}"
         return (f"<AuditResult {run.get('name')!r}: N = {(self.data.get('overall') or {}).get('n')}, "
                 f"accuracy {accuracy}, gate {verdict}>")
@@ -324,6 +326,19 @@ class ReportView:
                 f'border: 1px solid #ccc;"></iframe></div>')
 
 
+#: What the summary adds to a verdict judged by the default policy (no ``policy=``, no ``--policy``).
+INFORMATIONAL = "informational: default policy"
+
+
+def verdict_text(gate: dict | None) -> str:
+    """The verdict in a word for the summary: PASS or FAIL, marked ``(informational: default policy)`` when no
+    policy was given (the default policy judged, the exit code is not affected); "no verdict" without a gate."""
+    if not isinstance(gate, dict) or not gate:
+        return "no verdict"
+    word = "PASS" if gate.get("passed") else "FAIL"
+    return f"{word} ({INFORMATIONAL})" if gate.get("informational") else word
+
+
 def summary_html(data: dict[str, Any]) -> str:
     """The headline numbers as a small table: verdict, accuracy with its interval, worst class, ECE, largest
     disparity, human review, robustness and the failed rules (no style sheet, no script)."""
@@ -331,7 +346,7 @@ def summary_html(data: dict[str, Any]) -> str:
     from audit.result.headline import headline
 
     h = headline(data)
-    rows = [("Verdict", {"pass": "PASS", "fail": "FAIL"}.get(h.verdict or "", "no policy")),
+    rows = [("Verdict", verdict_text(data.get("gate"))),
             ("Accuracy", f"{f.pct(h.accuracy)} (95% CI {f.ci(h.accuracy_ci)}), N = {f.count(h.n)}")]
     if h.worst_class:
         rows.append(("Worst class", f"{h.worst_class.get('class')}: error rate {f.pct(h.worst_class.get('error_rate'))}"))

@@ -87,6 +87,23 @@ def test_inline_report_summary_outside_the_frame_and_links_that_stay_inside(resu
     assert not [a for a in inner.find_all("a", href=True) if a["href"].startswith("#")]
 
 
+def test_summary_and_repr_say_when_the_verdict_is_informational(result):
+    """No policy= : the default policy judged for information only (exit code not affected); both say so."""
+    from audit.audit_result import summary_html
+
+    def verdict(data):
+        summary = BeautifulSoup(summary_html(data), "html.parser").find("table", class_="audit-summary")
+        return next(row.td.get_text() for row in summary.find_all("tr") if row.th.get_text() == "Verdict")
+
+    word = "PASS" if result.passed else "FAIL"
+    assert result.gate["informational"] is True
+    assert verdict(result.data) == f"{word} (informational: default policy)"
+    assert repr(result).endswith(f"gate {'passed' if result.passed else 'failed'} (informational)>")
+    judged = result.regate({"accuracy": {"min": 0.99}})  # a policy given: the verdict counts
+    assert verdict(judged.data) == "FAIL" and repr(judged).endswith("gate failed>")
+    assert verdict({**result.data, "gate": None}) == "no verdict"
+
+
 def test_show_picks_sections_and_height(result):
     soup = BeautifulSoup(result.show(height=400, sections=["calibration", "verdict"])._repr_html_(), "html.parser")
     frame = soup.find("iframe")

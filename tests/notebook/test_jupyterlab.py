@@ -132,6 +132,7 @@ def test_untrusted_notebook_shows_the_summary(browser, lab, notebook):
     try:
         MEASURED["untrusted: summary shown after s"] = elapsed
         assert "Verdict" in page.inner_text(SUMMARY) and "Accuracy" in page.inner_text(SUMMARY)
+        assert "(informational: default policy)" in page.inner_text(SUMMARY)  # no policy=: not a failed release
         assert page.locator(FRAME).count() == 0  # the sanitizer removed the frame; the summary stands alone
     finally:
         context.close()
