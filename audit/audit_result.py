@@ -167,16 +167,16 @@ class AuditResult:
     @property
     def disparity(self):
         """Accuracy by group: indexed by (column, group), with n, accuracy, its interval and whether the gate
-        judges the group (groups under the policy's minimum size are shown, not judged)."""
+        judged the group: its grouping is one the disparity rules judged (the policy's ``groupings``; proxies
+        only with ``include_proxies``) and the group has the policy's minimum size
+        (:func:`audit.gate.group_judging.judged_by_gate`). Groups not judged are shown all the same."""
         import pandas as pd
 
-        from audit.gate.group_judging import judged_groups, judging_size, min_group_sizes
+        from audit.gate.group_judging import judged_by_gate
 
-        size, _ = min_group_sizes(self.data.get("gate"))
         rows = []
         for d in self.data.get("disparity") or []:
-            judged, _ = judged_groups(d.get("groups") or [], judging_size(d, size) or 1)
-            judged_names = {str(g.get("group")) for g in judged}
+            judged_names = judged_by_gate(self.data.get("gate"), d)
             for g in d.get("groups") or []:
                 ci = g.get("accuracy_ci") or [None, None]
                 rows.append({"column": d.get("name"), "group": g.get("group"), "n": g.get("n"),
