@@ -121,7 +121,10 @@ class AuditResult:
 
     @property
     def overall(self):
-        """The overall numbers (accuracy with its interval, balanced accuracy, macro F1, …) as a Series."""
+        """The overall numbers (N, correct, accuracy with its interval, balanced accuracy, macro F1, …, ECE) as a
+        float64 Series, as fairlearn's ``MetricFrame.overall``: runs stack into numeric columns
+        (``pd.DataFrame([r.overall for r in runs])``). Counts are floats here too and an undefined number is
+        NaN; an item that is not a number is left out (it stays in ``result.data["overall"]``)."""
         import pandas as pd
 
         row = dict(self.data.get("overall") or {})
@@ -130,7 +133,9 @@ class AuditResult:
                "accuracy_ci_low": ci[0], "accuracy_ci_high": ci[1], **row}
         cal = self.data.get("calibration") or {}
         out["ece"] = cal.get("ece")
-        return pd.Series(out, name=self.name, dtype=object)
+        numbers_only = {k: (None if v is None else float(v)) for k, v in out.items()
+                        if v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))}
+        return pd.Series(numbers_only, name=self.name, dtype="float64")
 
     @property
     def per_class(self):

@@ -52,6 +52,18 @@ def test_views_are_the_numbers_of_the_result(result):
     assert result.robustness is None  # no corruptions were run
 
 
+def test_overall_is_numeric_so_runs_stack_into_numeric_columns(result):
+    overall = result.overall
+    assert overall.dtype == np.float64 and overall["n"] == 150.0 and overall.name == "my-model"
+    assert overall["ece"] == result.data["calibration"]["ece"]
+    other = audit.AuditResult({**result.data, "overall": {**result.data["overall"], "accuracy": None, "note": "x"},
+                               "run": {**result.data["run"], "name": "other"}})
+    assert np.isnan(other.overall["accuracy"]) and "note" not in other.overall.index  # not a number: left out
+    runs = pd.DataFrame([result.overall, other.overall])
+    assert all(pd.api.types.is_float_dtype(t) for t in runs.dtypes)
+    assert list(runs.index) == ["my-model", "other"] and runs.describe().loc["count", "n"] == 2
+
+
 def test_label_issue_and_weak_slice_views(result):
     lq, sl = result.data["label_quality"], result.data["slices"]
     issues = result.label_issues
