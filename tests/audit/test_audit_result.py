@@ -270,6 +270,7 @@ def test_name_names_the_model_for_the_history():
 
 
 def test_py_typed_is_shipped():
+    """In the source tree; tests/test_packaging.py checks that the built wheel holds it too."""
     assert importlib.resources.files("audit").joinpath("py.typed").is_file()
 
 
@@ -293,3 +294,51 @@ def test_nullable_and_arrow_float_columns_and_a_one_column_label_frame_are_accep
 def test_per_class_view_of_a_result_without_classes_is_empty_not_an_error(result):
     bare = audit.AuditResult({**result.data, "per_class": []})
     assert bare.per_class.empty and list(bare.per_class.columns)[:3] == ["support", "errors", "error_rate"]
+
+
+# -- views and entry points with real data (review finding 14) ----------------------------------------------
+
+
+def _colour_model(batch: np.ndarray) -> np.ndarray:
+    """uint8 NHWC -> probabilities from each image's mean colour (the image fixtures' class signal)."""
+    means = batch.reshape(len(batch), -1, 3).mean(axis=1) / 255
+    p = np.exp(8 * means)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_robustness_view_of_a_real_robustness_section(tmp_path):
+    from helpers.image_fixtures import write_image_folder
+
+    data = write_image_folder(tmp_path / "imgs", per_class=6, odd_sizes=False)
+    source = audit.model_source(_colour_model, data, class_names=["bird", "cat", "dog"], thumbnails=False)
+    settings = audit.RobustnessSettings(("fog", "contrast"), (1, 3), 9, None, True)
+    result = audit.run_audit(source, n_bootstrap=0, robustness=settings, notify=lambda line: None)
+    cells = result.data["robustness"]["cells"]
+    view = result.robustness
+    assert sorted(view.index) == ["contrast", "fog"] and list(view.columns) == [1, 3]
+    assert len(cells) == 4
+    for c in cells:
+        assert view.loc[c["corruption"], c["severity"]] == c["accuracy"]
+    assert view.dtypes.map(pd.api.types.is_float_dtype).all()
+
+
+def test_run_audit_takes_a_policy_mapping_directly():
+    probs, labels = arrays()
+    pred = audit.make_predictions(labels, probs, NAMES)
+    result = audit.run_audit(pred, n_bootstrap=0, policy={"accuracy": {"min": 0.99}, "calibration": {"enabled": False}})
+    assert result.gate["informational"] is False and result.gate["policy_source"] == "policy (in memory)"
+    rules = result.rules.set_index("name")
+    assert rules.loc["min_accuracy", "threshold"] == 0.99 and not rules.loc["min_accuracy", "passed"]
+    assert "max_ece" not in rules.index  # a section the mapping turns off
+    assert "max_class_error_rate[cat]" in rules.index  # sections left out take the defaults, as in a file
+    default = audit.run_audit(pred, n_bootstrap=0, policy={})
+    assert [r["name"] for r in default.gate["rules"]] == \
+           [r["name"] for r in audit.run_audit(pred, n_bootstrap=0).gate["rules"]]
+
+
+def test_regate_takes_an_audit_result_object(result):
+    strict = {"accuracy": {"min": 0.99}}
+    outcome = audit.regate(result, policy=strict)  # the object itself, not its .data
+    assert outcome.written == {} and outcome.record["audit_json"] == "audit result (in memory)"
+    assert outcome.gate == audit.regate(result.data, policy=strict).gate
+    assert not outcome.passed and outcome.data is not result.data and result.gate["informational"] is True
