@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import numbers
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,6 +83,7 @@ class AuditResult:
         return {"audit.json": self.to_json(), "report.html": render_html(self.data, trends=self.trends),
                 "summary.md": render_markdown(self.data), "junit.xml": render_junit(self.gate)}
 
+    @check_keywords
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write audit.json, report.html, summary.md and junit.xml into ``out_dir`` as a set (rendered
         first, written to temporary names, then renamed: never half a report); return their paths."""
@@ -89,6 +91,7 @@ class AuditResult:
 
         return {path.name: path for path in write_outputs(out_dir, self.render())}
 
+    @check_keywords
     def record(self, db: str | None = None, *, saved: dict[str, Path] | None = None) -> int:
         """Record this run in the audit history database (``db``: a SQLAlchemy URL or SQLite path; default
         ``$AUDIT_DB``, else ``audit-history.sqlite`` in the reports folder); return its run id.
@@ -118,7 +121,10 @@ class AuditResult:
 
     @property
     def overall(self):
-        """The overall numbers (accuracy with its interval, balanced accuracy, macro F1, …) as a Series."""
+        """The overall numbers (N, correct, accuracy with its interval, balanced accuracy, macro F1, …, ECE) as a
+        float64 Series, as fairlearn's ``MetricFrame.overall``: runs stack into numeric columns
+        (``pd.DataFrame([r.overall for r in runs])``). Counts are floats here too and an undefined number is
+        NaN; an item that is not a number is left out (it stays in ``result.data["overall"]``)."""
         import pandas as pd
 
         row = dict(self.data.get("overall") or {})
@@ -127,7 +133,9 @@ class AuditResult:
                "accuracy_ci_low": ci[0], "accuracy_ci_high": ci[1], **row}
         cal = self.data.get("calibration") or {}
         out["ece"] = cal.get("ece")
-        return pd.Series(out, name=self.name, dtype=object)
+        numbers_only = {k: (None if v is None else float(v)) for k, v in out.items()
+                        if v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))}
+        return pd.Series(numbers_only, name=self.name, dtype="float64")
 
     @property
     def per_class(self):
@@ -164,16 +172,16 @@ class AuditResult:
     @property
     def disparity(self):
         """Accuracy by group: indexed by (column, group), with n, accuracy, its interval and whether the gate
-        judges the group (groups under the policy's minimum size are shown, not judged)."""
+        judged the group: its grouping is one the disparity rules judged (the policy's ``groupings``; proxies
+        only with ``include_proxies``) and the group has the policy's minimum size
+        (:func:`audit.gate.group_judging.judged_by_gate`). Groups not judged are shown all the same."""
         import pandas as pd
 
-        from audit.gate.group_judging import judged_groups, judging_size, min_group_sizes
+        from audit.gate.group_judging import judged_by_gate
 
-        size, _ = min_group_sizes(self.data.get("gate"))
         rows = []
         for d in self.data.get("disparity") or []:
-            judged, _ = judged_groups(d.get("groups") or [], judging_size(d, size) or 1)
-            judged_names = {str(g.get("group")) for g in judged}
+            judged_names = judged_by_gate(self.data.get("gate"), d)
             for g in d.get("groups") or []:
                 ci = g.get("accuracy_ci") or [None, None]
                 rows.append({"column": d.get("name"), "group": g.get("group"), "n": g.get("n"),
@@ -258,6 +266,7 @@ class AuditResult:
 
     # -- displays -------------------------------------------------------------------------------------
 
+    @check_keywords
     def save_html(self, path: str | Path) -> Path:
         """Write report.html alone to ``path`` (atomically); return the path."""
         from audit.atomic import atomic_path
@@ -279,8 +288,8 @@ class AuditResult:
             css_height = NOTEBOOK_FRAME_HEIGHT
         elif isinstance(height, str) and CSS_LENGTH.fullmatch(height.strip()):
             css_height = height.strip()
-        elif isinstance(height, (int, float)) and not isinstance(height, bool) and 0 < height < float("inf"):
-            css_height = f"{height:g}px"
+        elif isinstance(height, numbers.Real) and not isinstance(height, bool) and 0 < height < float("inf"):
+            css_height = f"{float(height):g}px"  # numpy numbers too
         else:
             raise ValueError(MSG_HEIGHT.format(value=height))
         return ReportView(self, css_height, None if sections is None else check_sections(sections))
@@ -293,6 +302,8 @@ class AuditResult:
         acc = (self.data.get("overall") or {}).get("accuracy")
         gate = self.data.get("gate")
         verdict = "no verdict" if gate is None else ("passed" if gate["passed"] else "failed")
+        if gate is not None and gate.get("informational"):
+            verdict += " (informational)"  # the default policy: the exit code is not affected
         accuracy = "n/a" if acc is None else f"{acc:.4f}"
         return (f"<AuditResult {run.get('name')!r}: N = {(self.data.get('overall') or {}).get('n')}, "
                 f"accuracy {accuracy}, gate {verdict}>")
@@ -320,6 +331,19 @@ class ReportView:
                 f'border: 1px solid #ccc;"></iframe></div>')
 
 
+#: What the summary adds to a verdict judged by the default policy (no ``policy=``, no ``--policy``).
+INFORMATIONAL = "informational: default policy"
+
+
+def verdict_text(gate: dict | None) -> str:
+    """The verdict in a word for the summary: PASS or FAIL, marked ``(informational: default policy)`` when no
+    policy was given (the default policy judged, the exit code is not affected); "no verdict" without a gate."""
+    if not isinstance(gate, dict) or not gate:
+        return "no verdict"
+    word = "PASS" if gate.get("passed") else "FAIL"
+    return f"{word} ({INFORMATIONAL})" if gate.get("informational") else word
+
+
 def summary_html(data: dict[str, Any]) -> str:
     """The headline numbers as a small table: verdict, accuracy with its interval, worst class, ECE, largest
     disparity, human review, robustness and the failed rules (no style sheet, no script)."""
@@ -327,7 +351,7 @@ def summary_html(data: dict[str, Any]) -> str:
     from audit.result.headline import headline
 
     h = headline(data)
-    rows = [("Verdict", {"pass": "PASS", "fail": "FAIL"}.get(h.verdict or "", "no policy")),
+    rows = [("Verdict", verdict_text(data.get("gate"))),
             ("Accuracy", f"{f.pct(h.accuracy)} (95% CI {f.ci(h.accuracy_ci)}), N = {f.count(h.n)}")]
     if h.worst_class:
         rows.append(("Worst class", f"{h.worst_class.get('class')}: error rate {f.pct(h.worst_class.get('error_rate'))}"))

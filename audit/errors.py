@@ -56,12 +56,14 @@ def check_keywords(func):
              if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in ("self", "cls")]
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
 
+    shown = func.__qualname__ if func.__name__ == "__init__" else func.__name__  # a class: its name
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if not takes_any:
             for key in kwargs:
                 if key not in params:
-                    message = MSG_UNKNOWN_KEYWORD.format(func=func.__name__, name=key)
+                    message = MSG_UNKNOWN_KEYWORD.format(func=shown, name=key)
                     close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
                     raise TypeError(f"{message}; did you mean {close[0]!r}?" if close else
                                     f"{message}; it takes {', '.join(names)}")
@@ -72,7 +74,8 @@ def check_keywords(func):
 
 def check_int(name: str, value, *, minimum: int) -> int:
     """``value`` as an int of at least ``minimum``; :class:`AuditError` naming the argument otherwise
-    (booleans and floats with a fraction are refused)."""
+    (booleans and every float, 5.0 included, are refused: an integer type is asked for; numpy integers
+    are accepted)."""
     import numbers
 
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:

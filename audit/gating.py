@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,6 +14,16 @@ from audit.errors import check_keywords
 
 #: ``audit_json`` of the gate record when the result was given in memory.
 IN_MEMORY = "audit result (in memory)"
+MSG_ARGUMENT_TYPE = "{name} must be {accepted}; got {kind}"
+POLICY_TYPES = "a path, a mapping with the policy file's structure or a Policy"
+CHECKLIST_TYPES = "a path, a mapping with the answers file's structure or what audit.load_checklist returns"
+
+
+def check_type(name: str, value, accepted: str, *types) -> None:
+    """Refuse ``value`` by name (:class:`TypeError` listing the ``accepted`` kinds) unless it is one of
+    ``types``; a path is ``str`` or :class:`os.PathLike` (never ``bytes``)."""
+    if not isinstance(value, (str, os.PathLike, *types)):
+        raise TypeError(MSG_ARGUMENT_TYPE.format(name=name, accepted=accepted, kind=type(value).__name__))
 
 
 @dataclass
@@ -39,18 +50,24 @@ def resolve_policy(policy) -> tuple[Any, bool]:
         return default_policy(), True
     if isinstance(policy, Policy):
         return policy, False
+    check_type("policy", policy, POLICY_TYPES, Mapping)
     return load_policy(policy), False
 
 
 def checklist_answers(checklist) -> Mapping | None:
     """The answers the gate reads, from a path, a mapping with the file's structure (``answer``,
-    ``model_card``), the mapping :func:`audit.load_checklist` returns, or None."""
+    ``model_card``), the mapping :func:`audit.load_checklist` returns, or None.
+
+    Only the object :func:`audit.load_checklist` returned (a :class:`~audit.gate.checklist.LoadedChecklist`)
+    counts as validated; every other mapping is validated as a file is, so ``{"answers": ...}`` (a slip for
+    the file's ``answer``) is refused by name."""
+    from audit.gate.checklist import LoadedChecklist, load_checklist
+
     if checklist is None:
         return None
-    if isinstance(checklist, Mapping) and "answers" in checklist:
-        return checklist  # already loaded
-    from audit.gate.checklist import load_checklist
-
+    if isinstance(checklist, LoadedChecklist):
+        return checklist  # already loaded and validated
+    check_type("checklist", checklist, CHECKLIST_TYPES, Mapping)
     return load_checklist(checklist)
 
 

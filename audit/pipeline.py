@@ -16,18 +16,20 @@ import datetime as _dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from audit.audit_result import AuditResult
 from audit.engine.data_quality import MODULES as DATA_QUALITY_MODULES
 from audit.errors import AuditError, OptionConflict, check_int, check_keywords
 from audit.predictions import Predictions
 from audit.prefetch import prefetch
-from audit.gating import GateOutcome, checklist_answers, regate, resolve_policy  # noqa: F401  (public here too)
+from audit.gating import GateOutcome, check_type, checklist_answers, regate, resolve_policy  # noqa: F401  (public here too)
 from audit.sources.prepared import PreparedSource
 
 #: Rows read at once when streaming a predictions file (``--chunk-rows``).
 DEFAULT_CHUNK_ROWS = 1_000_000
+BASELINE_TYPES = ('a path (audit.json or predictions), "released", a run id, an AuditResult, its mapping '
+                  'or Predictions')
 MSG_STREAM_BASELINE = ("a predictions baseline is matched sample by sample in memory; with --stream or --dask "
                        "compare against a previous audit.json, or use --no-stream")
 MSG_DASK_NO_STREAM = "--dask streams the predictions; it cannot be combined with --no-stream"
@@ -55,9 +57,10 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         A predictions file (``.npz``, ``.csv``, ``.parquet``, a folder of ``.npy``) or a glob of shards;
         predictions built in memory with :func:`audit.make_predictions`; or a model's predictions
         prepared by ``audit.model.source``.
-    group_cols : sequence of str
+    group_cols : str or sequence of str
         Group columns to measure disparity over (default: every group column of an ``.npz`` or of the
-        Predictions; CSV and Parquet columns must be named).
+        Predictions; CSV and Parquet columns must be named). A bare string is one column: ``"site"`` is
+        ``["site"]``.
     calibration : path or Predictions, optional
         Predictions held out from the audit set to fit the temperature on; default a seeded 2-fold
         cross-fit on the audit set (a PreparedSource brings its own).
@@ -110,6 +113,9 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
     from audit.result.settings import make_settings
 
     _check_arguments(seed=seed, n_bootstrap=n_bootstrap, chunk_rows=chunk_rows, name=name)
+    group_cols = _group_columns(group_cols)
+    if baseline is not None:
+        check_type("baseline", baseline, BASELINE_TYPES, Mapping, AuditResult, Predictions)
     if explain_layer is not None and explanations and isinstance(source, PreparedSource) and source.explainer:
         from audit.model.explain.section import check_layer
 
@@ -296,6 +302,20 @@ def _check_arguments(*, seed, n_bootstrap, chunk_rows, name) -> None:
     check_int("chunk_rows", chunk_rows, minimum=1)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise AuditError(MSG_NAME.format(value=name))
+
+
+def _group_columns(group_cols) -> list[str]:
+    """``group_cols`` as a list of column names: a bare string is one column (``"site"`` -> ``["site"]``,
+    never its letters)."""
+    if isinstance(group_cols, str):
+        return [group_cols]
+    if not isinstance(group_cols, Iterable) or isinstance(group_cols, Mapping):
+        raise TypeError(f"group_cols must be a column name or a list of column names; got {type(group_cols).__name__}")
+    cols = list(group_cols)
+    bad = [c for c in cols if not isinstance(c, str)]
+    if bad:
+        raise TypeError(f"group_cols must be column names (strings); got {bad[0]!r}")
+    return cols
 
 
 def _run_info(name: str | None, default_name: str, kind: str, seed: int) -> dict:

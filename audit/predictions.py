@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -24,6 +25,8 @@ MSG_LABEL_NAMES_UNKNOWN = "labels are class names but the file gives no class na
 MSG_MISSING_LABELS = "labels have {count} missing value(s), first in row {row}"
 MSG_LABELS_NEED_NAMES = ("labels must be integers, or class names together with class_names; got text labels "
                          "such as {value!r} and no class_names")
+MSG_LABEL_NOT_A_COLUMN = ("label {value!r} in row {row} names no column of the probabilities DataFrame; its columns are "
+                          "integers ({columns}), so integer labels are read as column names, not positions")
 MSG_PROB_COLUMNS = "class_names {given} differ from the probability columns {columns}"
 MSG_GROUPS_TYPE = "groups must be a mapping of column name to values, or a DataFrame; got {kind}"
 
@@ -101,7 +104,9 @@ def make_predictions(
     """Validate and convert raw arrays into :class:`Predictions`.
 
     ``probs`` is an array of shape (N, K) or a DataFrame whose column names are the class names;
-    ``labels`` are class indices or class names; ``groups`` a mapping of column name to values or a
+    ``labels`` are class indices or class names (with a DataFrame whose column names are integers other than
+    0..K-1, such as sklearn's ``columns=clf.classes_`` with classes 1, 2, 3, integer labels are those names,
+    and one that names no column is refused); ``groups`` a mapping of column name to values or a
     DataFrame (one group column per column). ``source`` names the file the arrays came from; every error
     names it. Raises :class:`~audit.errors.AuditError` with one clear message for any invalid input.
     The probabilities are copied when they are clipped to [0, 1], unless ``copy`` is False: then a float64 array
@@ -112,7 +117,9 @@ def make_predictions(
     def fail(message: str, hint: str | None = None):
         raise AuditError(message, path=source, hint=hint)
 
+    column_labels = None  # integer column names (sklearn's columns=clf.classes_): integer labels name them
     if _is_frame(probs):
+        column_labels = _integer_columns(probs.columns)
         columns = tuple(str(c) for c in probs.columns)
         if class_names is not None and tuple(str(c) for c in np.asarray(class_names, dtype=object)) != columns:
             fail(MSG_PROB_COLUMNS.format(given=list(map(str, class_names)), columns=list(columns)))
@@ -157,6 +164,8 @@ def make_predictions(
     labels = np.asarray(labels)
     if not names_given and labels.dtype.kind in "OUS" and labels.size and isinstance(labels.ravel()[0], str):
         fail(MSG_LABELS_NEED_NAMES.format(value=str(labels.ravel()[0])))
+    if column_labels is not None:
+        labels = _labels_by_column(labels, column_labels, source)
     labels = labels_as_indices(labels, class_names, source)
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -254,6 +263,47 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
             path=source,
             hint="labels are integer class indices or exactly one of the class names",
         )
+    return out.reshape(labels.shape)
+
+
+def _integer_columns(columns) -> list[int] | None:
+    """The column names of a probabilities DataFrame as integers when every one is an integer (or its text,
+    ``"3"``) and they are not simply the positions 0..K-1; None otherwise (integer labels are then
+    positions)."""
+    import numbers
+
+    values = []
+    for c in columns:
+        if isinstance(c, numbers.Integral) and not isinstance(c, bool):
+            values.append(int(c))
+        elif isinstance(c, str) and re.fullmatch(r"[+-]?\d+", c.strip()):
+            values.append(int(c.strip()))
+        else:
+            return None
+    return None if values == list(range(len(values))) else values
+
+
+def _labels_by_column(labels: np.ndarray, columns: list[int], source: str | None) -> np.ndarray:
+    """Integer labels read as the integer column names of the probabilities DataFrame (their positions);
+    a label that names no column is refused with its row, never shifted to a neighbouring column."""
+    if labels.dtype.kind == "O" and labels.size and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels.ravel()):
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            return labels  # the checks that follow name the problem
+    elif labels.dtype.kind not in "iu":
+        return labels  # class names (text) are matched by labels_as_indices
+    flat = labels.ravel()
+    uniques, codes = np.unique(flat, return_inverse=True)
+    index = {name: i for i, name in enumerate(columns)}
+    positions = np.array([index.get(int(v), -1) for v in uniques], dtype=np.int64)
+    out = positions[codes]
+    unknown = np.flatnonzero(out < 0)
+    if unknown.size:
+        row = int(unknown[0])
+        raise AuditError(MSG_LABEL_NOT_A_COLUMN.format(value=flat[row].item(), row=row,
+                                                       columns=", ".join(map(str, columns))), path=source)
     return out.reshape(labels.shape)
 
 

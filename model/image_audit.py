@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from audit.errors import AuditError
+from audit.errors import MSG_NUMBER, AuditError, check_int, check_keywords
 from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
 from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
                                 iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
@@ -490,6 +490,22 @@ def image_source(run: ImageAudit, *, thumbnails: bool = True):
                           fill_thumbnails=(lambda result: attach_thumbnails(result, run.root)) if thumbnails else None)
 
 
+def check_input_size(input_size) -> tuple[int, int] | None:
+    """``input_size`` as (height, width), two integers ≥ 1 (None stays None); :class:`AuditError` naming
+    the argument otherwise."""
+    import numbers
+
+    if input_size is None:
+        return None
+    if isinstance(input_size, np.ndarray):
+        input_size = tuple(input_size.tolist())
+    if (isinstance(input_size, (str, bytes)) or not isinstance(input_size, Sequence) or len(input_size) != 2
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in input_size)):
+        raise AuditError(MSG_NUMBER.format(name="input_size", expected="(height, width), two integers ≥ 1",
+                                           value=input_size))
+    return int(input_size[0]), int(input_size[1])
+
+
 def _config_of(model_config) -> ModelConfig | None:
     if isinstance(model_config, (str, Path)):
         return load_model_config(model_config)
@@ -509,6 +525,7 @@ def _versions(*names: str) -> dict[str, str | None]:
     return out
 
 
+@check_keywords
 def model_source(model, data: str | Path, *, metadata: str | Path | None = None, class_names=None,
                  calibration_data: str | Path | None = None, model_config=None,
                  input_size: tuple[int, int] | None = None, batch_size: int = 512,
@@ -545,6 +562,8 @@ def model_source(model, data: str | Path, *, metadata: str | Path | None = None,
         With the model in the loop: the robustness audit, the image-property slices and the gallery
         work for it as for a file.
     """
+    check_int("batch_size", batch_size, minimum=1)
+    input_size = check_input_size(input_size)
     run = image_predictions(model, data, class_names_file=class_names, metadata=metadata, group_cols=group_cols,
                             calibration_data=calibration_data, trust_model=trust_model, batch_size=batch_size,
                             progress=progress, model_config=model_config, input_size=input_size, client=client)

@@ -29,7 +29,8 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert top == {"audit"}
     for module in ("audit/model/train.py", "audit/model/source.py", "audit/templates/policy.toml",
-                   "audit/templates/report.html.j2", "audit/pipeline.py", "audit/result/schema.py"):
+                   "audit/templates/report.html.j2", "audit/pipeline.py", "audit/result/schema.py",
+                   "audit/py.typed"):  # PEP 561: editors and mypy see the types of the installed package
         assert module in names, module
     # every package of the source tree is in the wheel (a package missing from pyproject's list is not)
     packages = {str(p.parent.relative_to(REPO)) for p in (REPO / "audit").rglob("__init__.py")}

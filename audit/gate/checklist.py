@@ -4,6 +4,8 @@ that a team keeps next to the model, and the ``checklist`` section of the audit 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from audit.errors import AuditError
+from audit.errors import AuditError, check_keywords
 
 #: The answers a checklist item can have; an item without an answer is "open" (OPEN).
 STATUSES = ("yes", "no", "not applicable")
@@ -150,6 +152,12 @@ def template_text() -> str:
     return resources.files("audit.templates").joinpath("checklist.toml").read_text(encoding="utf-8")
 
 
+class LoadedChecklist(dict):
+    """What :func:`load_checklist` returns: a plain dict, marked as validated (``checklist=`` takes it as it
+    is; any other mapping is validated as a file)."""
+
+
+@check_keywords
 def load_checklist(path: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """Read and validate an answers file, or a mapping with the file's structure.
 
@@ -172,7 +180,12 @@ def load_checklist(path: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     ------
     AuditError
         Naming the file, the line and the item for every kind of bad answer.
+    TypeError
+        When ``path`` is neither a path nor a mapping.
     """
+    if not isinstance(path, (str, os.PathLike, Mapping)):
+        raise TypeError(f"checklist must be a path or a mapping with the answers file's structure; "
+                        f"got {type(path).__name__}")
     if isinstance(path, Mapping):
         try:
             return _from_data(dict(path), [], Path(IN_MEMORY), IN_MEMORY)
@@ -202,7 +215,9 @@ def _from_data(data: dict, lines: list[str], path: Path, source: str) -> dict[st
     """Validate parsed answers (``lines``: the file's text, for the line numbers of messages)."""
     for key in data:
         if key not in ("answer", "model_card"):
-            raise AuditError(MSG_TOP_LEVEL.format(line=_key_line(lines, key, 0, len(lines)), key=key), path=path)
+            close = difflib.get_close_matches(str(key), ["answer", "model_card"], n=1, cutoff=0.6)
+            raise AuditError(MSG_TOP_LEVEL.format(line=_key_line(lines, key, 0, len(lines)), key=key), path=path,
+                             hint=f"did you mean {close[0]!r}?" if close else None)
     tables = data.get("answer", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise AuditError(MSG_NOT_TABLES.format(kind=type(tables).__name__), path=path)
@@ -222,8 +237,8 @@ def _from_data(data: dict, lines: list[str], path: Path, source: str) -> dict[st
         first_line[answers_id] = id_line
     from audit.gate.model_card import parse_model_card
 
-    return {"source": source, "answers": answers,
-            "model_card": parse_model_card(data.get("model_card"), lines, path)}
+    return LoadedChecklist(source=source, answers=answers,
+                           model_card=parse_model_card(data.get("model_card"), lines, path))
 
 
 def _key_line(lines: list[str], key: str, lo: int, hi: int) -> int:

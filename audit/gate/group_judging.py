@@ -71,6 +71,38 @@ def judged_groups(groups, min_group_size: int) -> tuple[list, list]:
     return judged, not_judged
 
 
+#: The disparity rules, named ``<rule>[<grouping>]`` for each grouping the gate judged (audit.gate.verdict).
+DISPARITY_RULES = ("max_disparity_difference", "min_disparity_ratio", "min_worst_group_accuracy")
+
+
+def judged_groupings(gate: dict | None) -> set[str]:
+    """The groupings a stored verdict's disparity rules judged, read from the rules it holds: the policy's
+    ``groupings`` when it names some, else every grouping but the image-property proxies unless
+    ``include_proxies`` (the choice :func:`audit.gate.verdict` made, not made again here). Empty without a
+    verdict or with the disparity rules off."""
+    rules = gate.get("rules") if isinstance(gate, dict) else None
+    out = set()
+    for rule in rules if isinstance(rules, list) else []:
+        name = rule.get("name") if isinstance(rule, dict) else None
+        if not isinstance(name, str) or not name.endswith("]"):
+            continue
+        for prefix in DISPARITY_RULES:
+            if name.startswith(prefix + "["):
+                out.add(name[len(prefix) + 1:-1])
+    return out
+
+
+def judged_by_gate(gate: dict | None, entry: dict) -> set[str]:
+    """The groups (their names as text) of one ``disparity[]`` entry that the gate judged: the grouping is one
+    the disparity rules judged (:func:`judged_groupings`) and the group is large enough (:func:`judged_groups`,
+    with the grouping's judging size: proxies are judged whole)."""
+    if str(entry.get("name")) not in judged_groupings(gate):
+        return set()
+    size, _ = min_group_sizes(gate)
+    judged, _ = judged_groups(entry.get("groups") or [], judging_size(entry, size) or 1)
+    return {str(g.get("group")) for g in judged}
+
+
 def min_group_sizes(gate: dict | None) -> tuple[int | None, int | None]:
     """The minimum group sizes a stored verdict judged by: (disparity, review load). The review load's
     falls back to the disparity rules' for results written before ``selective_policy`` was recorded."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import importlib.resources
 import math
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from audit.errors import AuditError
+from audit.errors import AuditError, check_keywords
 from audit.gate.model_card import FIELDS as MODEL_CARD_FIELDS
 from audit.gate.robustness import RobustnessRule, corruption_overrides
 
@@ -359,17 +360,23 @@ def default_policy() -> Policy:
     return _build(raw, None, "default", "policy.toml (packaged default)")
 
 
+@check_keywords
 def load_policy(path: str | Path | Mapping[str, Any]) -> Policy:
     """Load and validate a policy file, or a mapping with the file's structure
-    (``{"accuracy": {"min_accuracy": 0.9}}``); keys and sections left out take their default values.
+    (``{"accuracy": {"min": 0.9}}``); keys and sections left out take their default values.
 
     Raises
     ------
+    TypeError
+        If ``path`` is neither a path nor a mapping (naming the type given).
     AuditError
         If the file cannot be read, is not valid TOML (the message gives the line), has an unknown key
         (the message names the key path and the closest valid spelling), or a value of the wrong type or
         out of range (the message names key, value and allowed range).
     """
+    if not isinstance(path, (str, os.PathLike, Mapping)):
+        raise TypeError(f"policy must be a path or a mapping with the policy file's structure; "
+                        f"got {type(path).__name__}")
     if isinstance(path, Mapping):
         defaults = _parse_toml(template_text(), "policy.toml (packaged default)")
         if not all(isinstance(k, str) for k in path):

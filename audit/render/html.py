@@ -309,12 +309,21 @@ def _explanations(r: dict) -> tuple[dict | None, dict]:
 
 
 def check_sections(sections) -> frozenset[str]:
-    """The section ids asked for, each one checked against :data:`SECTIONS` (ValueError naming the closest)."""
+    """The section ids asked for, each one checked against :data:`SECTIONS` (ValueError naming the closest;
+    an empty list is refused, a non-iterable is a TypeError naming ``sections``)."""
     import difflib
+
+    from collections.abc import Iterable, Mapping
 
     if isinstance(sections, str):
         sections = [sections]
     known = [id_ for id_, _ in SECTIONS]
+    if not isinstance(sections, Iterable) or isinstance(sections, Mapping):
+        raise TypeError(f"sections must be a section id or a list of them (such as {known[0]!r}); "
+                        f"got {type(sections).__name__}")
+    sections = list(sections)
+    if not sections:
+        raise ValueError(f"sections must name at least one section (None shows them all); known: {', '.join(known)}")
     for name in sections:
         if name not in known:
             close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)

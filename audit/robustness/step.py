@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from audit.errors import check_keywords
+
 
 @dataclass(frozen=True)
 class RobustnessSettings:
@@ -21,6 +23,33 @@ class RobustnessSettings:
     n_samples: int | None
     data_dir: str | None
     given: bool
+
+    def __post_init__(self) -> None:
+        """Refuse, by argument, what ``audit run``'s options refuse: unknown corruptions, severities outside
+        1-5, a sample count under 1 (None: every test image)."""
+        import difflib
+
+        from audit.errors import MSG_NUMBER, AuditError, check_int
+        from audit.robustness.params import CORRUPTIONS
+
+        corruptions = (self.corruptions,) if isinstance(self.corruptions, str) else self.corruptions
+        for name in corruptions:
+            if name not in CORRUPTIONS:
+                guess = difflib.get_close_matches(str(name), CORRUPTIONS, n=1)
+                raise AuditError(f"corruptions: unknown corruption {name!r}"
+                                 + (f" (did you mean {guess[0]!r}?)" if guess else "")
+                                 + f"; known: {', '.join(CORRUPTIONS)}")
+        severities = (self.severities,) if not hasattr(self.severities, "__iter__") else self.severities
+        for severity in severities:
+            if check_int("severities", severity, minimum=1) > 5:
+                raise AuditError(MSG_NUMBER.format(name="severities", expected="integers in 1-5", value=severity))
+        if self.n_samples is not None:
+            check_int("n_samples", self.n_samples, minimum=1)
+        object.__setattr__(self, "corruptions", tuple(corruptions))
+        object.__setattr__(self, "severities", tuple(int(s) for s in severities))
+
+
+RobustnessSettings.__init__ = check_keywords(RobustnessSettings.__init__)  # severity= -> 'severities'
 
 
 def _stderr(line: str) -> None:

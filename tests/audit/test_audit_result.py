@@ -52,6 +52,18 @@ def test_views_are_the_numbers_of_the_result(result):
     assert result.robustness is None  # no corruptions were run
 
 
+def test_overall_is_numeric_so_runs_stack_into_numeric_columns(result):
+    overall = result.overall
+    assert overall.dtype == np.float64 and overall["n"] == 150.0 and overall.name == "my-model"
+    assert overall["ece"] == result.data["calibration"]["ece"]
+    other = audit.AuditResult({**result.data, "overall": {**result.data["overall"], "accuracy": None, "note": "x"},
+                               "run": {**result.data["run"], "name": "other"}})
+    assert np.isnan(other.overall["accuracy"]) and "note" not in other.overall.index  # not a number: left out
+    runs = pd.DataFrame([result.overall, other.overall])
+    assert all(pd.api.types.is_float_dtype(t) for t in runs.dtypes)
+    assert list(runs.index) == ["my-model", "other"] and runs.describe().loc["count", "n"] == 2
+
+
 def test_label_issue_and_weak_slice_views(result):
     lq, sl = result.data["label_quality"], result.data["slices"]
     issues = result.label_issues
@@ -87,6 +99,23 @@ def test_inline_report_summary_outside_the_frame_and_links_that_stay_inside(resu
     assert not [a for a in inner.find_all("a", href=True) if a["href"].startswith("#")]
 
 
+def test_summary_and_repr_say_when_the_verdict_is_informational(result):
+    """No policy= : the default policy judged for information only (exit code not affected); both say so."""
+    from audit.audit_result import summary_html
+
+    def verdict(data):
+        summary = BeautifulSoup(summary_html(data), "html.parser").find("table", class_="audit-summary")
+        return next(row.td.get_text() for row in summary.find_all("tr") if row.th.get_text() == "Verdict")
+
+    word = "PASS" if result.passed else "FAIL"
+    assert result.gate["informational"] is True
+    assert verdict(result.data) == f"{word} (informational: default policy)"
+    assert repr(result).endswith(f"gate {'passed' if result.passed else 'failed'} (informational)>")
+    judged = result.regate({"accuracy": {"min": 0.99}})  # a policy given: the verdict counts
+    assert verdict(judged.data) == "FAIL" and repr(judged).endswith("gate failed>")
+    assert verdict({**result.data, "gate": None}) == "no verdict"
+
+
 def test_show_picks_sections_and_height(result):
     soup = BeautifulSoup(result.show(height=400, sections=["calibration", "verdict"])._repr_html_(), "html.parser")
     frame = soup.find("iframe")
@@ -100,6 +129,31 @@ def test_show_picks_sections_and_height(result):
 def test_show_refuses_a_bad_height(result, height):
     with pytest.raises(ValueError, match="height must be a positive number"):
         result.show(height=height)
+
+
+@pytest.mark.parametrize("height, css", [(np.int64(300), "300px"), (np.float32(250.5), "250.5px"), (480, "480px")])
+def test_show_takes_numpy_numbers_for_the_height(result, height, css):
+    frame = BeautifulSoup(result.show(height=height)._repr_html_(), "html.parser").find("iframe")
+    assert f"height: {css}" in frame["style"]
+
+
+def test_show_refuses_an_empty_or_non_iterable_sections_argument(result):
+    with pytest.raises(ValueError, match=r"^sections must name at least one section \(None shows them all\); "
+                                         r"known: verdict, "):
+        result.show(sections=[])
+    with pytest.raises(TypeError, match=r"^sections must be a section id or a list of them .*; got int$"):
+        result.show(sections=5)
+    assert result.show(sections="verdict").sections == frozenset({"verdict"})
+
+
+def test_misspelt_keywords_of_the_result_methods_name_the_closest(result, tmp_path):
+    with pytest.raises(TypeError, match=r"^save_html\(\) got an unexpected keyword argument 'pth'; did you mean 'path'"):
+        result.save_html(pth=tmp_path / "r.html")
+    with pytest.raises(TypeError, match=r"did you mean 'out_dir'"):
+        result.save(outdir=tmp_path)
+    with pytest.raises(TypeError, match=r"did you mean 'saved'"):
+        result.record(tmp_path / "h.sqlite", save=None)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_show_refuses_an_unknown_section_naming_the_closest(result):
@@ -216,6 +270,7 @@ def test_name_names_the_model_for_the_history():
 
 
 def test_py_typed_is_shipped():
+    """In the source tree; tests/test_packaging.py checks that the built wheel holds it too."""
     assert importlib.resources.files("audit").joinpath("py.typed").is_file()
 
 
@@ -239,3 +294,51 @@ def test_nullable_and_arrow_float_columns_and_a_one_column_label_frame_are_accep
 def test_per_class_view_of_a_result_without_classes_is_empty_not_an_error(result):
     bare = audit.AuditResult({**result.data, "per_class": []})
     assert bare.per_class.empty and list(bare.per_class.columns)[:3] == ["support", "errors", "error_rate"]
+
+
+# -- views and entry points with real data (review finding 14) ----------------------------------------------
+
+
+def _colour_model(batch: np.ndarray) -> np.ndarray:
+    """uint8 NHWC -> probabilities from each image's mean colour (the image fixtures' class signal)."""
+    means = batch.reshape(len(batch), -1, 3).mean(axis=1) / 255
+    p = np.exp(8 * means)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_robustness_view_of_a_real_robustness_section(tmp_path):
+    from helpers.image_fixtures import write_image_folder
+
+    data = write_image_folder(tmp_path / "imgs", per_class=6, odd_sizes=False)
+    source = audit.model_source(_colour_model, data, class_names=["bird", "cat", "dog"], thumbnails=False)
+    settings = audit.RobustnessSettings(("fog", "contrast"), (1, 3), 9, None, True)
+    result = audit.run_audit(source, n_bootstrap=0, robustness=settings, notify=lambda line: None)
+    cells = result.data["robustness"]["cells"]
+    view = result.robustness
+    assert sorted(view.index) == ["contrast", "fog"] and list(view.columns) == [1, 3]
+    assert len(cells) == 4
+    for c in cells:
+        assert view.loc[c["corruption"], c["severity"]] == c["accuracy"]
+    assert view.dtypes.map(pd.api.types.is_float_dtype).all()
+
+
+def test_run_audit_takes_a_policy_mapping_directly():
+    probs, labels = arrays()
+    pred = audit.make_predictions(labels, probs, NAMES)
+    result = audit.run_audit(pred, n_bootstrap=0, policy={"accuracy": {"min": 0.99}, "calibration": {"enabled": False}})
+    assert result.gate["informational"] is False and result.gate["policy_source"] == "policy (in memory)"
+    rules = result.rules.set_index("name")
+    assert rules.loc["min_accuracy", "threshold"] == 0.99 and not rules.loc["min_accuracy", "passed"]
+    assert "max_ece" not in rules.index  # a section the mapping turns off
+    assert "max_class_error_rate[cat]" in rules.index  # sections left out take the defaults, as in a file
+    default = audit.run_audit(pred, n_bootstrap=0, policy={})
+    assert [r["name"] for r in default.gate["rules"]] == \
+           [r["name"] for r in audit.run_audit(pred, n_bootstrap=0).gate["rules"]]
+
+
+def test_regate_takes_an_audit_result_object(result):
+    strict = {"accuracy": {"min": 0.99}}
+    outcome = audit.regate(result, policy=strict)  # the object itself, not its .data
+    assert outcome.written == {} and outcome.record["audit_json"] == "audit result (in memory)"
+    assert outcome.gate == audit.regate(result.data, policy=strict).gate
+    assert not outcome.passed and outcome.data is not result.data and result.gate["informational"] is True

@@ -99,6 +99,18 @@ def test_group_cols_select_among_the_groups(pred):
         audit.run_audit(pred, group_cols=["site"])
 
 
+def test_a_bare_string_for_group_cols_is_one_column(pred):
+    one = audit.run_audit(pred, group_cols="region", n_bootstrap=0)
+    assert [d["name"] for d in one.data["disparity"]] == ["region"]
+    assert one.data["provenance"]["settings"]["group_cols"] == ["region"]
+    with pytest.raises(AuditError, match=r"group column\(s\) \['site'\] not among"):  # not ['s', 'i', 't', 'e']
+        audit.run_audit(pred, group_cols="site")
+    with pytest.raises(TypeError, match="^group_cols must be a column name or a list of column names; got int$"):
+        audit.run_audit(pred, group_cols=3)
+    with pytest.raises(TypeError, match="^group_cols must be column names \\(strings\\); got 3$"):
+        audit.run_audit(pred, group_cols=["region", 3])
+
+
 def test_streaming_options_on_in_memory_predictions_conflict(pred):
     with pytest.raises(OptionConflict):
         audit.run_audit(pred, stream=True)

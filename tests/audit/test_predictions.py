@@ -99,3 +99,44 @@ def test_probabilities_are_copied_unless_handed_over():
     assert handed.probs is probs and probs.max() == 1.0 and probs.min() == 0.0
     view = kept[:, :]  # not owning its memory: copied all the same
     assert make_predictions([0, 1], view, copy=False).probs is not view and view.max() > 1.0
+
+
+# -- a probabilities DataFrame with integer column names (sklearn's columns=clf.classes_) ----------------------
+
+
+def _sklearn_frame(classes=(1, 2, 3)):
+    import pandas as pd
+
+    return pd.DataFrame([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]], columns=list(classes))
+
+
+def test_integer_labels_are_matched_against_integer_column_names():
+    """classes_ = [1, 2, 3], labels [1, 2, 3, 2]: the classes '1', '2', '3', '2', never shifted by one."""
+    pred = make_predictions([1, 2, 3, 2], _sklearn_frame())
+    assert pred.class_names == ("1", "2", "3")
+    assert [pred.class_names[i] for i in pred.labels] == ["1", "2", "3", "2"]
+    assert pred.labels.tolist() == [0, 1, 2, 1]
+    # the same with a float, an object or a pandas label column, and with the names as text
+    import pandas as pd
+
+    for labels in (np.array([1.0, 2.0, 3.0, 2.0]), np.array([1, 2, 3, 2], dtype=object), pd.Series([1, 2, 3, 2])):
+        assert make_predictions(labels, _sklearn_frame()).labels.tolist() == [0, 1, 2, 1]
+    assert make_predictions(np.array([1, 2, 3, 2]), _sklearn_frame(("1", "2", "3"))).labels.tolist() == [0, 1, 2, 1]
+    assert make_predictions(["1", "2", "3", "2"], _sklearn_frame()).labels.tolist() == [0, 1, 2, 1]  # names as text
+
+
+def test_an_integer_label_that_names_no_column_is_refused():
+    from audit.predictions import MSG_LABEL_NOT_A_COLUMN
+
+    with pytest.raises(AuditError) as err:
+        make_predictions([1, 2, 0, 2], _sklearn_frame())
+    assert err.value.message == MSG_LABEL_NOT_A_COLUMN.format(value=0, row=2, columns="1, 2, 3")
+    assert "read as column names, not positions" in err.value.message
+
+
+def test_columns_that_are_the_positions_or_text_keep_labels_as_positions():
+    assert make_predictions([0, 1, 2, 1], _sklearn_frame((0, 1, 2))).labels.tolist() == [0, 1, 2, 1]
+    frame = _sklearn_frame(("cat", "dog", "bird"))
+    assert make_predictions([0, 1, 2, 1], frame).labels.tolist() == [0, 1, 2, 1]
+    with pytest.raises(AuditError, match=r"labels must lie in \[0, 2\]"):
+        make_predictions([0, 1, 3, 1], frame)

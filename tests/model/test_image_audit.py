@@ -313,3 +313,38 @@ def test_released_corruption_data_does_not_apply_to_image_files(world, tmp_path,
     assert code == 2  # refused before the model runs on any image
     assert err == f"audit: error: {MSG_RELEASED_IMAGES} (see 'audit run --help')"
     assert not out.exists()
+
+
+# -- audit.model_source's arguments: refused by name before any file is read (issue 21, review findings 3, 4) --
+
+
+@pytest.mark.parametrize("keyword, value, expected", [
+    ("batch_size", 2.5, "an integer ≥ 1"), ("batch_size", True, "an integer ≥ 1"), ("batch_size", 0, "an integer ≥ 1"),
+    ("input_size", (-8, 8), "(height, width), two integers ≥ 1"),
+    ("input_size", (0, 8), "(height, width), two integers ≥ 1"),
+    ("input_size", 8, "(height, width), two integers ≥ 1"),
+    ("input_size", (8.0, 8), "(height, width), two integers ≥ 1"),
+    ("input_size", (8, 8, 3), "(height, width), two integers ≥ 1"),
+])
+def test_model_source_numeric_arguments_are_validated(tmp_path, keyword, value, expected):
+    import audit
+    from audit.errors import MSG_NUMBER
+
+    with pytest.raises(AuditError) as err:
+        audit.model_source(lambda x: x, tmp_path / "no-such-folder", **{keyword: value})
+    assert err.value.message == MSG_NUMBER.format(name=keyword, expected=expected, value=value)
+
+
+def test_model_source_input_size_takes_numpy_integers():
+    from audit.model.image_audit import check_input_size
+
+    assert check_input_size(np.array([24, 32])) == (24, 32)
+    assert check_input_size((np.int64(24), 32)) == (24, 32) and check_input_size(None) is None
+
+
+def test_model_source_misspelt_keyword_names_the_closest(tmp_path):
+    import audit
+
+    with pytest.raises(TypeError, match=r"^model_source\(\) got an unexpected keyword argument 'class_name'; "
+                                        r"did you mean 'class_names'\?$"):
+        audit.model_source(lambda x: x, tmp_path, class_name=["a", "b"])

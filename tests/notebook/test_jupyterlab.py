@@ -132,6 +132,7 @@ def test_untrusted_notebook_shows_the_summary(browser, lab, notebook):
     try:
         MEASURED["untrusted: summary shown after s"] = elapsed
         assert "Verdict" in page.inner_text(SUMMARY) and "Accuracy" in page.inner_text(SUMMARY)
+        assert "(informational: default policy)" in page.inner_text(SUMMARY)  # no policy=: not a failed release
         assert page.locator(FRAME).count() == 0  # the sanitizer removed the frame; the summary stands alone
     finally:
         context.close()
@@ -154,6 +155,11 @@ def test_trusted_notebook_shows_the_report_and_its_links_stay_in_the_frame(brows
         overflow = frame_el.evaluate("e => { const o = e.closest('.jp-OutputArea-output'); "
                                      "return o.scrollWidth - o.clientWidth; }")
         assert overflow <= 0  # no horizontal overflow scrollbar
+        from helpers.layout import BROKEN_TOKENS_JS, SHORT
+
+        MEASURED["frame width px"] = box["width"]
+        assert frame.evaluate(BROKEN_TOKENS_JS, SHORT) == []  # no short word breaks inside the frame either
+        assert frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
         assert "Verdict" in page.inner_text(SUMMARY)
         frame.click('nav.toc a[href$="#calibration"]')
         page.wait_for_timeout(500)

@@ -89,3 +89,65 @@ def test_judged_groups_keeps_order_and_sets_aside_what_is_not_a_group():
     judged, not_judged = judged_groups(groups, 30)
     assert [g["group"] for g in judged] == ["a", "c"]
     assert not_judged == [{"group": "b", "n": 3}, "junk"]
+
+
+# -- result.disparity["judged"]: the gate's choice of groupings and of group sizes (review finding 6) ----------
+
+
+@pytest.fixture(scope="module")
+def with_proxies():
+    """Predictions with two group columns and images (so the image-property proxies are measured too)."""
+    rng = np.random.default_rng(1)
+    n = 240
+    probs = rng.dirichlet(np.ones(3), size=n)
+    labels = np.where(rng.random(n) < 0.7, probs.argmax(axis=1), rng.integers(0, 3, n))
+    images = rng.integers(0, 256, size=(n, 8, 8, 3), dtype=np.uint8)
+    site = np.repeat(["a", "b", "c"], [120, 100, 20])  # c is under the default minimum size (30)
+    age = np.asarray(["young", "old"])[np.arange(n) % 2]
+    return audit.make_predictions(probs=probs, labels=labels, class_names=["x", "y", "z"], images=images,
+                                  groups={"site": site, "age": age})
+
+
+def _judged(result) -> dict[str, set[str]]:
+    frame = result.disparity
+    return {col: set(frame.loc[col].index[frame.loc[col, "judged"]]) for col in frame.index.unique("column")}
+
+
+def _rule_groupings(result) -> set[str]:
+    return {r["name"].split("[", 1)[1][:-1] for r in result.gate["rules"] if r["name"].startswith("min_worst_group")}
+
+
+def test_judged_follows_the_gate_by_default_proxies_are_not_judged(with_proxies):
+    result = audit.run_audit(with_proxies, n_bootstrap=0)
+    judged = _judged(result)
+    proxies = {d["name"] for d in result.data["disparity"] if d.get("proxy")}
+    assert proxies and all(judged[p] == set() for p in proxies)  # include_proxies = false: shown, not judged
+    assert judged["site"] == {"a", "b"} and judged["age"] == {"young", "old"}  # c: 20 < 30 samples
+    assert _rule_groupings(result) == {"site", "age"}  # the gate's rules name exactly these groupings
+
+
+def test_judged_follows_the_policys_groupings(with_proxies):
+    result = audit.run_audit(with_proxies, n_bootstrap=0, policy={"disparity": {"groupings": ["site"]}})
+    judged = _judged(result)
+    assert judged["site"] == {"a", "b"}
+    assert all(judged[col] == set() for col in judged if col != "site")  # no rule judges age or the proxies
+    assert _rule_groupings(result) == {"site"}
+
+
+def test_judged_includes_proxies_when_the_policy_does(with_proxies):
+    result = audit.run_audit(with_proxies, n_bootstrap=0,
+                             policy={"disparity": {"include_proxies": True, "min_group_size": 100}})
+    judged = _judged(result)
+    proxies = {d["name"] for d in result.data["disparity"] if d.get("proxy")}
+    for p in proxies:  # proxies are judged whole (terciles), whatever the minimum size
+        groups = next(d["groups"] for d in result.data["disparity"] if d["name"] == p)
+        assert judged[p] == {str(g["group"]) for g in groups}
+    assert judged["site"] == {"a", "b"} and judged["age"] == {"young", "old"}
+    assert _rule_groupings(result) == {"site", "age"} | proxies
+
+
+def test_nothing_is_judged_when_the_disparity_rules_are_off_or_there_is_no_verdict(with_proxies):
+    off = audit.run_audit(with_proxies, n_bootstrap=0, policy={"disparity": {"enabled": False}})
+    assert not off.disparity["judged"].any() and len(off.disparity) > 0
+    bare = audit.AuditResult({**off.data, "gate": None})
+    assert not bare.disparity["judged"].any()

@@ -75,4 +75,4 @@ def test_a_report_with_robustness_and_every_trend_metric_fits_screen_and_print(r
               "rows": [past, {**past, "label": "this run", "time": None, "current": True, "released": False}]}
     page = tmp_path / "report.html"
     page.write_text(render_html(result, trends=trends), encoding="utf-8")
-    assert measure(chromium, page) == {"screen 1280 px": [], "print 794 px": []}
+    assert measure(chromium, page) == {"screen 1280 px": [], "screen 820 px": [], "print 794 px": []}
