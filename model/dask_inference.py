@@ -309,15 +309,18 @@ def _workers(client) -> int:
 
 def classifier_spec(inputs, *, batch_size: int, model, trust_model: bool = False, rescale: str | None = None,
                     model_config=None, input_size=None) -> ModelSpec:
-    """The :class:`ModelSpec` of an :class:`~audit.model.image_audit.ImageInputs` opened on the client."""
+    """The :class:`ModelSpec` of an :class:`~audit.model.image_audit.ImageInputs` opened on the client.
+
+    ``model_config`` is the parsed :class:`~audit.model.model_config.ModelConfig` the client opened the model
+    with (or None): the workers open the model with the same one, so a ``.keras`` model gets the same
+    scale/mean/std and an ONNX model the same layout and input size as in one process."""
     if callable(model) and not isinstance(model, (str, Path)):
         raise AuditError(MSG_CALLABLE)
     clf = inputs.classifier
     p = clf.preprocessing
     return ModelSpec(kind="classifier", path=str(Path(model).resolve()),
                      hashes=json.dumps(clf.hashes, sort_keys=True), n_classes=len(inputs.images.class_names),
-                     batch_size=batch_size, config=getattr(clf, "config", None) if model_config is not None
-                     else None, trust=trust_model, rescale=rescale,
+                     batch_size=batch_size, config=model_config, trust=trust_model, rescale=rescale,
                      input_size=tuple(input_size) if input_size is not None else None, size=(p.height, p.width))
 
 

@@ -30,8 +30,13 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("dask-images")
     data = write_image_folder(root / "imgs", per_class=12)
     return {"root": root, "data": data, "calib": write_image_folder(root / "calib", per_class=6, seed=1, odd_sizes=False),
-            "meta": write_metadata(data, root / "meta.csv"), "keras": build_models(root / "models")["sequential"],
+            "meta": write_metadata(data, root / "meta.csv"), **_keras(root / "models"),
             "onnx": linear_classifier(root / "linear.onnx", layout="NHWC", size=8)}
+
+
+def _keras(folder: Path) -> dict:
+    models = build_models(folder)
+    return {"keras": models["sequential"], "keras_logits": models["functional-logits"]}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +94,27 @@ def test_onnx_on_local_cluster_equals_one_process(world, tmp_path):
     assert on_dask["provenance"]["dask"] == {"scheduler": "local:1", "workers": 1, "threads": 1,
                                              "partition_batches": dask_inference.PARTITION_BATCHES}
     assert len(on_dask["robustness"]["cells"]) == 6
+
+
+@pytest.mark.parametrize("kind", ["keras_logits", "onnx"])
+def test_model_config_applies_on_the_workers_as_in_one_process(world, tmp_path, cluster, kind):
+    """The workers open the model with the client's model config: a .keras model gets the config's scale and
+    mean/std (not the default x / 255), so the probabilities, the robustness cells and provenance equal the
+    one-process run's; and the config does change them (the test would see it dropped)."""
+    config = tmp_path / "norm.toml"
+    config.write_text("scale = 0.00392156862745098\nmean = [0.4914, 0.4822, 0.4465]\nstd = [0.247, 0.2435, 0.2616]\n"
+                      'output = "logits"\n')
+    single, on_dask = run_both(world, tmp_path, world[kind], address(cluster), "--model-config", config,
+                               "--corruptions", "fog", "--severities", "2", "--corruption-samples", "12")
+    assert_same_outside_provenance(single, on_dask)
+    assert on_dask["provenance"]["settings"]["model_input"]["scaling"].startswith("(x / 255 - mean) / std")
+    args = ["predict", "--model", world[kind], "--data", world["data"], "--batch-size", "4"]
+    assert run_main(*args, "--model-config", config, "--out", tmp_path / "one.npz") == 0
+    assert run_main(*args, "--model-config", config, "--dask", address(cluster), "--out", tmp_path / "two.npz") == 0
+    assert run_main(*args, "--out", tmp_path / "plain.npz") == 0
+    one, two, plain = (np.load(tmp_path / f"{n}.npz") for n in ("one", "two", "plain"))
+    np.testing.assert_array_equal(one["probs"], two["probs"])
+    assert np.abs(one["probs"] - plain["probs"]).max() > 1e-3  # mean/std change the numbers
 
 
 def test_predict_on_dask_writes_the_same_file(world, tmp_path, cluster):
