@@ -207,6 +207,26 @@ def test_model_config_unknown_keys_and_bad_values():
     assert parse_model_config({"scale": 1 / 255}).scale == pytest.approx(1 / 255)
 
 
+def test_model_config_as_a_mapping_from_python(world, tmp_path):
+    """``model_config=`` takes a mapping with the file's keys, checked as the file is."""
+    import audit
+
+    model = linear_classifier(world["root"] / "mapping.onnx")
+    keys = {"layout": "NCHW", "mean": list(MEAN), "std": list(STD), "output": "logits"}
+    from_file = image_predictions(model, world["data"], model_config=world["config"], progress=False)
+    from_mapping = audit.model_source(model, world["data"], model_config=keys, thumbnails=False)
+    np.testing.assert_array_equal(from_mapping.pred.probs, from_file.pred.probs)
+    recorded = from_mapping.model_input["model_config"]
+    assert recorded["file"] is None and recorded["mean"] == list(MEAN) and recorded["output"] == "logits"
+    assert "(in Python)" in from_mapping.model_input["scaling_source"]
+    with pytest.raises(AuditError, match=r"unknown key\(s\) 'mean_rgb'"):
+        audit.model_source(model, world["data"], model_config={"mean_rgb": [0.5]})
+    with pytest.raises(AuditError, match="output must be 'logits' or 'probabilities'"):
+        audit.model_source(model, world["data"], model_config={"output": "scores"})
+    with pytest.raises(AuditError, match="model_config must be a path to a TOML file, a mapping"):
+        audit.model_source(model, world["data"], model_config=42)
+
+
 def _bad(tmp_path, name):
     return tmp_path / name
 
