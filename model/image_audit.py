@@ -20,8 +20,9 @@ import numpy as np
 
 from audit.errors import AuditError
 from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
-from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
-                                iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
+from audit.model.images import (MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
+                                conversion, iter_image_batches, load_image_set, read_class_names,
+                                thumbnail_uri)
 from audit.model.model_config import ModelConfig, Preprocessing, as_model_config
 from audit.model.open_model import open_classifier
 
@@ -389,7 +390,7 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
             "class_names_source": names_source,
             "image_set_hash": "SHA-256 of '<relative path>\\t<SHA-256 of the file>\\n' lines sorted by path",
             **clf.preprocessing.describe(),
-            "resize": RESIZE, "conversion": CONVERSION, "max_pixels": inputs.max_pixels,
+            "resize": RESIZE, "conversion": conversion(clf.preprocessing.channels), "max_pixels": inputs.max_pixels,
             "decoded": decode,
             "calibration_decoded": None if cal_stats is None else cal_stats.describe(),
             "outputs": inputs.predictor.outputs,

@@ -37,18 +37,8 @@ def world(tmp_path_factory):
 
 
 def _pixels(data: Path, ids, *, channels: int = 3) -> np.ndarray:
-    if channels == 3:
-        return load_uint8_folder(data, ids)
-    from PIL import Image  # grey-scale: Pillow's "L" conversion of the file, then the resize, as the pipeline
-
-    out = []
-    for rel in ids:
-        with Image.open(data / rel) as im:
-            grey = im.convert("L")
-        if grey.size != (8, 8):
-            grey = grey.resize((8, 8), Image.BILINEAR)
-        out.append(np.asarray(grey)[..., None])
-    return np.stack(out)
+    # grey-scale: Pillow's "L" conversion of the file, then the resize, as the pipeline
+    return load_uint8_folder(data, ids, channels=channels)
 
 
 def test_nchw_with_mean_std_and_logits_audits_to_onnxruntime_numbers(world):
@@ -119,6 +109,25 @@ def test_grey_scale_model(world):
     np.testing.assert_allclose(run.pred.probs, softmax(run_directly(model, x.transpose(0, 3, 1, 2).copy())),
                                rtol=0, atol=1e-12)
     assert run.model_input["input"] == "8x8x1"
+
+
+def test_grey_scale_model_with_corruptions(world):
+    """A 1-channel model's images are corrupted as RGB (R = G = B) and converted back to grey as the pipeline
+    converts (Pillow "L"): a drawless corruption's cell equals onnxruntime on those images; noise runs too."""
+    import audit
+    from audit.robustness import corrupt
+
+    model = linear_classifier(world["root"] / "grey-robust.onnx", channels=1)
+    source = audit.model_source(model, world["data"], thumbnails=False)
+    result = audit.run_audit(source, n_bootstrap=0, robustness=audit.RobustnessSettings(
+        corruptions=("contrast", "gaussian_noise"), severities=(2,), n_samples=36, data_dir=None, given=True))
+    cells = {c["corruption"]: c for c in result.data["robustness"]["cells"]}
+    assert cells["contrast"]["n"] == 36 and cells["gaussian_noise"]["n"] == 36
+    x = _pixels(world["data"], source.pred.sample_ids, channels=1)
+    xc = corrupt(x, "contrast", 2).astype(np.float32) / np.float32(255)
+    want = (run_directly(model, xc.transpose(0, 3, 1, 2).copy()).argmax(1) == source.pred.labels).mean()
+    assert cells["contrast"]["accuracy"] == pytest.approx(want, abs=1e-12)
+    assert "converted to grey-scale L by Pillow" in source.provenance["images"]["conversion"]
 
 
 def test_uint8_and_float16_inputs(world):
