@@ -43,7 +43,7 @@ MSG_CLUSTER = "the Dask cluster failed to run {task}: {reason}"
 MSG_OTHER_MODEL = ("the model file on worker {worker} has SHA-256 {got}, not the client's {want}: every worker "
                    "must read the same file under the same path (a shared filesystem)")
 
-#: Times each model (path, SHA-256 key) was opened in this process: a worker opens each model once.
+#: Times each model (path, SHA-256, how it is fed: the cache key) was opened in this process: once each.
 LOADS: Counter = Counter()
 _MODELS: dict = {}
 _DATASETS: dict = {}
@@ -129,8 +129,9 @@ class Opened:
 
 def worker_model(spec: ModelSpec) -> Opened:
     """The model of ``spec`` in this worker process, opened on first use. Never pickled; opened once per
-    process and ``(path, hashes)``."""
-    key = (spec.path, spec.hashes)
+    process and ``(path, hashes)`` and the way it is fed (model config, ``--rescale``, input size, trust): the
+    same file opened with another config is another model."""
+    key = cache_key(spec)
     with _LOCK:
         found = _MODELS.get(key)
         if found is None:
@@ -140,6 +141,11 @@ def worker_model(spec: ModelSpec) -> Opened:
             _MODELS[key] = found
             LOADS[key] += 1
         return found
+
+
+def cache_key(spec: ModelSpec) -> tuple:
+    """The key of ``spec``'s model in a worker's cache: the file (path, hashes) and how it is fed."""
+    return (spec.path, spec.hashes, spec.config, spec.rescale, spec.input_size, spec.size, spec.trust)
 
 
 def _open(spec: ModelSpec):
@@ -187,8 +193,8 @@ def worker_dataset(data: str | None):
 
 
 def loads() -> dict:
-    """``{"path sha": times opened}`` of this process (for ``client.run(loads)`` in tests and benchmarks)."""
-    return {f"{p} {h}": n for (p, h), n in LOADS.items()}
+    """``{"path sha how-fed": times opened}`` of this process (for ``client.run(loads)`` in tests and benchmarks)."""
+    return {f"{p} {h} {tuple(fed)!r}": n for (p, h, *fed), n in LOADS.items()}
 
 
 # ---------------------------------------------------------------------------------------------

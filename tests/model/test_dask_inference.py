@@ -96,27 +96,6 @@ def test_onnx_on_local_cluster_equals_one_process(world, tmp_path):
     assert len(on_dask["robustness"]["cells"]) == 6
 
 
-@pytest.mark.parametrize("kind", ["keras_logits", "onnx"])
-def test_model_config_applies_on_the_workers_as_in_one_process(world, tmp_path, cluster, kind):
-    """The workers open the model with the client's model config: a .keras model gets the config's scale and
-    mean/std (not the default x / 255), so the probabilities, the robustness cells and provenance equal the
-    one-process run's; and the config does change them (the test would see it dropped)."""
-    config = tmp_path / "norm.toml"
-    config.write_text("scale = 0.00392156862745098\nmean = [0.4914, 0.4822, 0.4465]\nstd = [0.247, 0.2435, 0.2616]\n"
-                      'output = "logits"\n')
-    single, on_dask = run_both(world, tmp_path, world[kind], address(cluster), "--model-config", config,
-                               "--corruptions", "fog", "--severities", "2", "--corruption-samples", "12")
-    assert_same_outside_provenance(single, on_dask)
-    assert on_dask["provenance"]["settings"]["model_input"]["scaling"].startswith("(x / 255 - mean) / std")
-    args = ["predict", "--model", world[kind], "--data", world["data"], "--batch-size", "4"]
-    assert run_main(*args, "--model-config", config, "--out", tmp_path / "one.npz") == 0
-    assert run_main(*args, "--model-config", config, "--dask", address(cluster), "--out", tmp_path / "two.npz") == 0
-    assert run_main(*args, "--out", tmp_path / "plain.npz") == 0
-    one, two, plain = (np.load(tmp_path / f"{n}.npz") for n in ("one", "two", "plain"))
-    np.testing.assert_array_equal(one["probs"], two["probs"])
-    assert np.abs(one["probs"] - plain["probs"]).max() > 1e-3  # mean/std change the numbers
-
-
 def test_predict_on_dask_writes_the_same_file(world, tmp_path, cluster):
     args = ["predict", "--model", world["onnx"], "--data", world["data"], "--metadata", world["meta"],
             "--batch-size", "4"]
@@ -147,7 +126,7 @@ def test_cell_streamed_by_blocks_equals_corrupting_the_whole_subset(world):
     index = np.array([0, 3, 4, 9, 20, 35])
     seen = []
     spec = dask_inference.ModelSpec(kind="classifier", path="x", hashes="{}", n_classes=3, batch_size=4)
-    key = (spec.path, spec.hashes)
+    key = dask_inference.cache_key(spec)
     dask_inference._MODELS[key] = dask_inference.Opened(run=lambda x: (seen.append(x.copy()), x.reshape(len(x), -1)[:, :3])[1])
     try:
         out = dask_inference.run_cell(spec, (images, index), "gaussian_noise", 2, 5, example=4)
@@ -177,6 +156,32 @@ def test_model_opened_once_per_worker(world, tmp_path, cluster, monkeypatch):
     assert tasks > 2 * len(counts) and keras
     assert keras == [1] * len(keras), counts  # never twice in one worker, whatever the number of tasks and runs
     assert all(n == 1 for c in counts.values() for n in c.values()), counts
+
+
+@pytest.mark.parametrize("kind", ["keras_logits", "onnx"])
+def test_model_config_applies_on_the_workers_as_in_one_process(world, tmp_path, cluster, kind):
+    """The workers open the model with the client's model config: a .keras model gets the config's scale and
+    mean/std (not the default x / 255), so the probabilities, the robustness cells and provenance equal the
+    one-process run's; and the config does change them (the test would see it dropped). After
+    test_model_opened_once_per_worker: its other models would push that test's model out of the workers'
+    caches (MAX_MODELS)."""
+    config = tmp_path / "norm.toml"
+    config.write_text("scale = 0.00392156862745098\nmean = [0.4914, 0.4822, 0.4465]\nstd = [0.247, 0.2435, 0.2616]\n"
+                      'output = "logits"\n')
+    single, on_dask = run_both(world, tmp_path, world[kind], address(cluster), "--model-config", config,
+                               "--corruptions", "fog", "--severities", "2", "--corruption-samples", "12")
+    assert_same_outside_provenance(single, on_dask)
+    assert on_dask["provenance"]["settings"]["model_input"]["scaling"].startswith("(x / 255 - mean) / std")
+    args = ["predict", "--model", world[kind], "--data", world["data"], "--batch-size", "4"]
+    assert run_main(*args, "--model-config", config, "--out", tmp_path / "one.npz") == 0
+    assert run_main(*args, "--model-config", config, "--dask", address(cluster), "--out", tmp_path / "two.npz") == 0
+    assert run_main(*args, "--out", tmp_path / "plain.npz") == 0
+    # the same file without the config on the same workers: opened again, not the cached configured model
+    assert run_main(*args, "--dask", address(cluster), "--out", tmp_path / "plain-dask.npz") == 0
+    one, two, plain, plain_dask = (np.load(tmp_path / f"{n}.npz") for n in ("one", "two", "plain", "plain-dask"))
+    np.testing.assert_array_equal(one["probs"], two["probs"])
+    np.testing.assert_array_equal(plain["probs"], plain_dask["probs"])
+    assert np.abs(one["probs"] - plain["probs"]).max() > 1e-3  # mean/std change the numbers
 
 
 # -- a worker lost mid-run ------------------------------------------------------------------------
