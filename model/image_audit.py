@@ -32,6 +32,9 @@ MSG_SIGMOID = ("model outputs lie in [0, 1] but rows do not sum to 1 (first row 
                "neither class probabilities nor logits (a multi-label sigmoid output?)")
 MSG_INCONSISTENT = ("model outputs summed to 1 on the first batch but not on image {path!r} (sums to {total:.6g}); "
                     "they are neither consistently probabilities nor logits")
+MSG_DECLARED_PROBS = ("model config: output = \"probabilities\" but the model's outputs are not probabilities "
+                      "(image {path!r}: row sums to {total:.6g}, values in [{low:.4g}, {high:.4g}]); set "
+                      "output = \"logits\" or leave output out")
 MSG_NOT_FINITE = "model outputs contain NaN or infinity (first for image {path!r})"
 OUTPUTS_PROBS = "probabilities (rows sum to 1 within 1e-3): used as they are"
 OUTPUTS_LOGITS = "logits (rows do not sum to 1): softmax applied, computed in float64"
@@ -93,7 +96,13 @@ class Predictor:
         if self.outputs in (OUTPUTS_LOGITS, OUTPUTS_LOGITS_DECLARED):
             return softmax(out)
         if off.any() or not in_range:
-            row = int(np.argmax(off)) if off.any() else 0
+            bad = off | (out.min(axis=1) < -RANGE_TOLERANCE) | (out.max(axis=1) > 1 + RANGE_TOLERANCE)
+            row = int(np.argmax(bad))
+            if self.outputs == OUTPUTS_PROBS_DECLARED:  # the config said so: name it, not the first batch
+                config = getattr(self.classifier, "config", None)
+                raise AuditError(MSG_DECLARED_PROBS.format(path=paths[row], total=sums[row], low=out[row].min(),
+                                                           high=out[row].max()),
+                                 path=getattr(config, "path", None) or where)
             raise AuditError(MSG_INCONSISTENT.format(path=paths[row], total=sums[row]), path=where)
         return np.clip(out, 0.0, 1.0)
 

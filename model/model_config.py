@@ -59,13 +59,15 @@ class ModelConfig:
     input_size_given: bool = False
 
     def check_size(self, fixed, model_path) -> None:
-        """Refuse an ``input_size`` that differs from the model's fixed (height, width), naming where it came
-        from: the config file, or the ``input_size=`` argument (then the model's file is named)."""
-        if self.input_size is None or tuple(self.input_size) == tuple(fixed):
+        """Refuse an ``input_size`` that differs from the model's fixed (height, width) — every fixed one: a
+        dimension given as None is dynamic and takes any size — naming where it came from: the config file,
+        or the ``input_size=`` argument (then the model's file is named)."""
+        if self.input_size is None or all(f is None or f == s for f, s in zip(fixed, self.input_size)):
             return
+        shown = "[" + ", ".join("dynamic" if f is None else str(f) for f in fixed) + "]"
         if self.input_size_given:
-            raise AuditError(MSG_SIZE_ARG_FIXED.format(size=tuple(self.input_size), fixed=list(fixed)), path=model_path)
-        raise AuditError(MSG_SIZE_FIXED.format(size=list(self.input_size), fixed=list(fixed)), path=self.path)
+            raise AuditError(MSG_SIZE_ARG_FIXED.format(size=tuple(self.input_size), fixed=shown), path=model_path)
+        raise AuditError(MSG_SIZE_FIXED.format(size=list(self.input_size), fixed=shown), path=self.path)
 
     @property
     def pixel_keys(self) -> list[str]:

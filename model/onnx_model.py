@@ -44,9 +44,9 @@ MSG_LAYOUT = ("cannot tell the layout of input shape {shape} (1 or 3 at both end
 MSG_LAYOUT_CONFLICT = "model config: layout {layout} does not fit the model input shape {shape}"
 MSG_OUTPUTS = "the model has {n} outputs ({names}); an image classifier has one (N, n_classes) output"
 MSG_OUTPUT_SHAPE = "the model output {name!r} has shape {shape}; expected (N, n_classes)"
-MSG_SIZE_NEEDED = ("the model's input height and width are dynamic and the images differ in size: set "
+MSG_SIZE_NEEDED = ("the model's input height or width is dynamic and the images differ in size: set "
                    "input_size = [H, W] in --model-config")
-MSG_UINT8_SCALING = ("model config: {keys} do not apply: the model takes uint8 pixels and scales them itself")
+MSG_UINT8_SCALING = "model config: {keys} {verb} not apply: the model takes uint8 pixels and scales them itself"
 MSG_LOAD = "onnxruntime cannot load the model: {reason}"
 
 
@@ -228,18 +228,20 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
     if channels not in (1, 3):
         raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
     hw = shape[2:4] if layout == "NCHW" else shape[1:3]
-    fixed = all(isinstance(d, int) and d > 0 for d in hw)
-    if fixed:
-        height, width = hw
+    fixed = [d if isinstance(d, int) and d > 0 else None for d in hw]  # None: dynamic
+    if None not in fixed:
+        height, width = fixed
         if config is not None:
-            config.check_size((height, width), path)
+            config.check_size(fixed, path)
     elif config is not None and config.input_size is not None:
+        config.check_size(fixed, path)  # a half-dynamic input: its fixed dimension must match too
         height, width = config.input_size
     else:
         size = size_hint() if size_hint else None
         if size is None:
             raise AuditError(MSG_SIZE_NEEDED, path=path)
-        height, width = size
+        # the images' own size fills the dynamic dimension(s); a fixed one stays (the images are resized to it)
+        height, width = (f if f is not None else s for f, s in zip(fixed, size))
     if len(outputs) != 1:
         raise AuditError(MSG_OUTPUTS.format(n=len(outputs), names=", ".join(o.name for o in outputs)), path=path)
     out_shape = list(outputs[0].shape)
@@ -247,7 +249,9 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
         raise AuditError(MSG_OUTPUT_SHAPE.format(name=outputs[0].name, shape=out_shape), path=path)
     n_out = out_shape[1] if isinstance(out_shape[1], int) else None
     if dtype == "uint8" and config is not None and config.pixel_keys:
-        raise AuditError(MSG_UINT8_SCALING.format(keys="/".join(config.pixel_keys)), path=config.path)
+        keys = config.pixel_keys
+        raise AuditError(MSG_UINT8_SCALING.format(keys="/".join(keys), verb="does" if len(keys) == 1 else "do"),
+                         path=config.path)
     default = ("raw uint8 pixels: the model scales them itself" if dtype == "uint8"
                else "default (pixels / 255, mean 0, std 1)")
     prep = config_preprocessing(config if dtype != "uint8" else None, height=height, width=width,
