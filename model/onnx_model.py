@@ -39,6 +39,8 @@ MSG_INPUTS = ("the model has {n} inputs ({names}); an image classifier takes one
 MSG_INPUT_TYPE = "the model input {name!r} is {type}; supported input types: float32, float16, uint8"
 MSG_INPUT_SHAPE = ("the model input {name!r} has shape {shape}; an image classifier takes (N, C, H, W) or "
                    "(N, H, W, C) with 1 or 3 channels")
+HINT_FLAT = ("a flat (N, features) input, as skl2onnx writes: audit such a model as a Python callable with "
+             "audit.model_source (docs/images.md)")
 MSG_LAYOUT = ("cannot tell the layout of input shape {shape} (1 or 3 at both ends, or a dynamic channel "
               "dimension): set layout = \"NCHW\" or \"NHWC\" in --model-config")
 MSG_LAYOUT_CONFLICT = "model config: layout {layout} does not fit the model input shape {shape}"
@@ -220,7 +222,8 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
     shape = list(inp.shape)
     shown = "(" + ", ".join(str(d) if isinstance(d, int) else (d or "?") for d in shape) + ")"
     if len(shape) != 4:
-        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
+        hint = HINT_FLAT if len(shape) == 2 else None
+        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path, hint=hint)
     layout = _layout(shape, config, shown, path)
     channels = shape[1] if layout == "NCHW" else shape[3]
     if not isinstance(channels, int) or channels <= 0:  # a dynamic channel dimension: fed RGB, as images decode

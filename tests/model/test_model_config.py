@@ -258,3 +258,46 @@ def test_callable_that_returns_no_scores_array(world):
     with pytest.raises(AuditError) as err:
         model_source(flat, world["data"], input_size=(8, 8))
     assert f"{flat.__qualname__} returned shape (12,) for 12 images" in _one_line(err)
+
+
+# -- X29: scikit-learn's ONNX export; its pipeline as a callable ------------------------------------------
+
+
+def skl2onnx_like(path: Path) -> Path:
+    """What skl2onnx writes for a classifier (with zipmap=False): a flat (N, 192) float input, an int64
+    ``label`` output and a float ``probabilities`` output."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(0).normal(size=(8 * 8 * 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["z"]), helper.make_node("Softmax", ["z"], ["probabilities"]),
+             helper.make_node("ArgMax", ["z"], ["label"], axis=1, keepdims=0)]
+    return _save(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 192])],
+                 [helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+                  helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
+                 [numpy_helper.from_array(weight, "W")], path)
+
+
+def test_a_flat_input_is_refused_pointing_to_the_callable_path(world, tmp_path, capfd, no_inference):
+    model = skl2onnx_like(tmp_path / "sk.onnx")
+    refused(world, tmp_path, capfd, model, model, "the model input 'x' has shape (N, 192); an image classifier "
+            "takes (N, C, H, W) or (N, H, W, C) with 1 or 3 channels", "as skl2onnx writes",
+            "audit such a model as a Python callable with audit.model_source")
+    assert not no_inference
+
+
+def test_an_sklearn_pipeline_as_a_callable(world):
+    """The documented way to audit an sklearn pipeline (docs/images.md): its own predict_proba, in the order of
+    its classes_."""
+    from helpers.image_fixtures import load_uint8_folder
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = model_source(classify, world["data"], input_size=(8, 8), thumbnails=False)
+    x = load_uint8_folder(world["data"], probe.pred.sample_ids)
+    flat = x.reshape(len(x), -1) / 255
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(
+        flat, np.asarray(probe.pred.class_names)[probe.pred.labels])
+    source = model_source(lambda b: pipe.predict_proba(b.reshape(len(b), -1) / 255), world["data"],
+                          input_size=(8, 8), class_names=list(pipe.classes_), thumbnails=False)
+    np.testing.assert_allclose(source.pred.probs, pipe.predict_proba(flat), rtol=0, atol=1e-12)
