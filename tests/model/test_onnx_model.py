@@ -245,7 +245,10 @@ BAD = [
      "custom domains (com.example.ops::Mystery)"),
     ("external-missing", lambda p: with_external_data(p, "weights.bin"), "external data file 'weights.bin'"),
     ("external-outside", lambda p: with_external_data(p, "../outside.bin"), "points outside the model's folder"),
+    ("external-absolute", lambda p: with_external_data(p, str(p.parent.parent / "outside.bin")),
+     "points outside the model's folder"),
     ("not-onnx", lambda p: (p.write_bytes(b"PK\x03\x04 this is a zip, not a model" * 3), p)[1], "not an ONNX model"),
+    ("random-bytes", lambda p: (p.write_bytes(np.random.default_rng(3).bytes(4096)), p)[1], "not an ONNX model"),
     ("two-inputs", lambda p: linear_classifier(p, extra_input=True), "has 2 inputs (x, mask)"),
     ("two-outputs", lambda p: linear_classifier(p, n_outputs=2), "has 2 outputs"),
     ("width", lambda p: linear_classifier(p, n_classes=5), "the model has 5 outputs but the data has 3 classes"),
@@ -262,7 +265,7 @@ def test_unsafe_or_unfit_onnx_models_are_refused_before_inference(world, tmp_pat
     model = build(folder / f"{name}.onnx")
     ran = []
     monkeypatch.setattr(onnx_model.OnnxClassifier, "runner", lambda self: ran.append(1))
-    if name == "external-outside":
+    if name in ("external-outside", "external-absolute"):
         (tmp_path / "models" / "outside.bin").write_bytes(b"\0" * 1000)
     out = tmp_path / "r"
     code = run_main("run", "--model", model, "--data", world["data"], "--out", out, "--no-record")
