@@ -37,6 +37,9 @@ TASKS_PER_WORKER = 4
 EMBED_MAX = 20_000
 #: Models kept open per worker process (the least recently opened is dropped beyond it).
 MAX_MODELS = 2
+#: onnxruntime intra-op threads of a session opened on a worker: one per task, and a worker runs one task per
+#: thread, so a worker with T threads uses T cores (its share), not T x every core.
+WORKER_SESSION_THREADS = 1
 MSG_CALLABLE = ("--dask opens the model from its file on every worker; a Python callable cannot be sent "
                 "(give a .keras or .onnx file, or an `audit train` folder)")
 MSG_CLUSTER = "the Dask cluster failed to run {task}: {reason}"
@@ -125,6 +128,8 @@ class Opened:
 
     run: object
     model: object = None
+    #: the adapter (:func:`audit.model.open_model.open_classifier`) of a .keras or .onnx file
+    classifier: object = None
 
 
 def worker_model(spec: ModelSpec) -> Opened:
@@ -159,8 +164,11 @@ def _open(spec: ModelSpec):
     from audit.model.open_model import open_classifier
 
     size = spec.size
+    # one intra-op thread per ONNX session: each of the worker's threads runs a task of its own, so the worker
+    # uses its threads' share of the cores (every core per session would oversubscribe them workers x threads times)
     clf = open_classifier(spec.path, n_classes=spec.n_classes, config=spec.config, trust=spec.trust,
-                          rescale=spec.rescale, input_size=spec.input_size, size_hint=lambda: size)
+                          rescale=spec.rescale, input_size=spec.input_size, size_hint=lambda: size,
+                          threads=WORKER_SESSION_THREADS)
     if clf.n_outputs is None:
         clf.n_outputs = spec.n_classes
     _check_same(json.dumps(clf.hashes, sort_keys=True), spec)
@@ -169,7 +177,7 @@ def _open(spec: ModelSpec):
     def raw(images_uint8: np.ndarray) -> np.ndarray:  # as Predictor.raw: the client's Predictor.finish does the rest
         return np.asarray(runner(np.ascontiguousarray(images_uint8, dtype=np.uint8)), dtype=np.float64)
 
-    return Opened(raw)
+    return Opened(raw, classifier=clf)
 
 
 def _check_same(hashes: str, spec: ModelSpec) -> None:
@@ -190,6 +198,14 @@ def worker_dataset(data: str | None):
             _DATASETS.clear()
             _DATASETS[data] = load_cifar10(None if data is None else Path(data))
         return _DATASETS[data]
+
+
+def session_threads() -> list[int]:
+    """onnxruntime intra-op threads of each ONNX session open in this worker (``client.run(session_threads)``)."""
+    with _LOCK:
+        opened = list(_MODELS.values())
+    return [o.classifier.session.get_session_options().intra_op_num_threads for o in opened
+            if getattr(o.classifier, "framework", None) == "onnxruntime"]
 
 
 def loads() -> dict:

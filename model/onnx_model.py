@@ -52,15 +52,22 @@ MSG_UINT8_SCALING = "model config: {keys} {verb} not apply: the model takes uint
 MSG_LOAD = "onnxruntime cannot load the model: {reason}"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it, else the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def session_options(threads: int | None = None):
-    """Session options for batch inference on this machine's CPUs: every core for one operator at a time
-    (intra-op), sequential execution, the CPU memory arena and memory-pattern reuse on (batches are the same
+    """Session options for batch inference on this machine's CPUs: every usable core (``threads`` where given:
+    a Dask worker gives one per worker thread) for one operator at a time (intra-op), sequential execution, the CPU memory arena and memory-pattern reuse on (batches are the same
     shape), all graph optimisations, and worker threads that sleep instead of spinning between batches (the
     decode threads need those cores)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.intra_op_num_threads = threads or os.cpu_count() or 1
+    so.intra_op_num_threads = threads or usable_cores()
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -145,7 +152,7 @@ def open_session(path: Path, data: bytes | None = None, threads: int | None = No
 
 def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
                          size_hint: Callable[[], tuple[int, int] | None] | None = None,
-                         max_bytes: int | None = None) -> OnnxClassifier:
+                         max_bytes: int | None = None, threads: int | None = None) -> OnnxClassifier:
     """Check an ``.onnx`` file and open it with onnxruntime; nothing is run.
 
     Parameters
@@ -157,6 +164,8 @@ def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
         The images' own (height, width) when they all share one, else None: the input size of a model
         whose height and width are dynamic and which the config does not size.
     max_bytes : int, default MAX_MODEL_BYTES
+    threads : int, optional
+        onnxruntime's intra-op threads (default: every usable core).
 
     Raises
     ------
@@ -183,7 +192,7 @@ def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
         raise AuditError(MSG_CUSTOM_OPS.format(ops=ops, builtin=", ".join(repr(d) for d in BUILTIN_DOMAINS)),
                          path=path)
     external = _check_external(path, scan.external_data, size, limit)
-    session = open_session(path, None if external else data)
+    session = open_session(path, None if external else data, threads)
     prep, input_name, n_out = _check_io(session, path, config, size_hint)
     batch = session.get_inputs()[0].shape[0]
     output_name = session.get_outputs()[0].name

@@ -25,18 +25,20 @@ def is_onnx(model) -> bool:
 
 def open_classifier(model, *, n_classes: int, config: ModelConfig | None = None, trust: bool = False,
                     rescale: str | None = None, input_size: tuple[int, int] | None = None,
-                    size_hint: Callable[[], tuple[int, int] | None] | None = None):
+                    size_hint: Callable[[], tuple[int, int] | None] | None = None, threads: int | None = None):
     """The adapter of ``model``: :class:`~audit.model.keras_model.Classifier`,
     :class:`~audit.model.onnx_model.OnnxClassifier` or :class:`~audit.model.callable_model.CallableClassifier`.
 
     Each has ``preprocessing``, ``n_outputs``, ``output``, ``framework``, ``hashes``, ``run_name``, ``path``,
     ``trusted``, ``config``, ``activation()`` and ``runner()`` (uint8 NHWC batch -> the model's outputs).
 
+    ``threads`` sets an ONNX session's intra-op threads (default: every usable core).
+
     A config declaring ``output = "logits"`` for a model whose output comes from a softmax or sigmoid is
     refused here, before inference.
     """
     clf = _open(model, n_classes=n_classes, config=config, trust=trust, rescale=rescale, input_size=input_size,
-                size_hint=size_hint)
+                size_hint=size_hint, threads=threads)
     check_declared_output(clf, config)
     return clf
 
@@ -53,7 +55,7 @@ def check_declared_output(clf, config: ModelConfig | None) -> None:
         raise AuditError(MSG_DECLARED_LOGITS.format(what=what), path=config.path or clf.path)
 
 
-def _open(model, *, n_classes, config, trust, rescale, input_size, size_hint):
+def _open(model, *, n_classes, config, trust, rescale, input_size, size_hint, threads):
     if callable(model) and not isinstance(model, (str, Path)):
         from audit.model.callable_model import load_callable_classifier
 
@@ -68,7 +70,7 @@ def _open(model, *, n_classes, config, trust, rescale, input_size, size_hint):
 
         if input_size is not None:
             config = _with_size(config, input_size)
-        return load_onnx_classifier(model, config=config, size_hint=size_hint)
+        return load_onnx_classifier(model, config=config, size_hint=size_hint, threads=threads)
     from audit.model.keras_model import load_classifier
 
     if input_size is not None:

@@ -101,6 +101,9 @@ def test_predict_on_dask_writes_the_same_file(world, tmp_path, cluster):
             "--batch-size", "4"]
     assert run_main(*args, "--out", tmp_path / "one.npz") == 0
     assert run_main(*args, "--dask", address(cluster), "--out", tmp_path / "two.npz") == 0
+    # each worker's ONNX session runs on one intra-op thread (a task per worker thread), not on every core
+    threads = [n for found in cluster.run(dask_inference.session_threads).values() for n in found]
+    assert threads and set(threads) == {dask_inference.WORKER_SESSION_THREADS} == {1}
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     assert sorted(one.files) == sorted(two.files)
     for name in one.files:
