@@ -4,7 +4,7 @@ What travels to the workers is paths, index ranges and small specs (:class:`Mode
 :class:`CifarImages`); what comes back is the model's raw outputs (float64, n x K), each image's SHA-256 and
 decode bookkeeping, and its image properties. Never a model, an onnxruntime session or the image set's
 pixels: each worker opens the model once from its path (:func:`worker_model`, a per-process cache keyed by
-path and SHA-256, counted in :data:`LOADS`) and reads the images itself, so the files must be readable by
+path, SHA-256 and how the model is fed, counted in :data:`LOADS`) and reads the images itself, so the files must be readable by
 every worker under the same paths (a shared filesystem; docs/scale.md).
 
 Same numbers as one process: partitions are whole multiples of the batch size, so the model sees the same

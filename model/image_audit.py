@@ -23,7 +23,7 @@ from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, m
 from audit.model.images import (MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
                                 conversion, iter_image_batches, load_image_set, read_class_names,
                                 thumbnail_uri)
-from audit.model.model_config import ModelConfig, Preprocessing, as_model_config
+from audit.model.model_config import Preprocessing, as_model_config
 from audit.model.open_model import open_classifier
 
 MSG_CLASS_COUNT = ("the model has {k} outputs but the data has {n} classes ({names}){hint}")
