@@ -14,10 +14,10 @@ from audit.model.model_config import ModelConfig, Preprocessing
 
 MSG_SIZE_NEEDED = ("a callable model needs its input size: pass input_size=(H, W) or set input_size in the model "
                    "config (the images differ in size)")
-MSG_CALLABLE_PIXELS = ("model config: {keys} do not apply to a callable model, which takes uint8 pixels and "
+MSG_CALLABLE_PIXELS = ("model config: {keys} {verb} not apply to a callable model, which takes uint8 pixels and "
                        "scales them itself")
 MSG_LAYOUT = "model config: layout {layout!r} does not apply to a callable model, which takes uint8 NHWC batches"
-MSG_NOT_ARRAY = "the model callable returned {what}; expected an array of shape (n_images, n_classes)"
+MSG_NOT_ARRAY = "the model callable {name} returned {what}; expected an array of shape (n_images, n_classes)"
 
 
 @dataclass
@@ -34,6 +34,7 @@ class CallableClassifier:
     framework: str = "python callable"
     path: Path | None = None
     sha256: str | None = None
+    config: ModelConfig | None = None
 
     @property
     def hashes(self) -> dict[str, str]:
@@ -47,7 +48,7 @@ class CallableClassifier:
         return None
 
     def runner(self) -> Callable[[np.ndarray], np.ndarray]:
-        fn = self.fn
+        fn, name = self.fn, self.name
 
         def run(images: np.ndarray) -> np.ndarray:
             out = fn(images)
@@ -56,9 +57,9 @@ class CallableClassifier:
             try:
                 arr = np.asarray(out, dtype=np.float64)
             except (TypeError, ValueError):
-                raise AuditError(MSG_NOT_ARRAY.format(what=type(out).__name__)) from None
+                raise AuditError(MSG_NOT_ARRAY.format(name=name, what=type(out).__name__)) from None
             if arr.ndim != 2 or arr.shape[0] != len(images):
-                raise AuditError(MSG_NOT_ARRAY.format(what=f"shape {arr.shape} for {len(images)} images"))
+                raise AuditError(MSG_NOT_ARRAY.format(name=name, what=f"shape {arr.shape} for {len(images)} images"))
             return arr
         return run
 
@@ -76,7 +77,9 @@ def load_callable_classifier(fn, *, n_classes: int, config: ModelConfig | None =
     """Wrap ``fn`` (uint8 NHWC batch -> (n, K) scores) with its input size: ``input_size``, else the config's,
     else the images' own size where they all share one."""
     if config is not None and config.pixel_keys:
-        raise AuditError(MSG_CALLABLE_PIXELS.format(keys="/".join(config.pixel_keys)), path=config.path)
+        keys = config.pixel_keys
+        raise AuditError(MSG_CALLABLE_PIXELS.format(keys="/".join(keys), verb="does" if len(keys) == 1 else "do"),
+                         path=config.path)
     if config is not None and config.layout not in (None, "NHWC"):
         raise AuditError(MSG_LAYOUT.format(layout=config.layout), path=config.path)
     size = input_size or (config.input_size if config is not None else None) or (size_hint() if size_hint else None)
@@ -86,4 +89,4 @@ def load_callable_classifier(fn, *, n_classes: int, config: ModelConfig | None =
     prep = Preprocessing(height, width, 3, 1.0, 1.0, 0.0, source="the callable takes uint8 pixels",
                          dtype="uint8")
     return CallableClassifier(fn=fn, preprocessing=prep, n_outputs=n_classes, name=callable_name(fn),
-                              output=config.output if config is not None else None)
+                              output=config.output if config is not None else None, config=config)

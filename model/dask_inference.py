@@ -4,7 +4,7 @@ What travels to the workers is paths, index ranges and small specs (:class:`Mode
 :class:`CifarImages`); what comes back is the model's raw outputs (float64, n x K), each image's SHA-256 and
 decode bookkeeping, and its image properties. Never a model, an onnxruntime session or the image set's
 pixels: each worker opens the model once from its path (:func:`worker_model`, a per-process cache keyed by
-path and SHA-256, counted in :data:`LOADS`) and reads the images itself, so the files must be readable by
+path, SHA-256 and how the model is fed, counted in :data:`LOADS`) and reads the images itself, so the files must be readable by
 every worker under the same paths (a shared filesystem; docs/scale.md).
 
 Same numbers as one process: partitions are whole multiples of the batch size, so the model sees the same
@@ -37,13 +37,16 @@ TASKS_PER_WORKER = 4
 EMBED_MAX = 20_000
 #: Models kept open per worker process (the least recently opened is dropped beyond it).
 MAX_MODELS = 2
+#: onnxruntime intra-op threads of a session opened on a worker: one per task, and a worker runs one task per
+#: thread, so a worker with T threads uses T cores (its share), not T x every core.
+WORKER_SESSION_THREADS = 1
 MSG_CALLABLE = ("--dask opens the model from its file on every worker; a Python callable cannot be sent "
                 "(give a .keras or .onnx file, or an `audit train` folder)")
 MSG_CLUSTER = "the Dask cluster failed to run {task}: {reason}"
 MSG_OTHER_MODEL = ("the model file on worker {worker} has SHA-256 {got}, not the client's {want}: every worker "
                    "must read the same file under the same path (a shared filesystem)")
 
-#: Times each model (path, SHA-256 key) was opened in this process: a worker opens each model once.
+#: Times each model (path, SHA-256, how it is fed: the cache key) was opened in this process: once each.
 LOADS: Counter = Counter()
 _MODELS: dict = {}
 _DATASETS: dict = {}
@@ -125,12 +128,15 @@ class Opened:
 
     run: object
     model: object = None
+    #: the adapter (:func:`audit.model.open_model.open_classifier`) of a .keras or .onnx file
+    classifier: object = None
 
 
 def worker_model(spec: ModelSpec) -> Opened:
     """The model of ``spec`` in this worker process, opened on first use. Never pickled; opened once per
-    process and ``(path, hashes)``."""
-    key = (spec.path, spec.hashes)
+    process and ``(path, hashes)`` and the way it is fed (model config, ``--rescale``, input size, trust): the
+    same file opened with another config is another model."""
+    key = cache_key(spec)
     with _LOCK:
         found = _MODELS.get(key)
         if found is None:
@@ -140,6 +146,11 @@ def worker_model(spec: ModelSpec) -> Opened:
             _MODELS[key] = found
             LOADS[key] += 1
         return found
+
+
+def cache_key(spec: ModelSpec) -> tuple:
+    """The key of ``spec``'s model in a worker's cache: the file (path, hashes) and how it is fed."""
+    return (spec.path, spec.hashes, spec.config, spec.rescale, spec.input_size, spec.size, spec.trust)
 
 
 def _open(spec: ModelSpec):
@@ -153,8 +164,11 @@ def _open(spec: ModelSpec):
     from audit.model.open_model import open_classifier
 
     size = spec.size
+    # one intra-op thread per ONNX session: each of the worker's threads runs a task of its own, so the worker
+    # uses its threads' share of the cores (every core per session would oversubscribe them workers x threads times)
     clf = open_classifier(spec.path, n_classes=spec.n_classes, config=spec.config, trust=spec.trust,
-                          rescale=spec.rescale, input_size=spec.input_size, size_hint=lambda: size)
+                          rescale=spec.rescale, input_size=spec.input_size, size_hint=lambda: size,
+                          threads=WORKER_SESSION_THREADS)
     if clf.n_outputs is None:
         clf.n_outputs = spec.n_classes
     _check_same(json.dumps(clf.hashes, sort_keys=True), spec)
@@ -163,7 +177,7 @@ def _open(spec: ModelSpec):
     def raw(images_uint8: np.ndarray) -> np.ndarray:  # as Predictor.raw: the client's Predictor.finish does the rest
         return np.asarray(runner(np.ascontiguousarray(images_uint8, dtype=np.uint8)), dtype=np.float64)
 
-    return Opened(raw)
+    return Opened(raw, classifier=clf)
 
 
 def _check_same(hashes: str, spec: ModelSpec) -> None:
@@ -186,9 +200,17 @@ def worker_dataset(data: str | None):
         return _DATASETS[data]
 
 
+def session_threads() -> list[int]:
+    """onnxruntime intra-op threads of each ONNX session open in this worker (``client.run(session_threads)``)."""
+    with _LOCK:
+        opened = list(_MODELS.values())
+    return [o.classifier.session.get_session_options().intra_op_num_threads for o in opened
+            if getattr(o.classifier, "framework", None) == "onnxruntime"]
+
+
 def loads() -> dict:
-    """``{"path sha": times opened}`` of this process (for ``client.run(loads)`` in tests and benchmarks)."""
-    return {f"{p} {h}": n for (p, h), n in LOADS.items()}
+    """``{"path sha how-fed": times opened}`` of this process (for ``client.run(loads)`` in tests and benchmarks)."""
+    return {f"{p} {h} {tuple(fed)!r}": n for (p, h, *fed), n in LOADS.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,15 +331,18 @@ def _workers(client) -> int:
 
 def classifier_spec(inputs, *, batch_size: int, model, trust_model: bool = False, rescale: str | None = None,
                     model_config=None, input_size=None) -> ModelSpec:
-    """The :class:`ModelSpec` of an :class:`~audit.model.image_audit.ImageInputs` opened on the client."""
+    """The :class:`ModelSpec` of an :class:`~audit.model.image_audit.ImageInputs` opened on the client.
+
+    ``model_config`` is the parsed :class:`~audit.model.model_config.ModelConfig` the client opened the model
+    with (or None): the workers open the model with the same one, so a ``.keras`` model gets the same
+    scale/mean/std and an ONNX model the same layout and input size as in one process."""
     if callable(model) and not isinstance(model, (str, Path)):
         raise AuditError(MSG_CALLABLE)
     clf = inputs.classifier
     p = clf.preprocessing
     return ModelSpec(kind="classifier", path=str(Path(model).resolve()),
                      hashes=json.dumps(clf.hashes, sort_keys=True), n_classes=len(inputs.images.class_names),
-                     batch_size=batch_size, config=getattr(clf, "config", None) if model_config is not None
-                     else None, trust=trust_model, rescale=rescale,
+                     batch_size=batch_size, config=model_config, trust=trust_model, rescale=rescale,
                      input_size=tuple(input_size) if input_size is not None else None, size=(p.height, p.width))
 
 

@@ -20,9 +20,10 @@ import numpy as np
 
 from audit.errors import MSG_NUMBER, AuditError, check_int, check_keywords
 from audit.predictions import RANGE_TOLERANCE, ROW_SUM_TOLERANCE, Predictions, make_predictions
-from audit.model.images import (CONVERSION, MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
-                                iter_image_batches, load_image_set, read_class_names, thumbnail_uri)
-from audit.model.model_config import ModelConfig, Preprocessing, load_model_config
+from audit.model.images import (MAX_PIXELS, RESIZE, DecodeStats, ImageBatch, ImageSet, common_size,
+                                conversion, iter_image_batches, load_image_set, read_class_names,
+                                thumbnail_uri)
+from audit.model.model_config import Preprocessing, as_model_config
 from audit.model.open_model import open_classifier
 
 MSG_CLASS_COUNT = ("the model has {k} outputs but the data has {n} classes ({names}){hint}")
@@ -31,6 +32,9 @@ MSG_SIGMOID = ("model outputs lie in [0, 1] but rows do not sum to 1 (first row 
                "neither class probabilities nor logits (a multi-label sigmoid output?)")
 MSG_INCONSISTENT = ("model outputs summed to 1 on the first batch but not on image {path!r} (sums to {total:.6g}); "
                     "they are neither consistently probabilities nor logits")
+MSG_DECLARED_PROBS = ("model config: output = \"probabilities\" but the model's outputs are not probabilities "
+                      "(image {path!r}: row sums to {total:.6g}, values in [{low:.4g}, {high:.4g}]); set "
+                      "output = \"logits\" or leave output out")
 MSG_NOT_FINITE = "model outputs contain NaN or infinity (first for image {path!r})"
 OUTPUTS_PROBS = "probabilities (rows sum to 1 within 1e-3): used as they are"
 OUTPUTS_LOGITS = "logits (rows do not sum to 1): softmax applied, computed in float64"
@@ -92,7 +96,13 @@ class Predictor:
         if self.outputs in (OUTPUTS_LOGITS, OUTPUTS_LOGITS_DECLARED):
             return softmax(out)
         if off.any() or not in_range:
-            row = int(np.argmax(off)) if off.any() else 0
+            bad = off | (out.min(axis=1) < -RANGE_TOLERANCE) | (out.max(axis=1) > 1 + RANGE_TOLERANCE)
+            row = int(np.argmax(bad))
+            if self.outputs == OUTPUTS_PROBS_DECLARED:  # the config said so: name it, not the first batch
+                config = getattr(self.classifier, "config", None)
+                raise AuditError(MSG_DECLARED_PROBS.format(path=paths[row], total=sums[row], low=out[row].min(),
+                                                           high=out[row].max()),
+                                 path=getattr(config, "path", None) or where)
             raise AuditError(MSG_INCONSISTENT.format(path=paths[row], total=sums[row]), path=where)
         return np.clip(out, 0.0, 1.0)
 
@@ -146,14 +156,15 @@ class ArrayImages:
 
 def array_inputs(model, images: np.ndarray, labels, class_names: Sequence[str], *,
                  sample_ids: Sequence[str] | None = None, trust_model: bool = False,
-                 rescale: str | None = None, model_config: ModelConfig | None = None) -> "ImageInputs":
+                 rescale: str | None = None, model_config=None) -> "ImageInputs":
     """:class:`ImageInputs` over uint8 arrays in memory (same classifier checks as :func:`open_image_inputs`).
 
     For example the CIFAR-10 test split: ``array_inputs(model_dir, data.x_test, data.y_test,
     data.class_names)``.
     """
     x = np.asarray(images)
-    classifier = open_classifier(model, n_classes=len(class_names), config=model_config, trust=trust_model,
+    classifier = open_classifier(model, n_classes=len(class_names), config=as_model_config(model_config),
+                                 trust=trust_model,
                                  rescale=rescale, size_hint=lambda: tuple(x.shape[1:3]) if x.ndim == 4 else None)
     p = classifier.preprocessing
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (p.height, p.width, p.channels):
@@ -236,7 +247,7 @@ class ImageInputs:
 
 def open_image_inputs(model, data: str | Path, *, class_names_file=None, trust_model: bool = False,
                       rescale: str | None = None, max_pixels: int = MAX_PIXELS,
-                      model_config: str | Path | ModelConfig | None = None,
+                      model_config=None,
                       input_size: tuple[int, int] | None = None) -> ImageInputs:
     """Open a model and an image folder or manifest, and check that they fit.
 
@@ -254,8 +265,9 @@ def open_image_inputs(model, data: str | Path, *, class_names_file=None, trust_m
         Load a Keras model that needs code (Lambda, custom objects); refused otherwise.
     rescale : str, optional
         Keras pixel scaling override (``1/255``, ``none``, ``1/127.5,-1``).
-    model_config : path or ModelConfig, optional
-        How the model wants its pixels (:mod:`audit.model.model_config`).
+    model_config : path, mapping or ModelConfig, optional
+        How the model wants its pixels (:mod:`audit.model.model_config`): a TOML file, or a mapping with the
+        file's keys (checked as the file is: unknown keys and bad values are errors).
     input_size : (int, int), optional
         (height, width) for a callable or a model whose input size is dynamic.
 
@@ -264,7 +276,7 @@ def open_image_inputs(model, data: str | Path, *, class_names_file=None, trust_m
     ImageInputs
         Nothing is decoded yet: iterate ``.batches()`` or call ``.predict()``.
     """
-    config = load_model_config(model_config) if isinstance(model_config, (str, Path)) else model_config
+    config = as_model_config(model_config)
     names, source = None, "the data"
     if class_names_file is not None and config is not None and config.class_names is not None:
         raise AuditError(MSG_NAMES_TWICE, path=config.path)
@@ -318,6 +330,7 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
     decoded and predicted on its workers, one task per partition (:mod:`audit.model.dask_inference`)."""
     from audit.hashing import sha256_file
 
+    model_config = as_model_config(model_config)  # read once: the client, the workers and provenance share it
     inputs = open_image_inputs(model, data, class_names_file=class_names_file, trust_model=trust_model,
                                rescale=rescale, model_config=model_config, input_size=input_size)
     on_dask = None
@@ -325,7 +338,7 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
         from audit.model import dask_inference
 
         on_dask = dask_inference.classifier_spec(inputs, batch_size=batch_size, model=model, trust_model=trust_model,
-                                                 rescale=rescale, model_config=_config_of(model_config),
+                                                 rescale=rescale, model_config=model_config,
                                                  input_size=input_size)
 
     def predict(image_set, stats, properties=None):
@@ -369,7 +382,7 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
         data_hashes[Path(metadata).name] = sha256_file(metadata)
     if isinstance(class_names_file, (str, Path)):
         data_hashes[Path(class_names_file).name] = sha256_file(class_names_file)
-    config = getattr(clf, "config", None) or _config_of(model_config)
+    config = getattr(clf, "config", None) or model_config
     if config is not None and config.path:
         data_hashes[Path(config.path).name] = config.sha256
     decode = stats.describe()
@@ -386,7 +399,7 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
             "class_names_source": names_source,
             "image_set_hash": "SHA-256 of '<relative path>\\t<SHA-256 of the file>\\n' lines sorted by path",
             **clf.preprocessing.describe(),
-            "resize": RESIZE, "conversion": CONVERSION, "max_pixels": inputs.max_pixels,
+            "resize": RESIZE, "conversion": conversion(clf.preprocessing.channels), "max_pixels": inputs.max_pixels,
             "decoded": decode,
             "calibration_decoded": None if cal_stats is None else cal_stats.describe(),
             "outputs": inputs.predictor.outputs,
@@ -506,12 +519,6 @@ def check_input_size(input_size) -> tuple[int, int] | None:
     return int(input_size[0]), int(input_size[1])
 
 
-def _config_of(model_config) -> ModelConfig | None:
-    if isinstance(model_config, (str, Path)):
-        return load_model_config(model_config)
-    return model_config
-
-
 def _versions(*names: str) -> dict[str, str | None]:
     """Installed versions of the model runtime's distributions (metadata only: nothing is imported)."""
     from importlib import metadata
@@ -547,8 +554,9 @@ def model_source(model, data: str | Path, *, metadata: str | Path | None = None,
         The model's classes in output order.
     calibration_data : path, optional
         Held-out images to fit the temperature on.
-    model_config : path or ModelConfig, optional
-        How the model wants its pixels (``--model-config``).
+    model_config : path, mapping or ModelConfig, optional
+        How the model wants its pixels (``--model-config``): a TOML file, or a mapping with the file's keys
+        (``{"output": "logits", "mean": [...]}``), checked as the file is (unknown keys are errors).
     input_size : (int, int), optional
         (height, width) for a callable, or a model whose input size is dynamic (default: the images'
         own size where they all share one).

@@ -37,6 +37,15 @@ RESIZE = ("Pillow bilinear resize (antialiased when shrinking), aspect ratio not
           "1/2, 1/4 or 1/8 scale not below the input size (libjpeg draft mode)")
 CONVERSION = ("decoded by Pillow, or by libpng for 8-bit PNGs at the input size (same pixels); grey-scale "
               "copied to R, G and B; alpha dropped (not composited); palette expanded; animated GIFs: first frame")
+#: The same for a 1-channel (grey-scale) model: images are converted to Pillow's "L", not copied to RGB.
+CONVERSION_GREY = ("decoded by Pillow, or by libpng for 8-bit PNGs at the input size (same pixels); colour "
+                   "converted to grey-scale L by Pillow (ITU-R 601-2 luma: L = R * 299/1000 + G * 587/1000 + "
+                   "B * 114/1000); alpha dropped (not composited); palette expanded; animated GIFs: first frame")
+
+
+def conversion(channels: int) -> str:
+    """What decoding does to the pixels for a model with ``channels`` (1 or 3) input channels (provenance)."""
+    return CONVERSION_GREY if channels == 1 else CONVERSION
 
 MSG_NOT_FOUND = "image data not found"
 MSG_NOT_IMAGE_DATA = ("not an image folder or manifest: --data takes a folder with one subfolder per class, "

@@ -59,6 +59,8 @@ class Classifier:
     #: ``"logits"`` or ``"probabilities"`` as the model config declares it (None: decided on the first batch)
     output: str | None = None
     framework: str = "keras"
+    #: the model config it was opened with (None: none given)
+    config: ModelConfig | None = None
 
     @property
     def hashes(self) -> dict[str, str]:
@@ -148,7 +150,8 @@ def load_classifier(path: str | Path, *, trust: bool = False, rescale: str | Non
     else:
         prep = Preprocessing(height, width, channels, source="default (pixels / 255, as the seed network)")
     return Classifier(model=model, path=file, sha256=sha256_file(file), preprocessing=prep,
-                      n_outputs=n_out, trusted=bool(trust and needs), output=config.output if config else None)
+                      n_outputs=n_out, trusted=bool(trust and needs), output=config.output if config else None,
+                      config=config)
 
 
 MSG_KERAS_LAYOUT = "model config: layout {layout!r} does not apply to a Keras model, which takes NHWC (channels last)"

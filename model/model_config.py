@@ -8,7 +8,7 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -59,13 +59,15 @@ class ModelConfig:
     input_size_given: bool = False
 
     def check_size(self, fixed, model_path) -> None:
-        """Refuse an ``input_size`` that differs from the model's fixed (height, width), naming where it came
-        from: the config file, or the ``input_size=`` argument (then the model's file is named)."""
-        if self.input_size is None or tuple(self.input_size) == tuple(fixed):
+        """Refuse an ``input_size`` that differs from the model's fixed (height, width) — every fixed one: a
+        dimension given as None is dynamic and takes any size — naming where it came from: the config file,
+        or the ``input_size=`` argument (then the model's file is named)."""
+        if self.input_size is None or all(f is None or f == s for f, s in zip(fixed, self.input_size)):
             return
+        shown = "[" + ", ".join("dynamic" if f is None else str(f) for f in fixed) + "]"
         if self.input_size_given:
-            raise AuditError(MSG_SIZE_ARG_FIXED.format(size=tuple(self.input_size), fixed=list(fixed)), path=model_path)
-        raise AuditError(MSG_SIZE_FIXED.format(size=list(self.input_size), fixed=list(fixed)), path=self.path)
+            raise AuditError(MSG_SIZE_ARG_FIXED.format(size=tuple(self.input_size), fixed=shown), path=model_path)
+        raise AuditError(MSG_SIZE_FIXED.format(size=list(self.input_size), fixed=shown), path=self.path)
 
     @property
     def pixel_keys(self) -> list[str]:
@@ -96,11 +98,27 @@ def load_model_config(path: str | Path) -> ModelConfig:
     return parse_model_config(data, path=str(path), sha256=sha256_file(path))
 
 
-def parse_model_config(data: dict, *, path: str | None = None, sha256: str | None = None) -> ModelConfig:
-    """A :class:`ModelConfig` from the dict of a TOML file (or written in Python)."""
+def as_model_config(value) -> ModelConfig | None:
+    """The :class:`ModelConfig` of a ``model_config=`` argument: a path to a TOML file, a mapping with the
+    file's keys (checked as the file is: unknown keys and bad values are errors), a ModelConfig, or None."""
+    if value is None or isinstance(value, ModelConfig):
+        return value
+    if isinstance(value, (str, Path)):
+        return load_model_config(value)
+    if isinstance(value, Mapping):
+        return parse_model_config(value)
+    raise AuditError(MSG_CONFIG.format(problem=f"model_config must be a path to a TOML file, a mapping of its keys "
+                                               f"or a ModelConfig; got {type(value).__name__}"))
+
+
+def parse_model_config(data: Mapping, *, path: str | None = None, sha256: str | None = None) -> ModelConfig:
+    """A :class:`ModelConfig` from the dict of a TOML file, or a mapping with the same keys written in Python."""
     def fail(problem: str):
         raise AuditError(MSG_CONFIG.format(problem=problem), path=path)
 
+    if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
+        fail(f"a model config is a mapping of key names to values; got {type(data).__name__}")
+    data = dict(data)
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         fail(MSG_UNKNOWN_KEYS.format(keys=", ".join(map(repr, unknown)), allowed=", ".join(CONFIG_KEYS)))

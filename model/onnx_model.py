@@ -39,26 +39,35 @@ MSG_INPUTS = ("the model has {n} inputs ({names}); an image classifier takes one
 MSG_INPUT_TYPE = "the model input {name!r} is {type}; supported input types: float32, float16, uint8"
 MSG_INPUT_SHAPE = ("the model input {name!r} has shape {shape}; an image classifier takes (N, C, H, W) or "
                    "(N, H, W, C) with 1 or 3 channels")
+HINT_FLAT = ("a flat (N, features) input, as skl2onnx writes: audit such a model as a Python callable with "
+             "audit.model_source (docs/images.md)")
 MSG_LAYOUT = ("cannot tell the layout of input shape {shape} (1 or 3 at both ends, or a dynamic channel "
               "dimension): set layout = \"NCHW\" or \"NHWC\" in --model-config")
 MSG_LAYOUT_CONFLICT = "model config: layout {layout} does not fit the model input shape {shape}"
 MSG_OUTPUTS = "the model has {n} outputs ({names}); an image classifier has one (N, n_classes) output"
 MSG_OUTPUT_SHAPE = "the model output {name!r} has shape {shape}; expected (N, n_classes)"
-MSG_SIZE_NEEDED = ("the model's input height and width are dynamic and the images differ in size: set "
+MSG_SIZE_NEEDED = ("the model's input height or width is dynamic and the images differ in size: set "
                    "input_size = [H, W] in --model-config")
-MSG_UINT8_SCALING = ("model config: {keys} do not apply: the model takes uint8 pixels and scales them itself")
+MSG_UINT8_SCALING = "model config: {keys} {verb} not apply: the model takes uint8 pixels and scales them itself"
 MSG_LOAD = "onnxruntime cannot load the model: {reason}"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it, else the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def session_options(threads: int | None = None):
-    """Session options for batch inference on this machine's CPUs: every core for one operator at a time
-    (intra-op), sequential execution, the CPU memory arena and memory-pattern reuse on (batches are the same
+    """Session options for batch inference on this machine's CPUs: every usable core (``threads`` where given:
+    a Dask worker gives one per worker thread) for one operator at a time (intra-op), sequential execution, the CPU memory arena and memory-pattern reuse on (batches are the same
     shape), all graph optimisations, and worker threads that sleep instead of spinning between batches (the
     decode threads need those cores)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.intra_op_num_threads = threads or os.cpu_count() or 1
+    so.intra_op_num_threads = threads or usable_cores()
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -143,7 +152,7 @@ def open_session(path: Path, data: bytes | None = None, threads: int | None = No
 
 def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
                          size_hint: Callable[[], tuple[int, int] | None] | None = None,
-                         max_bytes: int | None = None) -> OnnxClassifier:
+                         max_bytes: int | None = None, threads: int | None = None) -> OnnxClassifier:
     """Check an ``.onnx`` file and open it with onnxruntime; nothing is run.
 
     Parameters
@@ -155,6 +164,8 @@ def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
         The images' own (height, width) when they all share one, else None: the input size of a model
         whose height and width are dynamic and which the config does not size.
     max_bytes : int, default MAX_MODEL_BYTES
+    threads : int, optional
+        onnxruntime's intra-op threads (default: every usable core).
 
     Raises
     ------
@@ -181,7 +192,7 @@ def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
         raise AuditError(MSG_CUSTOM_OPS.format(ops=ops, builtin=", ".join(repr(d) for d in BUILTIN_DOMAINS)),
                          path=path)
     external = _check_external(path, scan.external_data, size, limit)
-    session = open_session(path, None if external else data)
+    session = open_session(path, None if external else data, threads)
     prep, input_name, n_out = _check_io(session, path, config, size_hint)
     batch = session.get_inputs()[0].shape[0]
     output_name = session.get_outputs()[0].name
@@ -220,7 +231,8 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
     shape = list(inp.shape)
     shown = "(" + ", ".join(str(d) if isinstance(d, int) else (d or "?") for d in shape) + ")"
     if len(shape) != 4:
-        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
+        hint = HINT_FLAT if len(shape) == 2 else None
+        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path, hint=hint)
     layout = _layout(shape, config, shown, path)
     channels = shape[1] if layout == "NCHW" else shape[3]
     if not isinstance(channels, int) or channels <= 0:  # a dynamic channel dimension: fed RGB, as images decode
@@ -228,18 +240,20 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
     if channels not in (1, 3):
         raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
     hw = shape[2:4] if layout == "NCHW" else shape[1:3]
-    fixed = all(isinstance(d, int) and d > 0 for d in hw)
-    if fixed:
-        height, width = hw
+    fixed = [d if isinstance(d, int) and d > 0 else None for d in hw]  # None: dynamic
+    if None not in fixed:
+        height, width = fixed
         if config is not None:
-            config.check_size((height, width), path)
+            config.check_size(fixed, path)
     elif config is not None and config.input_size is not None:
+        config.check_size(fixed, path)  # a half-dynamic input: its fixed dimension must match too
         height, width = config.input_size
     else:
         size = size_hint() if size_hint else None
         if size is None:
             raise AuditError(MSG_SIZE_NEEDED, path=path)
-        height, width = size
+        # the images' own size fills the dynamic dimension(s); a fixed one stays (the images are resized to it)
+        height, width = (f if f is not None else s for f, s in zip(fixed, size))
     if len(outputs) != 1:
         raise AuditError(MSG_OUTPUTS.format(n=len(outputs), names=", ".join(o.name for o in outputs)), path=path)
     out_shape = list(outputs[0].shape)
@@ -247,7 +261,9 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
         raise AuditError(MSG_OUTPUT_SHAPE.format(name=outputs[0].name, shape=out_shape), path=path)
     n_out = out_shape[1] if isinstance(out_shape[1], int) else None
     if dtype == "uint8" and config is not None and config.pixel_keys:
-        raise AuditError(MSG_UINT8_SCALING.format(keys="/".join(config.pixel_keys)), path=config.path)
+        keys = config.pixel_keys
+        raise AuditError(MSG_UINT8_SCALING.format(keys="/".join(keys), verb="does" if len(keys) == 1 else "do"),
+                         path=config.path)
     default = ("raw uint8 pixels: the model scales them itself" if dtype == "uint8"
                else "default (pixels / 255, mean 0, std 1)")
     prep = config_preprocessing(config if dtype != "uint8" else None, height=height, width=width,

@@ -25,8 +25,9 @@ def image_options(func=None, *, calibration: bool = True):
         return lambda f: image_options(f, calibration=calibration)
     options = [
         click.option("--class-names", "class_names", type=click.Path(dir_okay=False), metavar="FILE",
-                     help="The model's class names in output order, one per line (default: the sorted "
-                          "class folder names or manifest labels)."),
+                     help="The model's class names in output order, one per line (default: the model "
+                          "config's class_names, else the sorted class folder names or manifest labels; "
+                          "giving both is an error)."),
         click.option("--metadata", type=click.Path(dir_okay=False), metavar="CSV",
                      help="Per-image attributes as groups: a CSV with a 'path' column (relative to the data "
                           "folder) and one column per attribute; --group-col selects among them."),

@@ -52,16 +52,22 @@ THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity"
 MSG_NAME = "The 'name' parameter of corrupt must be one of {allowed}. Got {value!r} instead."
 MSG_SEVERITY = "The 'severity' parameter of corrupt must be an int in the range [1, 5]. Got {value!r} instead."
 MSG_SEED = "The 'seed' parameter of corrupt must be a non-negative int. Got {value!r} instead."
-MSG_IMAGES = ("The 'images' parameter of corrupt must be a uint8 array of shape (N, H, W, 3). "
+MSG_IMAGES = ("The 'images' parameter of corrupt must be a uint8 array of shape (N, H, W, 3) or (N, H, W, 1). "
               "Got {dtype} {shape} instead.")
 
 
 def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:
     """Corrupt a batch of images as CIFAR-10-C does.
 
+    Grey-scale images (one channel, as a grey-scale model's inputs) are corrupted as RGB images with R = G = B
+    and converted back to grey as the image pipeline converts RGB files for such a model: Pillow's ``"L"``
+    conversion (ITU-R 601-2 luma, :func:`to_grey`). A clean grey image comes back unchanged; a corruption that
+    draws per channel (the noises, frost's texture) is averaged by the luma weights, as it would be in a colour
+    photograph converted to grey.
+
     Parameters
     ----------
-    images : ndarray of shape (n_samples, height, width, 3), uint8
+    images : ndarray of shape (n_samples, height, width, 3) or (n_samples, height, width, 1), uint8
     name : str
         One of ``CORRUPTIONS`` (``gaussian_noise`` ... ``jpeg_compression``).
     severity : int in [1, 5]
@@ -70,7 +76,7 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
 
     Returns
     -------
-    ndarray of shape (n_samples, height, width, 3), uint8
+    ndarray of the shape of ``images``, uint8
         A new array; ``images`` is not modified.
     """
     if name not in PARAMS:
@@ -80,10 +86,12 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(MSG_SEED.format(value=seed))
     x = np.asarray(images)
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3):
         raise ValueError(MSG_IMAGES.format(dtype=x.dtype, shape=x.shape))
     if x.shape[0] == 0:
         return x.copy()
+    if x.shape[-1] == 1:
+        return to_grey(corrupt(np.repeat(x, 3, axis=-1), name, severity, seed))
     step = block_images(name, x.shape[1], x.shape[2])
     out = np.empty_like(x)
     starts = range(0, x.shape[0], step)
@@ -110,7 +118,19 @@ def corrupt_blocks(blocks: Iterable[np.ndarray], name: str, severity: int, seed:
     rng = _generator(name, severity, seed)
     fn, params = _FUNCTIONS[name], PARAMS[name][severity - 1]
     for block in blocks:
-        yield fn(block, params, rng)
+        if block.shape[-1] == 1:  # grey-scale: as corrupt, through RGB and back
+            yield to_grey(fn(np.repeat(block, 3, axis=-1), params, rng))
+        else:
+            yield fn(block, params, rng)
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (..., 3) RGB -> (..., 1) grey exactly as Pillow's ``convert("L")`` (ITU-R 601-2 luma,
+    ``L = R * 299/1000 + G * 587/1000 + B * 114/1000`` in Pillow's 16-bit fixed point, rounded:
+    ``(R * 19595 + G * 38470 + B * 7471 + 32768) >> 16``). R = G = B = v gives v."""
+    x = np.asarray(rgb, dtype=np.uint32)
+    grey = (x[..., 0] * 19595 + x[..., 1] * 38470 + x[..., 2] * 7471 + 0x8000) >> 16
+    return grey.astype(np.uint8)[..., None]
 
 
 def _generator(name: str, severity: int, seed: int) -> np.random.Generator:

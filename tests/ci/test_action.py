@@ -103,3 +103,18 @@ def test_example_uses_the_action_with_its_inputs():
     assert given <= declared and {"policy", "history-db"} <= given
     assert "predictions" in given or {"model", "data"} <= given
     assert steps[0]["with"]["history-db"] == "${{ secrets.AUDIT_DB }}"
+
+
+@pytest.mark.parametrize("model, extras", [("", ""), ("m.onnx", "onnx"), ("dir/M.ONNX", "onnx"), ("m.Onnx", "onnx"),
+                                           ("m.keras", "train"), ("models/seed", "train")])
+def test_install_step_picks_the_extra_by_suffix_in_any_case(model, extras):
+    """The install step's extras, by running its script up to the pip call: an ONNX file in any case
+    (the tool reads the suffix with .lower()) installs onnx, not TensorFlow."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    step = next(s for s in _load(ACTION)["runs"]["steps"] if s.get("name") == "Install classifier-audit")
+    script = step["run"].split('spec="$ACTION_PATH"')[0] + 'echo "${extras[*]}"\n'
+    out = subprocess.run([bash, "-c", script], env={"WANTS_MODEL": model, "HISTORY_DB": "", "PATH": os.defpath},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == extras

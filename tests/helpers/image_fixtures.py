@@ -113,17 +113,18 @@ def build_lambda_model(path: Path, witness: Path, *, size: int = SIZE, n_classes
     return path
 
 
-def load_uint8_folder(folder: Path, paths, size: int = SIZE) -> np.ndarray:
-    """The images at ``paths`` (relative), converted to RGB and resized exactly as the pipeline does."""
+def load_uint8_folder(folder: Path, paths, size: int = SIZE, *, channels: int = 3) -> np.ndarray:
+    """The images at ``paths`` (relative), converted to RGB (``channels`` 1: Pillow's grey "L") and resized
+    exactly as the pipeline does; shape (n, size, size, channels)."""
     from PIL import Image
 
     out = []
     for rel in paths:
         with Image.open(folder / rel) as im:
-            im = im.convert("RGB")
+            im = im.convert("RGB" if channels == 3 else "L")
             if im.size != (size, size):
                 im = im.resize((size, size), Image.BILINEAR)
-            out.append(np.asarray(im))
+            out.append(np.asarray(im).reshape(size, size, channels))
     return np.stack(out)
 
 

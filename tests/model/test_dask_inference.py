@@ -30,8 +30,13 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("dask-images")
     data = write_image_folder(root / "imgs", per_class=12)
     return {"root": root, "data": data, "calib": write_image_folder(root / "calib", per_class=6, seed=1, odd_sizes=False),
-            "meta": write_metadata(data, root / "meta.csv"), "keras": build_models(root / "models")["sequential"],
+            "meta": write_metadata(data, root / "meta.csv"), **_keras(root / "models"),
             "onnx": linear_classifier(root / "linear.onnx", layout="NHWC", size=8)}
+
+
+def _keras(folder: Path) -> dict:
+    models = build_models(folder)
+    return {"keras": models["sequential"], "keras_logits": models["functional-logits"]}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +101,9 @@ def test_predict_on_dask_writes_the_same_file(world, tmp_path, cluster):
             "--batch-size", "4"]
     assert run_main(*args, "--out", tmp_path / "one.npz") == 0
     assert run_main(*args, "--dask", address(cluster), "--out", tmp_path / "two.npz") == 0
+    # each worker's ONNX session runs on one intra-op thread (a task per worker thread), not on every core
+    threads = [n for found in cluster.run(dask_inference.session_threads).values() for n in found]
+    assert threads and set(threads) == {dask_inference.WORKER_SESSION_THREADS} == {1}
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     assert sorted(one.files) == sorted(two.files)
     for name in one.files:
@@ -121,7 +129,7 @@ def test_cell_streamed_by_blocks_equals_corrupting_the_whole_subset(world):
     index = np.array([0, 3, 4, 9, 20, 35])
     seen = []
     spec = dask_inference.ModelSpec(kind="classifier", path="x", hashes="{}", n_classes=3, batch_size=4)
-    key = (spec.path, spec.hashes)
+    key = dask_inference.cache_key(spec)
     dask_inference._MODELS[key] = dask_inference.Opened(run=lambda x: (seen.append(x.copy()), x.reshape(len(x), -1)[:, :3])[1])
     try:
         out = dask_inference.run_cell(spec, (images, index), "gaussian_noise", 2, 5, example=4)
@@ -151,6 +159,32 @@ def test_model_opened_once_per_worker(world, tmp_path, cluster, monkeypatch):
     assert tasks > 2 * len(counts) and keras
     assert keras == [1] * len(keras), counts  # never twice in one worker, whatever the number of tasks and runs
     assert all(n == 1 for c in counts.values() for n in c.values()), counts
+
+
+@pytest.mark.parametrize("kind", ["keras_logits", "onnx"])
+def test_model_config_applies_on_the_workers_as_in_one_process(world, tmp_path, cluster, kind):
+    """The workers open the model with the client's model config: a .keras model gets the config's scale and
+    mean/std (not the default x / 255), so the probabilities, the robustness cells and provenance equal the
+    one-process run's; and the config does change them (the test would see it dropped). After
+    test_model_opened_once_per_worker: its other models would push that test's model out of the workers'
+    caches (MAX_MODELS)."""
+    config = tmp_path / "norm.toml"
+    config.write_text("scale = 0.00392156862745098\nmean = [0.4914, 0.4822, 0.4465]\nstd = [0.247, 0.2435, 0.2616]\n"
+                      'output = "logits"\n')
+    single, on_dask = run_both(world, tmp_path, world[kind], address(cluster), "--model-config", config,
+                               "--corruptions", "fog", "--severities", "2", "--corruption-samples", "12")
+    assert_same_outside_provenance(single, on_dask)
+    assert on_dask["provenance"]["settings"]["model_input"]["scaling"].startswith("(x / 255 - mean) / std")
+    args = ["predict", "--model", world[kind], "--data", world["data"], "--batch-size", "4"]
+    assert run_main(*args, "--model-config", config, "--out", tmp_path / "one.npz") == 0
+    assert run_main(*args, "--model-config", config, "--dask", address(cluster), "--out", tmp_path / "two.npz") == 0
+    assert run_main(*args, "--out", tmp_path / "plain.npz") == 0
+    # the same file without the config on the same workers: opened again, not the cached configured model
+    assert run_main(*args, "--dask", address(cluster), "--out", tmp_path / "plain-dask.npz") == 0
+    one, two, plain, plain_dask = (np.load(tmp_path / f"{n}.npz") for n in ("one", "two", "plain", "plain-dask"))
+    np.testing.assert_array_equal(one["probs"], two["probs"])
+    np.testing.assert_array_equal(plain["probs"], plain_dask["probs"])
+    assert np.abs(one["probs"] - plain["probs"]).max() > 1e-3  # mean/std change the numbers
 
 
 # -- a worker lost mid-run ------------------------------------------------------------------------

@@ -348,3 +348,66 @@ def test_model_source_misspelt_keyword_names_the_closest(tmp_path):
     with pytest.raises(TypeError, match=r"^model_source\(\) got an unexpected keyword argument 'class_name'; "
                                         r"did you mean 'class_names'\?$"):
         audit.model_source(lambda x: x, tmp_path, class_name=["a", "b"])
+
+
+# -- the model config and grey-scale models with a .keras file ---------------------------------------
+
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+def test_model_config_with_a_keras_model(world, tmp_path, capfd):
+    """--model-config with a .keras model: scale/mean/std replace the default x / 255 (equal to Keras run
+    directly on (x / 255 - mean) / std), output and class_names apply, and all of it is in provenance."""
+    from audit.model.image_audit import OUTPUTS_LOGITS_DECLARED
+    from audit.model.quiet import import_keras
+
+    config = tmp_path / "keras.toml"
+    config.write_text(f"scale = 0.00392156862745098\nmean = {list(MEAN)}\nstd = {list(STD)}\noutput = \"logits\"\n"
+                      f"class_names = {list(CLASSES)}\n")
+    model_file = world["models"]["functional-logits"]
+    run = image_predictions(model_file, world["data"], model_config=config, progress=False, batch_size=5)
+    model = import_keras().models.load_model(model_file, compile=False, safe_mode=True)
+    x = load_uint8_folder(world["data"], run.pred.sample_ids).astype(np.float32) / np.float32(255)
+    x = (x - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
+    np.testing.assert_allclose(run.pred.probs, softmax(model.predict(x, verbose=0).astype(np.float64)), rtol=0,
+                               atol=1e-6)
+    mi = run.model_input
+    assert mi["scaling"] == f"(x / 255 - mean) / std, mean = {list(MEAN)}, std = {list(STD)}"
+    assert mi["scaling_source"] == f"--model-config {config}: scale, mean, std"
+    assert mi["outputs"] == OUTPUTS_LOGITS_DECLARED and mi["framework"] == "keras"
+    assert mi["model_config"]["sha256"] == run.provenance["data_sha256"]["keras.toml"]
+    assert mi["model_config"]["class_names"] == list(CLASSES)
+    assert run.provenance["images"]["class_names_source"] == "the model config's class_names"
+    out = tmp_path / "r"  # and on the command line
+    assert run_main("run", "--model", model_file, "--data", world["data"], "--model-config", config, "--out", out,
+                    "--bootstrap", "0", "--no-record") == 0, capfd.readouterr().err
+    settings = json.loads((out / "audit.json").read_text())["provenance"]["settings"]["model_input"]
+    assert settings["model_config"]["mean"] == list(MEAN) and settings["scaling"].startswith("(x / 255 - mean)")
+
+
+def test_grey_scale_keras_model_with_corruptions(world, tmp_path, capfd):
+    """A 1-channel .keras model: images converted to grey as Pillow's "L"; the corruptions run on them as RGB
+    and are converted back the same way (a drawless corruption's cell equals Keras on those images)."""
+    from audit.model.quiet import import_keras
+    from audit.robustness import corrupt
+
+    keras = import_keras()
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model_file = tmp_path / "grey.keras"
+    model.save(model_file)
+    out = tmp_path / "r"
+    code = run_main("run", "--model", model_file, "--data", world["data"], "--out", out, "--bootstrap", "0",
+                    "--no-record", "--corruptions", "contrast,gaussian_noise", "--severities", "2",
+                    "--corruption-samples", "36")
+    assert code == 0, capfd.readouterr().err
+    result = json.loads((out / "audit.json").read_text())
+    cells = {c["corruption"]: c for c in result["robustness"]["cells"]}
+    run = image_predictions(model_file, world["data"], progress=False)
+    x = load_uint8_folder(world["data"], run.pred.sample_ids, channels=1)
+    xc = corrupt(x, "contrast", 2).astype(np.float32) / np.float32(255)
+    want = (model.predict(xc, verbose=0).argmax(1) == run.pred.labels).mean()
+    assert cells["contrast"]["accuracy"] == pytest.approx(want, abs=1e-12)
+    assert cells["gaussian_noise"]["n"] == 36
+    assert "converted to grey-scale L by Pillow" in result["provenance"]["images"]["conversion"]

@@ -37,18 +37,8 @@ def world(tmp_path_factory):
 
 
 def _pixels(data: Path, ids, *, channels: int = 3) -> np.ndarray:
-    if channels == 3:
-        return load_uint8_folder(data, ids)
-    from PIL import Image  # grey-scale: Pillow's "L" conversion of the file, then the resize, as the pipeline
-
-    out = []
-    for rel in ids:
-        with Image.open(data / rel) as im:
-            grey = im.convert("L")
-        if grey.size != (8, 8):
-            grey = grey.resize((8, 8), Image.BILINEAR)
-        out.append(np.asarray(grey)[..., None])
-    return np.stack(out)
+    # grey-scale: Pillow's "L" conversion of the file, then the resize, as the pipeline
+    return load_uint8_folder(data, ids, channels=channels)
 
 
 def test_nchw_with_mean_std_and_logits_audits_to_onnxruntime_numbers(world):
@@ -119,6 +109,25 @@ def test_grey_scale_model(world):
     np.testing.assert_allclose(run.pred.probs, softmax(run_directly(model, x.transpose(0, 3, 1, 2).copy())),
                                rtol=0, atol=1e-12)
     assert run.model_input["input"] == "8x8x1"
+
+
+def test_grey_scale_model_with_corruptions(world):
+    """A 1-channel model's images are corrupted as RGB (R = G = B) and converted back to grey as the pipeline
+    converts (Pillow "L"): a drawless corruption's cell equals onnxruntime on those images; noise runs too."""
+    import audit
+    from audit.robustness import corrupt
+
+    model = linear_classifier(world["root"] / "grey-robust.onnx", channels=1)
+    source = audit.model_source(model, world["data"], thumbnails=False)
+    result = audit.run_audit(source, n_bootstrap=0, robustness=audit.RobustnessSettings(
+        corruptions=("contrast", "gaussian_noise"), severities=(2,), n_samples=36, data_dir=None, given=True))
+    cells = {c["corruption"]: c for c in result.data["robustness"]["cells"]}
+    assert cells["contrast"]["n"] == 36 and cells["gaussian_noise"]["n"] == 36
+    x = _pixels(world["data"], source.pred.sample_ids, channels=1)
+    xc = corrupt(x, "contrast", 2).astype(np.float32) / np.float32(255)
+    want = (run_directly(model, xc.transpose(0, 3, 1, 2).copy()).argmax(1) == source.pred.labels).mean()
+    assert cells["contrast"]["accuracy"] == pytest.approx(want, abs=1e-12)
+    assert "converted to grey-scale L by Pillow" in source.provenance["images"]["conversion"]
 
 
 def test_uint8_and_float16_inputs(world):
@@ -207,6 +216,26 @@ def test_model_config_unknown_keys_and_bad_values():
     assert parse_model_config({"scale": 1 / 255}).scale == pytest.approx(1 / 255)
 
 
+def test_model_config_as_a_mapping_from_python(world, tmp_path):
+    """``model_config=`` takes a mapping with the file's keys, checked as the file is."""
+    import audit
+
+    model = linear_classifier(world["root"] / "mapping.onnx")
+    keys = {"layout": "NCHW", "mean": list(MEAN), "std": list(STD), "output": "logits"}
+    from_file = image_predictions(model, world["data"], model_config=world["config"], progress=False)
+    from_mapping = audit.model_source(model, world["data"], model_config=keys, thumbnails=False)
+    np.testing.assert_array_equal(from_mapping.pred.probs, from_file.pred.probs)
+    recorded = from_mapping.model_input["model_config"]
+    assert recorded["file"] is None and recorded["mean"] == list(MEAN) and recorded["output"] == "logits"
+    assert "(in Python)" in from_mapping.model_input["scaling_source"]
+    with pytest.raises(AuditError, match=r"unknown key\(s\) 'mean_rgb'"):
+        audit.model_source(model, world["data"], model_config={"mean_rgb": [0.5]})
+    with pytest.raises(AuditError, match="output must be 'logits' or 'probabilities'"):
+        audit.model_source(model, world["data"], model_config={"output": "scores"})
+    with pytest.raises(AuditError, match="model_config must be a path to a TOML file, a mapping"):
+        audit.model_source(model, world["data"], model_config=42)
+
+
 def _bad(tmp_path, name):
     return tmp_path / name
 
@@ -216,7 +245,10 @@ BAD = [
      "custom domains (com.example.ops::Mystery)"),
     ("external-missing", lambda p: with_external_data(p, "weights.bin"), "external data file 'weights.bin'"),
     ("external-outside", lambda p: with_external_data(p, "../outside.bin"), "points outside the model's folder"),
+    ("external-absolute", lambda p: with_external_data(p, str(p.parent.parent / "outside.bin")),
+     "points outside the model's folder"),
     ("not-onnx", lambda p: (p.write_bytes(b"PK\x03\x04 this is a zip, not a model" * 3), p)[1], "not an ONNX model"),
+    ("random-bytes", lambda p: (p.write_bytes(np.random.default_rng(3).bytes(4096)), p)[1], "not an ONNX model"),
     ("two-inputs", lambda p: linear_classifier(p, extra_input=True), "has 2 inputs (x, mask)"),
     ("two-outputs", lambda p: linear_classifier(p, n_outputs=2), "has 2 outputs"),
     ("width", lambda p: linear_classifier(p, n_classes=5), "the model has 5 outputs but the data has 3 classes"),
@@ -233,7 +265,7 @@ def test_unsafe_or_unfit_onnx_models_are_refused_before_inference(world, tmp_pat
     model = build(folder / f"{name}.onnx")
     ran = []
     monkeypatch.setattr(onnx_model.OnnxClassifier, "runner", lambda self: ran.append(1))
-    if name == "external-outside":
+    if name in ("external-outside", "external-absolute"):
         (tmp_path / "models" / "outside.bin").write_bytes(b"\0" * 1000)
     out = tmp_path / "r"
     code = run_main("run", "--model", model, "--data", world["data"], "--out", out, "--no-record")

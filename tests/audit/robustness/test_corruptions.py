@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from audit.robustness import CORRUPTIONS, PARAMS, corrupt
-from audit.robustness.corruptions import MSG_NAME, jpeg_bytes
+from audit.robustness.corruptions import MSG_NAME, corrupt_blocks, jpeg_bytes, to_grey
 from audit.robustness.frost import FROST_MEAN_RGB, frost_texture
 from audit.robustness.ops import disk_kernel, gaussian_taps, motion_offsets
 
@@ -70,7 +70,35 @@ def test_empty_batch_and_bad_arguments():
     with pytest.raises(ValueError, match="uint8"):
         corrupt(grey(1).astype(np.float32), "fog", 1)
     with pytest.raises(ValueError, match="uint8"):
-        corrupt(grey(1)[..., :1], "fog", 1)
+        corrupt(grey(1)[..., :2], "fog", 1)
+
+
+# --- grey-scale images (a 1-channel model's inputs) -------------------------------------------------
+
+
+def test_to_grey_is_pillows_l_conversion():
+    from PIL import Image
+
+    x = np.random.default_rng(0).integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
+    x[0, :256] = np.arange(256)[:, None]  # every level on the grey axis: R = G = B = v gives v
+    assert_array_equal(to_grey(x)[..., 0], np.asarray(Image.fromarray(x).convert("L")))
+    assert_array_equal(to_grey(x[0, :256])[:, 0], np.arange(256))
+
+
+@pytest.mark.parametrize("name", ["gaussian_noise", "fog", "frost", "contrast", "jpeg_compression"])
+def test_grey_images_are_corrupted_as_rgb_and_converted_back(name, monkeypatch):
+    from audit.robustness import corruptions
+
+    monkeypatch.setattr(corruptions, "DEFAULT_BLOCK", 1)  # blocks of 4 images of 16 x 16
+    x = structured(10, size=16)
+    g = to_grey(x)
+    out = corrupt(g, name, 3, seed=4)
+    assert out.shape == g.shape and out.dtype == np.uint8
+    assert_array_equal(out, to_grey(corrupt(np.repeat(g, 3, axis=-1), name, 3, seed=4)))
+    step = corruptions.block_images(name, 16, 16)
+    assert step == 4
+    blocks = [g[i:i + step] for i in range(0, len(g), step)]  # the Dask cells' path: the same images
+    assert_array_equal(np.concatenate(list(corrupt_blocks(blocks, name, 3, seed=4))), out)
 
 
 # --- worked statistics -------------------------------------------------------------------------------
