@@ -247,16 +247,9 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
         return labels
     if names is None:
         raise AuditError(MSG_LABEL_NAMES_UNKNOWN, path=source, hint="store class_names, or give integer labels")
-    import pandas as pd
-
     flat = (labels.astype(str) if labels.dtype.kind == "S" else labels).ravel()
-    codes, uniques = pd.factorize(flat)  # hashed once per distinct value, not per row
-    index = {name: i for i, name in enumerate(names)}
-    positions = np.array([index.get(str(value), -1) for value in uniques], dtype=np.int64)
-    out = positions[codes]
-    unknown = np.flatnonzero(out < 0)
-    if unknown.size:
-        row = int(unknown[0])
+    out, row = _positions(flat, names, str)
+    if row is not None:
         shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
         raise AuditError(
             MSG_LABEL_NOT_A_CLASS.format(value=str(flat[row]), row=first_row + row, names=shown),
@@ -264,6 +257,19 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
             hint="labels are integer class indices or exactly one of the class names",
         )
     return out.reshape(labels.shape)
+
+
+def _positions(flat: np.ndarray, names, key) -> tuple[np.ndarray, int | None]:
+    """The position in ``names`` of each of ``flat``'s values (compared as ``key(value)``), and the row of the
+    first value that names none (None when every one does). Each distinct value is looked up once: pandas
+    factorises the rows (hashed), not a Python loop over them."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(flat, use_na_sentinel=False)  # a missing value is a value, never code -1
+    index = {name: i for i, name in enumerate(names)}
+    out = np.array([index.get(key(value), -1) for value in uniques], dtype=np.int64)[codes]
+    unknown = np.flatnonzero(out < 0)
+    return out, (int(unknown[0]) if unknown.size else None)
 
 
 def _integer_columns(columns) -> list[int] | None:
@@ -295,13 +301,8 @@ def _labels_by_column(labels: np.ndarray, columns: list[int], source: str | None
     elif labels.dtype.kind not in "iu":
         return labels  # class names (text) are matched by labels_as_indices
     flat = labels.ravel()
-    uniques, codes = np.unique(flat, return_inverse=True)
-    index = {name: i for i, name in enumerate(columns)}
-    positions = np.array([index.get(int(v), -1) for v in uniques], dtype=np.int64)
-    out = positions[codes]
-    unknown = np.flatnonzero(out < 0)
-    if unknown.size:
-        row = int(unknown[0])
+    out, row = _positions(flat, columns, int)
+    if row is not None:
         raise AuditError(MSG_LABEL_NOT_A_COLUMN.format(value=flat[row].item(), row=row,
                                                        columns=", ".join(map(str, columns))), path=source)
     return out.reshape(labels.shape)
