@@ -56,6 +56,11 @@ def measure(browser, path: Path) -> dict[str, list[str]]:
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             if overflow > 0:
                 out[label].append(f"<page {overflow} px wider than the viewport>")
+            # a wide table scrolls inside its box (.scroll-x) rather than widening the page; at the widths checked
+            # here it must still fit its box
+            for wider in page.evaluate("() => [...document.querySelectorAll('.scroll-x')]"
+                                       ".map(e => e.scrollWidth - e.clientWidth).filter(d => d > 0)"):
+                out[label].append(f"<a scrolling box {wider} px wider than its content area>")
         finally:
             context.close()
     return out

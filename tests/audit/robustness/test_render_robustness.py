@@ -70,7 +70,7 @@ def test_a_report_with_robustness_and_every_trend_metric_fits_screen_and_print(r
     from audit.history.record import METRICS
 
     past = {"label": "#1", "time": "2026-12-05 07:53:08 UTC", "metrics": {m: 0.5 for m in METRICS},
-            "verdict": "fail", "released": True, "current": False}
+            "verdict": "fail (informational)", "released": True, "current": False}
     trends = {"model": "seed", "note": None,
               "rows": [past, {**past, "label": "this run", "time": None, "current": True, "released": False}]}
     page = tmp_path / "report.html"
