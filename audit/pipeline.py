@@ -13,6 +13,7 @@ the verdict (:func:`judge`) -> :class:`~audit.AuditResult`, whose ``save`` write
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,8 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
 
     _check_arguments(seed=seed, n_bootstrap=n_bootstrap, chunk_rows=chunk_rows, name=name)
     group_cols = _group_columns(group_cols)
+    if isinstance(baseline, numbers.Integral) and not isinstance(baseline, bool):
+        baseline = str(int(baseline))  # a run id as AuditResult.record returns it: the same as "12"
     if baseline is not None:
         check_type("baseline", baseline, BASELINE_TYPES, Mapping, AuditResult, Predictions)
     if explain_layer is not None and explanations and isinstance(source, PreparedSource) and source.explainer:

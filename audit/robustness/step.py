@@ -25,21 +25,28 @@ class RobustnessSettings:
     given: bool
 
     def __post_init__(self) -> None:
-        """Refuse, by argument, what ``audit run``'s options refuse: unknown corruptions, severities outside
-        1-5, a sample count under 1 (None: every test image)."""
+        """Refuse, by argument, what ``audit run``'s options refuse: unknown corruptions (none given: robustness
+        off), no severity or one outside 1-5 while corruptions are given, a sample count under 1 (None: every
+        test image)."""
         import difflib
 
         from audit.errors import MSG_NUMBER, AuditError, check_int
         from audit.robustness.params import CORRUPTIONS
 
         corruptions = (self.corruptions,) if isinstance(self.corruptions, str) else self.corruptions
+        if corruptions is None or not hasattr(corruptions, "__iter__"):
+            raise AuditError(f"corruptions: a list of corruption names (empty: robustness off); got {corruptions!r}")
+        corruptions = tuple(corruptions)
         for name in corruptions:
             if name not in CORRUPTIONS:
                 guess = difflib.get_close_matches(str(name), CORRUPTIONS, n=1)
                 raise AuditError(f"corruptions: unknown corruption {name!r}"
                                  + (f" (did you mean {guess[0]!r}?)" if guess else "")
                                  + f"; known: {', '.join(CORRUPTIONS)}")
-        severities = (self.severities,) if not hasattr(self.severities, "__iter__") else self.severities
+        severities = (self.severities,) if not hasattr(self.severities, "__iter__") else tuple(self.severities)
+        if corruptions and not severities:
+            raise AuditError(MSG_NUMBER.format(name="severities", expected="at least one integer in 1-5 when "
+                                               "corruptions are given", value=severities))
         for severity in severities:
             if check_int("severities", severity, minimum=1) > 5:
                 raise AuditError(MSG_NUMBER.format(name="severities", expected="integers in 1-5", value=severity))

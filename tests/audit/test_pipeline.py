@@ -155,3 +155,16 @@ def test_every_public_name_resolves():
         assert getattr(audit, name) is not None, name
     with pytest.raises(AttributeError):
         audit.no_such_name  # noqa: B018
+
+
+def test_a_run_id_as_record_returns_it_is_a_baseline(pred, tmp_path):
+    import numpy as np
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    run_id = audit.run_audit(pred, n_bootstrap=0).record(db)
+    assert isinstance(run_id, int)
+    for given in (run_id, np.int64(run_id), str(run_id)):
+        again = audit.run_audit(pred, n_bootstrap=0, baseline=given, history=db)
+        assert again.data["baseline"]["source"].startswith(f"history run #{run_id} ")
+    with pytest.raises(TypeError, match="baseline"):
+        audit.run_audit(pred, n_bootstrap=0, baseline=True)

@@ -42,3 +42,14 @@ def test_a_misspelt_keyword_names_the_closest():
     with pytest.raises(TypeError, match=r"^RobustnessSettings.__init__\(\) got an unexpected keyword argument "
                                         r"'severity'; did you mean 'severities'\?$"):
         audit.RobustnessSettings(**{k: v for k, v in GOOD.items() if k != "severities"}, severity=(1,))
+
+
+def test_no_corruptions_is_robustness_off_but_no_severity_or_none_is_refused():
+    assert audit.RobustnessSettings(**{**GOOD, "corruptions": ()}).corruptions == ()  # --corruptions none
+    with pytest.raises(audit.AuditError) as err:
+        audit.RobustnessSettings(**{**GOOD, "severities": ()})
+    assert err.value.message == MSG_NUMBER.format(
+        name="severities", expected="at least one integer in 1-5 when corruptions are given", value=())
+    with pytest.raises(audit.AuditError, match=r"^corruptions: a list of corruption names \(empty: robustness "
+                                               r"off\); got None$"):
+        audit.RobustnessSettings(**{**GOOD, "corruptions": None})
