@@ -33,7 +33,8 @@ class OnnxScan:
     external_data : list of str
         The ``location`` of every tensor stored outside the file.
     output_ops : dict
-        Graph output name -> op_type of the node producing it.
+        Graph output name -> op_type of the node that computes it: the producing node, or, through nodes that
+        only pass values on (``PASS_THROUGH``: Identity, Reshape, Flatten, Squeeze, Cast...), the node before them.
     """
 
     custom_ops: list[tuple[str, str]] = field(default_factory=list)
@@ -117,6 +118,21 @@ def scan_model(data: bytes) -> OnnxScan:
     return scan
 
 
+#: Operators that pass their (first) input on without changing its values: a Softmax followed by one of them still
+#: outputs probabilities.
+PASS_THROUGH = frozenset({"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Dropout", "Transpose",
+                          "Expand", "CastLike"})
+
+
+def _computed_by(name: str, produced: dict[str, tuple[str, str]]) -> str:
+    seen = set()
+    op, source = produced.get(name, ("", ""))
+    while op in PASS_THROUGH and source in produced and source not in seen:
+        seen.add(source)
+        op, source = produced[source]
+    return op
+
+
 def _graph(buf, span, scan: OnnxScan, nodes: list, depth: int, top: bool = False) -> None:
     if depth > MAX_DEPTH:
         raise NotOnnx(f"subgraphs nested deeper than {MAX_DEPTH}")
@@ -125,8 +141,9 @@ def _graph(buf, span, scan: OnnxScan, nodes: list, depth: int, top: bool = False
         if wire != 2:
             continue
         if number == 1:
-            for out in _node(buf, value, scan, nodes, depth):
-                produced[out] = nodes[-1][1]
+            first_input: list[str] = []
+            for out in _node(buf, value, scan, nodes, depth, first_input):
+                produced[out] = (nodes[-1][1], first_input[0] if first_input else "")
         elif number == 5:
             _tensor(buf, value, scan)
         elif number == 15:
@@ -138,16 +155,18 @@ def _graph(buf, span, scan: OnnxScan, nodes: list, depth: int, top: bool = False
                 if n2 == 1 and w2 == 2:
                     outputs.append(_text(buf, v2))
     if top:
-        scan.output_ops = {name: produced.get(name, "") for name in outputs}
+        scan.output_ops = {name: _computed_by(name, produced) for name in outputs}
 
 
-def _node(buf, span, scan: OnnxScan, nodes: list, depth: int) -> list[str]:
+def _node(buf, span, scan: OnnxScan, nodes: list, depth: int, first_input: list | None = None) -> list[str]:
     op = domain = ""
     outputs = []
     for number, wire, value in _fields(buf, *span):
         if wire != 2:
             continue
-        if number == 2:
+        if number == 1 and first_input is not None and not first_input:
+            first_input.append(_text(buf, value))
+        elif number == 2:
             outputs.append(_text(buf, value))
         elif number == 4:
             op = _text(buf, value)

@@ -67,6 +67,31 @@ def test_declared_logits_on_a_softmax_model_is_refused_before_inference(world, t
             "comes from a softmax activation", extra=["--model-config", config], command="predict")
 
 
+def test_declared_logits_is_refused_through_nodes_that_only_pass_the_softmax_on(world, tmp_path, capfd,
+                                                                                 no_inference):
+    """Softmax -> Identity -> Reshape (what some exporters append) still ends in probabilities."""
+    import onnx
+    from onnx import helper
+
+    from audit.model.onnx_scan import scan_model
+
+    soft = linear_classifier(tmp_path / "soft.onnx", layout="NHWC", softmax=True)
+    proto = onnx.load(soft)
+    out = proto.graph.output[0].name
+    proto.graph.node[-1].output[0] = "p0"
+    shape = helper.make_tensor("shape", onnx.TensorProto.INT64, [2], [-1, 3])
+    proto.graph.initializer.append(shape)
+    proto.graph.node.extend([helper.make_node("Identity", ["p0"], ["p1"]),
+                             helper.make_node("Reshape", ["p1", "shape"], [out])])
+    wrapped = tmp_path / "soft-identity-reshape.onnx"
+    onnx.save(proto, wrapped)
+    assert scan_model(wrapped.read_bytes()).output_ops == {out: "Softmax"}
+    config = config_file(tmp_path, 'output = "logits"\n')
+    refused(world, tmp_path, capfd, wrapped, config, 'model config: output = "logits"',
+            "the model's output comes from a Softmax node", extra=["--model-config", config])
+    assert not no_inference
+
+
 def test_declared_logits_on_a_log_softmax_model_is_right(world, tmp_path):
     """softmax(log_softmax(z)) = softmax(z): a LogSoftmax output declared as logits gives the probabilities."""
     from onnx import TensorProto, helper, numpy_helper
