@@ -118,7 +118,7 @@ def parse_model_config(data: Mapping, *, path: str | None = None, sha256: str | 
 
     if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
         fail(f"a model config is a mapping of key names to values; got {type(data).__name__}")
-    data = dict(data)
+    data = {key: _plain_value(value) for key, value in data.items()}  # Python's tuples and numpy's numbers too
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         fail(MSG_UNKNOWN_KEYS.format(keys=", ".join(map(repr, unknown)), allowed=", ".join(CONFIG_KEYS)))
@@ -156,6 +156,22 @@ def parse_model_config(data: Mapping, *, path: str | None = None, sha256: str | 
             fail(f"input_size must be [height, width], two positive integers; got {size!r}")
         out["input_size"] = (size[0], size[1])
     return ModelConfig(**out, path=path, sha256=sha256)
+
+
+def _plain_value(value):
+    """A value written in Python as the TOML file would hold it: a tuple or an array as a list, numpy numbers as
+    Python's (``np.float32(0.5)`` -> 0.5), a numpy string as ``str``."""
+    import numbers
+
+    if isinstance(value, (tuple, np.ndarray)):
+        value = list(value.tolist() if isinstance(value, np.ndarray) else value)
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _number(value) -> bool:

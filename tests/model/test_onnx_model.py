@@ -228,6 +228,13 @@ def test_model_config_as_a_mapping_from_python(world, tmp_path):
     recorded = from_mapping.model_input["model_config"]
     assert recorded["file"] is None and recorded["mean"] == list(MEAN) and recorded["output"] == "logits"
     assert "(in Python)" in from_mapping.model_input["scaling_source"]
+    pythonic = {"layout": "NCHW", "mean": tuple(np.float32(m) for m in MEAN), "std": np.asarray(STD),
+                "output": "logits", "input_size": (np.int64(8), 8)}  # tuples, arrays, numpy numbers
+    from_python = audit.model_source(model, world["data"], model_config=pythonic, thumbnails=False)
+    np.testing.assert_allclose(from_python.pred.probs, from_file.pred.probs, rtol=0, atol=1e-6)
+    from audit.model.model_config import parse_model_config
+
+    assert parse_model_config({"class_names": ("a", np.str_("b")), "input_size": (8, 8)}).input_size == (8, 8)
     with pytest.raises(AuditError, match=r"unknown key\(s\) 'mean_rgb'"):
         audit.model_source(model, world["data"], model_config={"mean_rgb": [0.5]})
     with pytest.raises(AuditError, match="output must be 'logits' or 'probabilities'"):
