@@ -207,6 +207,11 @@ def test_half_dynamic_input_fills_only_the_dynamic_dimension(world, tmp_path):
     model = half_dynamic(tmp_path / "h8.onnx")
     sized = model_source(model, world["data"], input_size=(8, 5), thumbnails=False)
     assert sized.model_input["input"] == "8x5x3"
+    from helpers.image_fixtures import write_image_folder
+
+    wide = write_image_folder(tmp_path / "sixteen", per_class=2, size=16, odd_sizes=False)
+    taken = model_source(model, wide, thumbnails=False)  # 16 x 16 images: the height stays the model's 8
+    assert taken.model_input["input"] == "8x16x3" and taken.model_input["resized"] == 6
     own = model_source(model, world["same"], thumbnails=False)  # 8 x 8 images: the width taken from them
     assert own.model_input["input"] == "8x8x3"
     x = load_uint8_folder(world["same"], own.pred.sample_ids).astype(np.float32) / np.float32(255)
