@@ -186,6 +186,8 @@ def load_checklist(path: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(path, (str, os.PathLike, Mapping)):
         raise TypeError(f"checklist must be a path or a mapping with the answers file's structure; "
                         f"got {type(path).__name__}")
+    if isinstance(path, LoadedChecklist):
+        return path  # already read and checked by this function
     if isinstance(path, Mapping):
         try:
             return _from_data(dict(path), [], Path(IN_MEMORY), IN_MEMORY)

@@ -23,7 +23,7 @@ def pred():
 
 def test_only_what_load_checklist_returned_counts_as_loaded():
     loaded = audit.load_checklist({"answer": [ANSWER]})
-    assert checklist_answers(loaded) is loaded
+    assert checklist_answers(loaded) is loaded and audit.load_checklist(loaded) is loaded  # loading it again
     # the same content as a plain dict is validated again, as a file: "source" is not a key of the file
     with pytest.raises(audit.AuditError, match=r"^checklist \(in memory\): unknown top-level key 'source'"):
         checklist_answers(dict(loaded))
