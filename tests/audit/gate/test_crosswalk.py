@@ -31,12 +31,12 @@ def _optional_or_list(pointer: str) -> bool:
     hints: typing.Any = AuditJSON
     for token in pointer[1:].split("/"):
         origin = typing.get_origin(hints)
-        if origin in (typing.Union, __import__("types").UnionType):
-            hints = next(a for a in typing.get_args(hints) if a is not type(None))
+        while origin in (typing.Union, __import__("types").UnionType, typing.NotRequired):  # unwrap, then descend
+            hints = (typing.get_args(hints)[0] if origin is typing.NotRequired
+                     else next(a for a in typing.get_args(hints) if a is not type(None)))
             origin = typing.get_origin(hints)
-        if origin is typing.NotRequired:
-            hints = typing.get_args(hints)[0]
-            continue
+        if hints is typing.Any:
+            return True  # a free-form mapping (hyperparameters): any key
         if origin is list:
             assert token.isdigit(), pointer
             hints = typing.get_args(hints)[0]
