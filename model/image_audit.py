@@ -415,6 +415,8 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
     if clf.framework != "keras" or config is not None:
         extra = {"framework": clf.framework, "layout": clf.preprocessing.layout,
                  "input_dtype": clf.preprocessing.dtype}
+        if clf.preprocessing.flat:
+            extra["flattened"] = clf.preprocessing.describe()["flattened"]
         if config is not None:
             extra["model_config"] = config.describe()
         model_input.update(extra)

@@ -211,9 +211,16 @@ class Preprocessing:
     std: tuple[float, ...] | None = None
     layout: str = "NHWC"
     dtype: str = "float32"
+    #: a flat (n, height x width x channels) input, as scikit-learn models exported by skl2onnx take: each image
+    #: flattened in ``layout`` order (NHWC: numpy's ``reshape(n, -1)`` of the image arrays)
+    flat: bool = False
 
     def __call__(self, images_uint8: np.ndarray) -> np.ndarray:
         """The model input of a uint8 batch of shape (n, height, width, channels)."""
+        x = self._scaled(images_uint8)
+        return x.reshape(len(x), -1) if self.flat else x
+
+    def _scaled(self, images_uint8: np.ndarray) -> np.ndarray:
         x = np.asarray(images_uint8)
         if self.layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
@@ -255,8 +262,10 @@ class Preprocessing:
         """Provenance record of the input conversion (layout and dtype only where not the Keras default)."""
         out = {"input_size": [self.height, self.width], "channels": self.channels,
                "scaling": self.formula, "scaling_source": self.source}
-        if self.layout != "NHWC" or self.dtype != "float32":
+        if self.layout != "NHWC" or self.dtype != "float32" or self.flat:
             out.update(layout=self.layout, input_dtype=self.dtype)
+        if self.flat:
+            out["flattened"] = f"each image flattened to {self.height * self.width * self.channels} values in {self.layout} order"
         return out
 
 

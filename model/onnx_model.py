@@ -9,6 +9,7 @@ here imports TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -38,13 +39,19 @@ MSG_INPUTS = ("the model has {n} inputs ({names}); an image classifier takes one
               "(other inputs must have initializers)")
 MSG_INPUT_TYPE = "the model input {name!r} is {type}; supported input types: float32, float16, uint8"
 MSG_INPUT_SHAPE = ("the model input {name!r} has shape {shape}; an image classifier takes (N, C, H, W) or "
-                   "(N, H, W, C) with 1 or 3 channels")
-HINT_FLAT = ("a flat (N, features) input, as skl2onnx writes: audit such a model as a Python callable with "
-             "audit.model_source (docs/images.md)")
+                   "(N, H, W, C) with 1 or 3 channels, or flat (N, H x W x C) images as skl2onnx writes")
+MSG_FLAT_SIZE = ("the model takes a flat (N, features) input (as skl2onnx writes) and the images differ in size: set "
+                 "input_size = [H, W] in --model-config, the size its training images were flattened at")
+MSG_FLAT_WIDTH = ("the model input {name!r} has shape {shape}: a flat input holds H x W x 3 ({rgb}) or H x W ({grey}) "
+                  "values for images of {h} x {w}; set input_size = [H, W] in --model-config to the size its "
+                  "training images were flattened at")
+MSG_ZIPMAP = ("the model output {name!r} is a sequence of maps (skl2onnx's ZipMap): export the classifier with "
+              "options={{'zipmap': False}} so that its probabilities are one (N, n_classes) tensor")
 MSG_LAYOUT = ("cannot tell the layout of input shape {shape} (1 or 3 at both ends, or a dynamic channel "
               "dimension): set layout = \"NCHW\" or \"NHWC\" in --model-config")
 MSG_LAYOUT_CONFLICT = "model config: layout {layout} does not fit the model input shape {shape}"
-MSG_OUTPUTS = "the model has {n} outputs ({names}); an image classifier has one (N, n_classes) output"
+MSG_OUTPUTS = ("the model has {n} outputs ({names}); an image classifier has one (N, n_classes) output, or one "
+               "beside (N,) class labels as skl2onnx writes")
 MSG_OUTPUT_SHAPE = "the model output {name!r} has shape {shape}; expected (N, n_classes)"
 MSG_SIZE_NEEDED = ("the model's input height or width is dynamic and the images differ in size: set "
                    "input_size = [H, W] in --model-config")
@@ -111,6 +118,8 @@ class OnnxClassifier:
     fixed_batch: int | None = None
     trusted: bool = False
     framework: str = "onnxruntime"
+    #: the output read: the only one, or the (N, K) probabilities beside skl2onnx's (N,) labels
+    output_name: str | None = None
 
     @property
     def hashes(self) -> dict[str, str]:
@@ -127,13 +136,14 @@ class OnnxClassifier:
         """uint8 NHWC batch -> outputs, through the preprocessing and the session (opened here if not yet)."""
         session = self.session if self.session is not None else open_session(self.path)
         prep, name, step = self.preprocessing, self.input_name, self.fixed_batch
+        wanted = [self.output_name] if self.output_name else None
 
         def run(images: np.ndarray) -> np.ndarray:
             if step is None or len(images) == step:
-                return session.run(None, {name: prep(images)})[0]
+                return session.run(wanted, {name: prep(images)})[0]
             n = len(images)
             padded = np.concatenate([images, np.repeat(images[-1:], -n % step, axis=0)])  # last piece filled up
-            return np.concatenate([session.run(None, {name: prep(padded[i:i + step])})[0]
+            return np.concatenate([session.run(wanted, {name: prep(padded[i:i + step])})[0]
                                    for i in range(0, len(padded), step)])[:n]
         return run
 
@@ -193,13 +203,13 @@ def load_onnx_classifier(path: str | Path, *, config: ModelConfig | None = None,
                          path=path)
     external = _check_external(path, scan.external_data, size, limit)
     session = open_session(path, None if external else data, threads)
-    prep, input_name, n_out = _check_io(session, path, config, size_hint)
+    prep, input_name, n_out, output_name = _check_io(session, path, config, size_hint)
     batch = session.get_inputs()[0].shape[0]
-    output_name = session.get_outputs()[0].name
     return OnnxClassifier(path=path, sha256=hashlib.sha256(data).hexdigest(), preprocessing=prep, n_outputs=n_out,
                           input_name=input_name, output=config.output if config else None,
                           last_op=scan.output_ops.get(output_name, ""), external_sha256=external, config=config,
-                          session=session, fixed_batch=batch if isinstance(batch, int) and batch > 0 else None)
+                          session=session, fixed_batch=batch if isinstance(batch, int) and batch > 0 else None,
+                          output_name=output_name)
 
 
 def _check_external(path: Path, locations: list[str], size: int, limit: int) -> dict[str, str]:
@@ -230,15 +240,76 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
     dtype = INPUT_TYPES[inp.type]
     shape = list(inp.shape)
     shown = "(" + ", ".join(str(d) if isinstance(d, int) else (d or "?") for d in shape) + ")"
-    if len(shape) != 4:
-        hint = HINT_FLAT if len(shape) == 2 else None
-        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path, hint=hint)
+    output = _probability_output(outputs, path)
+    if len(shape) == 2:  # a flat (N, features) input: a scikit-learn model exported by skl2onnx
+        height, width, channels, layout = _flat_input(shape, config, shown, inp.name, path, size_hint)
+    elif len(shape) != 4:
+        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
+    else:
+        height, width, channels, layout = _image_input(shape, config, shown, inp.name, path, size_hint)
+    out_shape = list(output.shape)
+    if len(out_shape) != 2 or (isinstance(out_shape[1], int) and out_shape[1] < 2):
+        raise AuditError(MSG_OUTPUT_SHAPE.format(name=output.name, shape=out_shape), path=path)
+    n_out = out_shape[1] if isinstance(out_shape[1], int) else None
+    if dtype == "uint8" and config is not None and config.pixel_keys:
+        keys = config.pixel_keys
+        raise AuditError(MSG_UINT8_SCALING.format(keys="/".join(keys), verb="does" if len(keys) == 1 else "do"),
+                         path=config.path)
+    default = ("raw uint8 pixels: the model scales them itself" if dtype == "uint8"
+               else "default (pixels / 255, mean 0, std 1)")
+    prep = config_preprocessing(config if dtype != "uint8" else None, height=height, width=width,
+                                channels=channels, layout=layout, dtype=dtype, default_source=default)
+    if len(shape) == 2:
+        prep = dataclasses.replace(prep, flat=True)
+    return prep, inp.name, n_out, output.name
+
+
+def _probability_output(outputs, path: Path):
+    """The output holding the scores: the only one, or the one (N, K) float tensor beside (N,) class labels (what
+    skl2onnx writes for a classifier exported with ``zipmap=False``)."""
+    if len(outputs) == 1:
+        return outputs[0]
+    maps = [o for o in outputs if str(o.type).startswith(("seq(", "map("))]
+    if maps:
+        raise AuditError(MSG_ZIPMAP.format(name=maps[0].name), path=path)
+    scores = [o for o in outputs if o.type in ("tensor(float)", "tensor(double)", "tensor(float16)")
+              and len(o.shape) == 2]
+    labels = [o for o in outputs if o not in scores and str(o.type).startswith("tensor(") and len(o.shape) == 1]
+    if len(scores) == 1 and len(scores) + len(labels) == len(outputs):
+        return scores[0]
+    raise AuditError(MSG_OUTPUTS.format(n=len(outputs), names=", ".join(o.name for o in outputs)), path=path)
+
+
+def _flat_input(shape: list, config: ModelConfig | None, shown: str, name: str, path: Path, size_hint):
+    """(height, width, channels, layout) of a flat (N, features) input: the config's input_size or the images'
+    common size; 3 channels where features = H x W x 3, 1 where H x W (3 when dynamic); flattened in the config's
+    layout order (NHWC by default: numpy's ``reshape(n, -1)`` of image arrays)."""
+    layout = config.layout if config is not None and config.layout is not None else "NHWC"
+    if config is not None and config.input_size is not None:
+        height, width = config.input_size
+    else:
+        size = size_hint() if size_hint else None
+        if size is None:
+            raise AuditError(MSG_FLAT_SIZE, path=path)
+        height, width = size
+    features = shape[1]
+    if not isinstance(features, int) or features <= 0:
+        return height, width, 3, layout
+    for channels in (3, 1):
+        if features == height * width * channels:
+            return height, width, channels, layout
+    raise AuditError(MSG_FLAT_WIDTH.format(name=name, shape=shown, rgb=height * width * 3, grey=height * width,
+                                           h=height, w=width), path=path)
+
+
+def _image_input(shape: list, config: ModelConfig | None, shown: str, name: str, path: Path, size_hint):
+    """(height, width, channels, layout) of a rank-4 image input (NCHW or NHWC)."""
     layout = _layout(shape, config, shown, path)
     channels = shape[1] if layout == "NCHW" else shape[3]
     if not isinstance(channels, int) or channels <= 0:  # a dynamic channel dimension: fed RGB, as images decode
         channels = 3
     if channels not in (1, 3):
-        raise AuditError(MSG_INPUT_SHAPE.format(name=inp.name, shape=shown), path=path)
+        raise AuditError(MSG_INPUT_SHAPE.format(name=name, shape=shown), path=path)
     hw = shape[2:4] if layout == "NCHW" else shape[1:3]
     fixed = [d if isinstance(d, int) and d > 0 else None for d in hw]  # None: dynamic
     if None not in fixed:
@@ -254,21 +325,7 @@ def _check_io(session, path: Path, config: ModelConfig | None, size_hint):
             raise AuditError(MSG_SIZE_NEEDED, path=path)
         # the images' own size fills the dynamic dimension(s); a fixed one stays (the images are resized to it)
         height, width = (f if f is not None else s for f, s in zip(fixed, size))
-    if len(outputs) != 1:
-        raise AuditError(MSG_OUTPUTS.format(n=len(outputs), names=", ".join(o.name for o in outputs)), path=path)
-    out_shape = list(outputs[0].shape)
-    if len(out_shape) != 2 or (isinstance(out_shape[1], int) and out_shape[1] < 2):
-        raise AuditError(MSG_OUTPUT_SHAPE.format(name=outputs[0].name, shape=out_shape), path=path)
-    n_out = out_shape[1] if isinstance(out_shape[1], int) else None
-    if dtype == "uint8" and config is not None and config.pixel_keys:
-        keys = config.pixel_keys
-        raise AuditError(MSG_UINT8_SCALING.format(keys="/".join(keys), verb="does" if len(keys) == 1 else "do"),
-                         path=config.path)
-    default = ("raw uint8 pixels: the model scales them itself" if dtype == "uint8"
-               else "default (pixels / 255, mean 0, std 1)")
-    prep = config_preprocessing(config if dtype != "uint8" else None, height=height, width=width,
-                                channels=channels, layout=layout, dtype=dtype, default_source=default)
-    return prep, inp.name, n_out
+    return height, width, channels, layout
 
 
 def _layout(shape: list, config: ModelConfig | None, shown: str, path: Path) -> str:

@@ -60,6 +60,7 @@ class ModelInput(TypedDict):
     framework: NotRequired[str]  # "onnxruntime", "python callable", "keras"
     layout: NotRequired[str]  # "NCHW" or "NHWC"
     input_dtype: NotRequired[str]  # "float32", "float16", "uint8"
+    flattened: NotRequired[str]  # a flat (N, features) input (skl2onnx): "each image flattened to 192 values in NHWC order"
     model_config: NotRequired[dict[str, Any]]  # {file, sha256, and the keys the file set}
 
 

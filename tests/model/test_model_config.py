@@ -290,7 +290,7 @@ def test_callable_that_returns_no_scores_array(world):
     assert f"{flat.__qualname__} returned shape (12,) for 12 images" in _one_line(err)
 
 
-# -- X29: scikit-learn's ONNX export; its pipeline as a callable ------------------------------------------
+# -- X29, X30: scikit-learn's ONNX export (skl2onnx), and a pipeline as a callable ---------------------
 
 
 def skl2onnx_like(path: Path) -> Path:
@@ -307,11 +307,50 @@ def skl2onnx_like(path: Path) -> Path:
                  [numpy_helper.from_array(weight, "W")], path)
 
 
-def test_a_flat_input_is_refused_pointing_to_the_callable_path(world, tmp_path, capfd, no_inference):
+def test_an_skl2onnx_classifier_audits_to_onnxruntime_numbers(world, tmp_path):
+    """A flat (N, 192) input fed each image flattened in NHWC order (numpy's reshape(n, -1)), and the float
+    probabilities read beside the int64 labels."""
+    from helpers.image_fixtures import load_uint8_folder
+    from helpers.onnx_fixtures import run_directly
+
     model = skl2onnx_like(tmp_path / "sk.onnx")
-    refused(world, tmp_path, capfd, model, model, "the model input 'x' has shape (N, 192); an image classifier "
-            "takes (N, C, H, W) or (N, H, W, C) with 1 or 3 channels", "as skl2onnx writes",
-            "audit such a model as a Python callable with audit.model_source")
+    source = model_source(model, world["same"], thumbnails=False)  # 8 x 8 images: the size taken from them
+    x = load_uint8_folder(world["same"], source.pred.sample_ids).astype(np.float32) / np.float32(255)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    label, probs = session.run(None, {"x": x.reshape(len(x), -1)})
+    np.testing.assert_allclose(source.pred.probs, probs, rtol=0, atol=1e-7)
+    assert (source.pred.probs.argmax(1) == label).all()
+    mi = source.model_input
+    assert mi["input"] == "8x8x3" and mi["flattened"] == "each image flattened to 192 values in NHWC order"
+    sized = model_source(model, world["data"], input_size=(8, 8), thumbnails=False)  # images of several sizes
+    assert sized.model_input["input"] == "8x8x3"
+    with pytest.raises(AuditError, match=r"takes a flat \(N, features\) input .* set input_size = \[H, W\]"):
+        model_source(model, world["data"], thumbnails=False)  # several sizes, no input_size
+    assert run_directly  # (the helper runs single-output models; this one has two)
+
+
+def test_an_skl2onnx_zipmap_or_a_flat_width_that_fits_no_image_size_is_refused(world, tmp_path, capfd,
+                                                                               no_inference):
+    import onnx
+    from onnx import helper
+
+    model = skl2onnx_like(tmp_path / "sk.onnx")
+    refused(world, tmp_path, capfd, model, model, "the model input 'x' has shape (N, 192): a flat input holds "
+            "H x W x 3 (300) or H x W (100) values for images of 10 x 10", extra=["--model-config", config_file(
+                tmp_path, "input_size = [10, 10]\n")])
+    proto = onnx.load(model)  # the default export: probabilities as a sequence of {class: probability} maps
+    proto.opset_import.append(helper.make_opsetid("ai.onnx.ml", 3))
+    proto.graph.node.append(helper.make_node("ZipMap", ["probabilities"], ["output_probability"],
+                                             domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2]))
+    del proto.graph.output[1]
+    proto.graph.output.append(helper.make_value_info("output_probability", helper.make_sequence_type_proto(
+        helper.make_map_type_proto(onnx.TensorProto.INT64, helper.make_tensor_type_proto(onnx.TensorProto.FLOAT, [])))))
+    zipmap = tmp_path / "sk-zipmap.onnx"
+    onnx.save(proto, zipmap)
+    refused(world, tmp_path, capfd, zipmap, zipmap, "the model output 'output_probability' is a sequence of maps "
+            "(skl2onnx's ZipMap): export the classifier with options={'zipmap': False}")
     assert not no_inference
 
 
