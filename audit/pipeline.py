@@ -119,6 +119,8 @@ def run_audit(source: str | Path | Predictions | PreparedSource, *, group_cols: 
         baseline = str(int(baseline))  # a run id as AuditResult.record returns it: the same as "12"
     if baseline is not None:
         check_type("baseline", baseline, BASELINE_TYPES, Mapping, AuditResult, Predictions)
+    if explain_layer is not None and (not isinstance(explain_layer, str) or not explain_layer.strip()):
+        raise AuditError(f"explain_layer must be a non-empty string; got {explain_layer!r}")
     if explain_layer is not None and explanations and isinstance(source, PreparedSource) and source.explainer:
         from audit.model.explain.section import check_layer
 
@@ -267,11 +269,11 @@ REASON_NO_IMAGES = "left out with the gallery (--no-images, or the source has no
 
 def _explanations(data: dict, source, *, images: bool, explanations: bool, layer: str | None, seed: int,
                   notify) -> dict:
-    """The ``explanations`` section: the maps of the gallery (a model in the loop), or why there are none."""
-    from audit.model.explain.section import absent_section, check_layer, explain_mistakes
+    """The ``explanations`` section: the maps of the gallery (a model in the loop), or why there are none.
+    ``layer`` was checked against the model by :func:`run_audit` before the metrics."""
+    from audit.model.explain.section import absent_section, explain_mistakes
+    from audit.robustness.step import stderr_line
 
-    if layer is not None and (not isinstance(layer, str) or not layer.strip()):
-        raise AuditError(f"explain_layer must be a non-empty string; got {layer!r}")
     if not explanations:
         if layer is not None:
             raise OptionConflict(MSG_LAYER_WITHOUT_EXPLANATIONS)
@@ -282,16 +284,9 @@ def _explanations(data: dict, source, *, images: bool, explanations: bool, layer
             raise OptionConflict(MSG_LAYER_WITHOUT_MODEL)
         return absent_section(REASON_NO_MODEL, seed=seed)
     if not images:
-        check_layer(model, layer)  # a bad --explain-layer is refused even when no map is drawn
         return absent_section(REASON_NO_IMAGES, seed=seed)
     return explain_mistakes(data, model, seed=seed, layer=layer,
-                            notify=notify if notify is not None else _stderr_line)
-
-
-def _stderr_line(line: str) -> None:
-    import sys
-
-    print(line, file=sys.stderr)
+                            notify=notify if notify is not None else stderr_line)
 
 
 

@@ -59,13 +59,14 @@ class RobustnessSettings:
 RobustnessSettings.__init__ = check_keywords(RobustnessSettings.__init__)  # severity= -> 'severities'
 
 
-def _stderr(line: str) -> None:
+def stderr_line(line: str) -> None:
+    """The default ``notify`` of the long steps (robustness, explanations): a progress line on standard error."""
     print(line, file=sys.stderr)
 
 
 def add_robustness(result: dict, opts: RobustnessSettings, *, pred, images: bool, seed: int,
                    model=None, dataset=None, batch_size: int = 512, subset_loader=None, predictor=None,
-                   run_cells=None, properties=None, notify: Callable[[str], None] = _stderr) -> None:
+                   run_cells=None, properties=None, notify: Callable[[str], None] = stderr_line) -> None:
     """Run the robustness audit and store it in ``result``: of a Keras ``model`` on a ``dataset`` held in
     memory (x_test, y_test, class_names: the CIFAR-10 path), or of ``predictor`` (uint8 images ->
     probabilities) on images read from files by ``subset_loader(indices) -> uint8 images``, which

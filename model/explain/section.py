@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -212,7 +211,3 @@ def explain_mistakes(result: dict, model: ExplainModel, *, seed: int = 0, layer:
         notify(f"audit: explanations: {section['method']} maps of {len(mistakes)} images and their sanity checks "
                f"in {time.perf_counter() - start:.1f} s")
     return section
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
