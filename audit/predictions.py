@@ -240,9 +240,7 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
                 MSG_MISSING_LABELS.format(count=int(missing.sum()), row=first_row + int(np.argmax(missing))),
                 path=source,
             )
-    if labels.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                        for v in labels.ravel()):
-        return labels.astype(np.int64)
+    labels = _integer_objects(labels)
     if labels.dtype.kind not in "OUS":
         return labels
     if names is None:
@@ -257,6 +255,14 @@ def labels_as_indices(labels, names, source: str | None, first_row: int = 0):
             hint="labels are integer class indices or exactly one of the class names",
         )
     return out.reshape(labels.shape)
+
+
+def _integer_objects(labels: np.ndarray) -> np.ndarray:
+    """An object array holding only integers (Python's or numpy's, not bools) as int64; anything else as given."""
+    if labels.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                        for v in labels.ravel()):
+        return labels.astype(np.int64)
+    return labels
 
 
 def _positions(flat: np.ndarray, names, key) -> tuple[np.ndarray, int | None]:
@@ -292,9 +298,7 @@ def _integer_columns(columns) -> list[int] | None:
 def _labels_by_column(labels: np.ndarray, columns: list[int], source: str | None) -> np.ndarray:
     """Integer labels read as the integer column names of the probabilities DataFrame (their positions);
     a label that names no column is refused with its row, never shifted to a neighbouring column."""
-    if labels.dtype.kind == "O" and labels.size and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels.ravel()):
-        labels = labels.astype(np.int64)
+    labels = _integer_objects(labels)
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
             return labels  # the checks that follow name the problem
