@@ -71,8 +71,15 @@ def judged_groups(groups, min_group_size: int) -> tuple[list, list]:
     return judged, not_judged
 
 
-#: The disparity rules, named ``<rule>[<grouping>]`` for each grouping the gate judged (audit.gate.verdict).
-DISPARITY_RULES = ("max_disparity_difference", "min_disparity_ratio", "min_worst_group_accuracy")
+#: The disparity rules by the policy's check name; each is named ``<rule>[<grouping>]`` for every grouping the gate
+#: judged (:func:`disparity_rule_name`, which audit.gate.verdict names them by).
+DISPARITY_RULES = {"difference": "max_disparity_difference", "ratio": "min_disparity_ratio",
+                   "worst_group_accuracy": "min_worst_group_accuracy"}
+
+
+def disparity_rule_name(check: str, grouping: str) -> str:
+    """The name of a disparity rule in the verdict: ``max_disparity_difference[site]``."""
+    return f"{DISPARITY_RULES[check]}[{grouping}]"
 
 
 def judged_groupings(gate: dict | None) -> set[str]:
@@ -86,7 +93,7 @@ def judged_groupings(gate: dict | None) -> set[str]:
         name = rule.get("name") if isinstance(rule, dict) else None
         if not isinstance(name, str) or not name.endswith("]"):
             continue
-        for prefix in DISPARITY_RULES:
+        for prefix in DISPARITY_RULES.values():
             if name.startswith(prefix + "["):
                 out.add(name[len(prefix) + 1:-1])
     return out

@@ -166,11 +166,11 @@ def _disparity(result: dict, policy: Policy) -> list[dict]:
 
 def _judge_one(name: str, entry: dict | None, rule, by_name: dict) -> list[dict]:
     """The disparity rules of one grouping, judged on the groups large enough (audit.gate.group_judging)."""
-    from audit.gate.group_judging import judge_grouping, judging_note, judging_size
+    from audit.gate.group_judging import disparity_rule_name, judge_grouping, judging_note, judging_size
 
-    names = {"difference": (f"max_disparity_difference[{name}]", rule.max_difference),
-             "ratio": (f"min_disparity_ratio[{name}]", rule.min_ratio),
-             "worst_group_accuracy": (f"min_worst_group_accuracy[{name}]", rule.min_worst_group_accuracy)}
+    thresholds = {"difference": rule.max_difference, "ratio": rule.min_ratio,
+                  "worst_group_accuracy": rule.min_worst_group_accuracy}
+    names = {check: (disparity_rule_name(check, name), value) for check, value in thresholds.items()}
     if entry is None:
         missing = f"grouping {name!r} named in the policy is not in the result" + suggest(name, list(by_name))
         return [fail_rule(names[c][0], None, names[c][1], missing) for c in rule.checks]
