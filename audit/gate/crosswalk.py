@@ -198,11 +198,17 @@ def _status(row: dict, result: dict, signoffs: Sequence[dict], run_id: int | Non
                                   *([declined] if declined else [])])
 
 
+def _checklist_items(fields: Sequence[str], result: dict, status: str) -> list[str]:
+    """The ids of the checklist items among ``fields`` whose status in the result is ``status`` (an item the
+    result does not list is open)."""
+    items = {item["id"]: item for item in (result.get("checklist") or {}).get("items") or []}
+    return [f.partition(".")[2] for f in fields if f.startswith("checklist.")
+            and (items.get(f.partition(".")[2]) or {}).get("status", OPEN) == status]
+
+
 def _declined(fields: Sequence[str], result: dict) -> str | None:
     """The checklist items among ``fields`` the team answered "no" (their justification is in the checklist)."""
-    items = {item["id"]: item for item in (result.get("checklist") or {}).get("items") or []}
-    no = [f.partition(".")[2] for f in fields if f.startswith("checklist.")
-          and (items.get(f.partition(".")[2]) or {}).get("status") == "no"]
+    no = _checklist_items(fields, result, "no")
     if not no:
         return None
     return MSG_DECLINED.format(s="s" if len(no) > 1 else "", items=", ".join(no))
@@ -211,10 +217,8 @@ def _declined(fields: Sequence[str], result: dict) -> str | None:
 def _waiting(fields: Sequence[str], result: dict) -> list[str]:
     """One phrase per kind of missing answer: the model-card fields still empty, the checklist items open."""
     card = (result.get("model_card") or {}).get("fields") or {}
-    items = {item["id"]: item for item in (result.get("checklist") or {}).get("items") or []}
     empty = [f.partition(".")[2] for f in fields if f.startswith("model_card.") and not card.get(f.partition(".")[2])]
-    open_ = [f.partition(".")[2] for f in fields if f.startswith("checklist.")
-             and (items.get(f.partition(".")[2]) or {}).get("status", OPEN) == OPEN]
+    open_ = _checklist_items(fields, result, OPEN)
     out = []
     if empty:
         out.append(MSG_TEAM.format(what="the model-card field" + ("s " if len(empty) > 1 else " ") + ", ".join(empty)))
