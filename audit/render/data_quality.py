@@ -4,17 +4,12 @@ inline raster images are dropped, every text is escaped by the template."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from audit.render.formatting import safe_image
 
 #: The flagged samples shown, most suspicious first (audit.json holds every one).
 GALLERY = 24
-THUMBNAIL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*")
-
-
-def _thumb(entry: dict) -> str | None:
-    uri = str(entry.get("thumbnail") or "")
-    return uri if THUMBNAIL.fullmatch(uri) else None
 
 
 def label_quality_view(r: dict[str, Any]) -> dict | None:
@@ -22,7 +17,7 @@ def label_quality_view(r: dict[str, Any]) -> dict | None:
     s = r.get("label_quality")
     if not isinstance(s, dict):
         return None
-    top = [{**flag, "thumbnail": _thumb(flag), "score_text": significant(flag.get("score"))}
+    top = [{**flag, "thumbnail": safe_image(flag.get("thumbnail")), "score_text": significant(flag.get("score"))}
            for flag in (s.get("flagged") or [])[:GALLERY]]
     return {"s": s, "top": top, "gallery": any(flag["thumbnail"] for flag in top),
             "groups": list((s.get("by_group") or {}).items())}
@@ -35,7 +30,7 @@ def slices_view(r: dict[str, Any]) -> dict | None:
         return None
     rows = []
     for entry in s.get("found") or []:
-        examples = [{**ex, "thumbnail": _thumb(ex)} for ex in entry.get("examples") or []]
+        examples = [{**ex, "thumbnail": safe_image(ex.get("thumbnail"))} for ex in entry.get("examples") or []]
         rows.append({**entry, "examples": examples,
                      "predicate_text": " and ".join(f"{k} = {v}" for k, v in (entry.get("predicates") or {}).items()),
                      "p_text": p_value_text(entry.get("p_value"))})

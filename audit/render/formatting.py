@@ -97,6 +97,16 @@ def keep_tokens(text) -> Markup:
     return Markup(_BREAKABLE.sub(keep, str(escape(str(text)))))
 
 
+#: An inline raster image (``data:`` URI) that the report may show; anything else in an image field is dropped.
+THUMBNAIL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*")
+
+
+def safe_image(uri) -> str | None:
+    """``uri`` when it is an inline raster image (:data:`THUMBNAIL`), else None: a result's image fields reach the
+    report only as such (no remote address, no script)."""
+    return uri if THUMBNAIL.fullmatch(str(uri or "")) else None
+
+
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 

@@ -26,7 +26,6 @@ from audit.result.headline import headline
 #: Forbids every network load and every script; only inline styles and data: images are allowed.
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
 #: A thumbnail is shown only if it is an inline raster image; anything else (http:, javascript:) is dropped.
-THUMBNAIL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*")
 REQUIRED = ("class_names", "overall", "per_class")
 OPTIONAL = {
     "run": {}, "tool": {}, "provenance": {}, "conventions": {}, "confusion_matrix": None,
@@ -258,7 +257,7 @@ def render_html(result: dict[str, Any], *, trends: dict | None = None, sections=
     r = normalise(result)
     h = headline(r)
     mistakes = [
-        {**m, "thumbnail": m.get("thumbnail") if THUMBNAIL.fullmatch(str(m.get("thumbnail") or "")) else None}
+        {**m, "thumbnail": f.safe_image(m.get("thumbnail"))}
         for m in r["mistakes"]
     ]
     ex, explained = _explanations(r)
@@ -300,10 +299,8 @@ def _explanations(r: dict) -> tuple[dict | None, dict]:
     ex = r.get("explanations")
     if not isinstance(ex, dict):
         return None, {}
-    def safe(uri):
-        return uri if THUMBNAIL.fullmatch(str(uri or "")) else None
-
-    items = {item.get("index"): {**item, "overlay": safe(item.get("overlay")), "heatmap": safe(item.get("heatmap"))}
+    items = {item.get("index"): {**item, "overlay": f.safe_image(item.get("overlay")),
+                                 "heatmap": f.safe_image(item.get("heatmap"))}
              for item in ex.get("items") or [] if isinstance(item, dict)}
     return ex, items
 

@@ -5,15 +5,13 @@ arranges what ``result["robustness"]`` holds.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
 from markupsafe import Markup
 
 from audit.render.charts import GRID, INK, MUTED, escape, open_svg, shade
-from audit.render.formatting import is_number, pct
+from audit.render.formatting import is_number, pct, safe_image
 
-THUMBNAIL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*")
 ACC_COLOUR = "#3b6ea8"
 ECE_COLOUR = "#c0392b"
 
@@ -45,9 +43,9 @@ def robustness_view(result: dict[str, Any]) -> dict[str, Any] | None:
     examples = section.get("examples") if isinstance(section.get("examples"), dict) else None
     if examples:
         safe = [{"corruption": row.get("corruption"),
-                 "images": [im if THUMBNAIL.fullmatch(str(im or "")) else None for im in row.get("images") or []]}
+                 "images": [safe_image(im) for im in row.get("images") or []]}
                 for row in examples.get("rows") or []]
-        clean_img = examples.get("clean") if THUMBNAIL.fullmatch(str(examples.get("clean") or "")) else None
+        clean_img = safe_image(examples.get("clean"))
         examples = {**examples, "rows": safe, "clean": clean_img}
     return {
         "s": section,
