@@ -76,12 +76,8 @@ class ModelConfig:
 
     def describe(self) -> dict:
         """The keys the file set, with its path and SHA-256 (provenance)."""
-        out: dict[str, Any] = {k: _plain(getattr(self, k)) for k in CONFIG_KEYS if getattr(self, k) is not None}
+        out: dict[str, Any] = {k: _plain_value(getattr(self, k)) for k in CONFIG_KEYS if getattr(self, k) is not None}
         return {"file": self.path, "sha256": self.sha256, **out}
-
-
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
 
 
 def load_model_config(path: str | Path) -> ModelConfig:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.metrics.label_quality import label_quality, not_computed as label_quality_not_computed
+from audit.metrics.label_quality import label_quality, not_computed as label_quality_not_computed, plain_value
 from audit.metrics.weak_slices import not_computed as slices_not_computed, quartile_codes, weak_slices
 
 #: The libraries the two sections import (started early by audit.pipeline, see audit.prefetch).
 MODULES = ("cleanlab.filter", "cleanlab.rank", "sliceline.slicefinder")
-#: Flagged samples shown with their image in the report, most suspicious first.
+#: Flagged samples shown with their image in the report, most suspicious first (the report shows as many).
 GALLERY = 24
 #: Image properties binned into quartiles as slice features (dominant_colour is already categorical).
 QUARTILE_PROPERTIES = ("brightness", "contrast", "saturation", "edge_density")
@@ -44,7 +44,7 @@ def add_data_quality(body: dict, pred, predicted: np.ndarray, *, properties: dic
                                  n_classes=pred.n_classes, seed=seed)
     ids = pred.sample_ids
     for entry in body["slices"]["found"]:
-        entry["examples"] = [{"index": i, "sample_id": None if ids is None else _plain(ids[i])}
+        entry["examples"] = [{"index": i, "sample_id": None if ids is None else plain_value(ids[i])}
                              for i in entry["examples"]]
     if images and pred.images is not None:
         from audit.thumbnails import png_data_uri
@@ -63,7 +63,3 @@ def add_not_computed(body: dict, group_names=()) -> None:
     body["slices"] = slices_not_computed(
         MSG_STREAMED.format(what="the slice search (a seeded split of all samples)", size="the features"),
         [*map(str, group_names), "class"])
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

@@ -14,8 +14,7 @@ from audit.metrics.intervals import wilson_interval
 
 FILTER = "prune_by_noise_rate"  # cleanlab.filter.find_label_issues' default filter_by
 RANKING = "self_confidence"  # cleanlab.rank.get_label_quality_scores' default method
-#: The flags are not trusted below this accuracy or when the model errs on more than
-#: WEAK_FLAGGED_MISTAKES of the flagged samples while being wrong on at least WEAK_ERROR of all samples.
+#: Below this accuracy the section warns that the flags are likely the model's own mistakes (RULE says why).
 WEAK_ACCURACY = 0.90
 WARNING = ("the model is {acc:.1%} accurate (below {min:.0%}): {mistakes:.0%} of the flagged samples are ones "
            "it misclassifies, so most flags are likely the model's own mistakes rather than wrong labels; "
@@ -111,7 +110,7 @@ def label_quality(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[s
     mistakes = float((~correct[ranked]).mean()) if n_flagged else 0.0
     names = [str(c) for c in class_names]
     ids = ranked if sample_ids is None else np.asarray(sample_ids)[ranked]
-    ids = ids.tolist() if ids.dtype != object else [_plain(v) for v in ids.tolist()]  # plain Python values
+    ids = ids.tolist() if ids.dtype != object else [plain_value(v) for v in ids.tolist()]  # plain Python values
     named = np.array(names, dtype=object)  # one list per column, zipped: 213,786 flags in 0.05 s instead of 0.3 s
     flagged = [{"index": i, "sample_id": sid, "given": given, "suggested": suggested, "score": score}
                for i, sid, given, suggested, score in zip(ranked.tolist(), ids, named[labels[ranked]].tolist(),
@@ -138,5 +137,6 @@ def label_quality(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[s
             "warning": warning}
 
 
-def _plain(value):
+def plain_value(value):
+    """A sample id as JSON holds it: a numpy scalar as the Python value (``np.int64(7)`` -> 7), others as given."""
     return value.item() if hasattr(value, "item") else value

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.engine.data_quality import GALLERY  # the flagged samples shown, most suspicious first (audit.json: every one)
 from audit.render.formatting import safe_image
-
-#: The flagged samples shown, most suspicious first (audit.json holds every one).
-GALLERY = 24
 
 
 def label_quality_view(r: dict[str, Any]) -> dict | None:
