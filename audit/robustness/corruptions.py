@@ -178,8 +178,9 @@ def _to_uint8(x01: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def _scale(x: np.ndarray) -> float:
-    return min(x.shape[1], x.shape[2]) / 32
+def _scale(shape: tuple) -> float:
+    """s = min(H, W) / 32 of images of ``shape`` (n, H, W, C): the factor of every length parameter."""
+    return min(shape[1], shape[2]) / 32
 
 
 def gaussian_noise(x, c, rng):
@@ -208,7 +209,7 @@ def impulse_noise(x, c, rng):
 
 def defocus_blur(x, c, rng):
     """Correlation with the anti-aliased disk of radius c[0] (alias σ c[1]), mirrored borders."""
-    s = _scale(x)
+    s = _scale(x.shape)
     h, w = x.shape[1:3]
     return _to_uint8(ops.apply_operator(_unit(x), _defocus_operator(h, w, c[0] * s, c[1] * s)))
 
@@ -221,7 +222,7 @@ def glass_blur(x, c, rng):
 
 
 def _glass_params(shape, c) -> tuple[float, int, int]:
-    s = min(shape[1], shape[2]) / 32
+    s = _scale(shape)
     return c[0] * s, max(1, round(c[1] * s)), c[2]
 
 
@@ -261,7 +262,7 @@ def _motion_blur_draws(shape, c, rng) -> tuple[np.ndarray]:
 
 
 def _motion_blur(x, c, angles):
-    s = _scale(x)
+    s = _scale(x.shape)
     out = ops.motion_blur(x.astype(np.float32), c[0] * s, c[1] * s, angles)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -305,7 +306,7 @@ def _snow_draws(shape, c, rng) -> tuple[np.ndarray, np.ndarray]:
 
 def _snow(x, c, layer, angles):
     _, _, zoom, threshold, radius, sigma, blend = c
-    s = _scale(x)
+    s = _scale(x.shape)
     h, w = x.shape[1:3]
     xf = _unit(x)
     layer = ops.apply_operator(layer, _zoom_operator(h, w, zoom))
