@@ -35,12 +35,12 @@ CONVERTIBLE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "
 RESIZE = ("Pillow bilinear resize (antialiased when shrinking), aspect ratio not kept, applied only to "
           "images whose size differs from the model input; JPEGs are first decoded at the smallest "
           "1/2, 1/4 or 1/8 scale not below the input size (libjpeg draft mode)")
-CONVERSION = ("decoded by Pillow, or by libpng for 8-bit PNGs at the input size (same pixels); grey-scale "
-              "copied to R, G and B; alpha dropped (not composited); palette expanded; animated GIFs: first frame")
+_DECODED = "decoded by Pillow, or by libpng for 8-bit PNGs at the input size (same pixels)"
+_OTHER_MODES = "alpha dropped (not composited); palette expanded; animated GIFs: first frame"
+CONVERSION = f"{_DECODED}; grey-scale copied to R, G and B; {_OTHER_MODES}"
 #: The same for a 1-channel (grey-scale) model: images are converted to Pillow's "L", not copied to RGB.
-CONVERSION_GREY = ("decoded by Pillow, or by libpng for 8-bit PNGs at the input size (same pixels); colour "
-                   "converted to grey-scale L by Pillow (ITU-R 601-2 luma: L = R * 299/1000 + G * 587/1000 + "
-                   "B * 114/1000); alpha dropped (not composited); palette expanded; animated GIFs: first frame")
+CONVERSION_GREY = (f"{_DECODED}; colour converted to grey-scale L by Pillow (ITU-R 601-2 luma: L = R * 299/1000 + "
+                   f"G * 587/1000 + B * 114/1000); {_OTHER_MODES}")
 
 
 def conversion(channels: int) -> str:
