@@ -416,7 +416,7 @@ def image_predictions(model, data: str | Path, *, class_names_file=None, metadat
         extra = {"framework": clf.framework, "layout": clf.preprocessing.layout,
                  "input_dtype": clf.preprocessing.dtype}
         if clf.preprocessing.flat:
-            extra["flattened"] = clf.preprocessing.describe()["flattened"]
+            extra["flattened"] = clf.preprocessing.flattened
         if config is not None:
             extra["model_config"] = config.describe()
         model_input.update(extra)

@@ -261,8 +261,15 @@ class Preprocessing:
         if self.layout != "NHWC" or self.dtype != "float32" or self.flat:
             out.update(layout=self.layout, input_dtype=self.dtype)
         if self.flat:
-            out["flattened"] = f"each image flattened to {self.height * self.width * self.channels} values in {self.layout} order"
+            out["flattened"] = self.flattened
         return out
+
+    @property
+    def flattened(self) -> str | None:
+        """How a flat input is fed (None for an image tensor): ``each image flattened to 192 values in NHWC order``."""
+        if not self.flat:
+            return None
+        return f"each image flattened to {self.height * self.width * self.channels} values in {self.layout} order"
 
 
 def scale_fraction(scale: float) -> tuple[float, float]:
